@@ -1,0 +1,21 @@
+import ArgumentParser
+
+/// `sandbox-host doctor`: what the sandbox runtime needs, as a table with a fix for each gap.
+struct DoctorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "doctor", abstract: "Check what the sandbox runtime needs from this machine.")
+
+    func run() throws {
+        let capabilities = RuntimeProbe.run()
+        let rows = [["CHECK", "STATUS", "DETAIL"]] + capabilities.map { [$0.name, $0.status.rawValue, $0.detail] }
+        print(Table.render(rows))
+        let gaps = capabilities.filter { $0.status != .ok }
+        if gaps.isEmpty {
+            print("\nAll checks passed.")
+        } else {
+            print("\nTo fix:")
+            for gap in gaps { print("- \(gap.name): \(gap.fix)") }
+        }
+        if capabilities.contains(where: { $0.status == .critical }) { throw ExitCode(1) }
+    }
+}

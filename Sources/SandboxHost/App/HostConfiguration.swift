@@ -1,0 +1,30 @@
+/// Everything the host is configured with; each field has a flag and an environment variable.
+public struct HostConfiguration: Sendable {
+    public var host: String = "127.0.0.1"
+    public var port: Int = 8000
+    public var dataDir: String = "./data"
+    /// Largest JSON request body, in bytes (413 beyond it).
+    public var maxBodyBytes: Int = 1 << 20
+    /// Sustained requests per second per API key; 0 turns the limit off.
+    public var rateLimitPerSecond: Double = 200
+    /// Requests a key may send at once before the sustained rate applies.
+    public var rateLimitBurst: Double = 1_000
+
+    public init() {}
+
+    /// Defaults overridden by `SANDBOX_HOST_*` environment variables.
+    public static func fromEnvironment(_ environment: [String: String]) -> HostConfiguration {
+        var configuration = HostConfiguration()
+        if let value = environment["SANDBOX_HOST_HOST"], !value.isEmpty { configuration.host = value }
+        if let value = environment["SANDBOX_HOST_PORT"].flatMap(Int.init) { configuration.port = value }
+        if let value = environment["SANDBOX_HOST_DATA_DIR"], !value.isEmpty { configuration.dataDir = value }
+        if let value = environment["SANDBOX_HOST_MAX_BODY_BYTES"].flatMap(Int.init) { configuration.maxBodyBytes = value }
+        if let value = environment["SANDBOX_HOST_RATE_LIMIT"].flatMap(Double.init) { configuration.rateLimitPerSecond = value }
+        if let value = environment["SANDBOX_HOST_RATE_BURST"].flatMap(Double.init) { configuration.rateLimitBurst = value }
+        return configuration
+    }
+
+    var databasePath: String { dataDir + "/sandbox-host.sqlite3" }
+    var adminKeyPath: String { dataDir + "/admin.key" }
+    var workspacesPath: String { dataDir + "/workspaces" }
+}

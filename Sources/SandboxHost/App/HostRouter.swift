@@ -1,0 +1,20 @@
+import Hummingbird
+
+/// Builds the router: middleware outermost first, then one controller per resource.
+public enum HostRouter {
+    public static func build(services: HostServices) -> Router<AppRequestContext> {
+        let router = Router(context: AppRequestContext.self)
+        // Order matters: the log sees the final status, errors become contract bodies before the
+        // log, and the rate limit needs the identity that auth sets.
+        router.add(middleware: RequestLogMiddleware())
+        router.add(middleware: ErrorMiddleware())
+        router.add(middleware: BodyLimitMiddleware(maxBodyBytes: services.configuration.maxBodyBytes))
+        router.add(middleware: AuthMiddleware(authenticator: services.authenticator))
+        router.add(middleware: RateLimitMiddleware(limiter: services.rateLimiter))
+
+        router.addRoutes(HealthController(services: services).endpoints, atPath: "/api/health")
+        router.addRoutes(ProjectsController(services: services).endpoints, atPath: "/api/projects")
+        router.addRoutes(ThreadsController(services: services).endpoints, atPath: "/api/threads")
+        return router
+    }
+}

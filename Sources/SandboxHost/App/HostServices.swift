@@ -1,0 +1,30 @@
+import Logging
+
+/// The services every controller draws on, built once at start.
+public struct HostServices: Sendable {
+    public let configuration: HostConfiguration
+    public let database: Database
+    public let users: UserStore
+    public let projects: ProjectStore
+    public let threads: ThreadStore
+    public let workspaces: WorkspaceStore
+    public let authenticator: Authenticator
+    public let rateLimiter: RateLimiter
+    /// Random per process start; `/api/health` reports it so clients can tell a restart.
+    public let instanceID: String
+    public let environment: [String: String]
+
+    public init(configuration: HostConfiguration, database: Database, environment: [String: String] = [:]) {
+        self.configuration = configuration
+        self.database = database
+        self.users = UserStore(database: database)
+        self.projects = ProjectStore(database: database)
+        self.threads = ThreadStore(database: database)
+        self.workspaces = WorkspaceStore(root: configuration.workspacesPath)
+        self.authenticator = Authenticator(users: users)
+        self.rateLimiter = RateLimiter(
+            ratePerSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst)
+        self.instanceID = Identifier.randomHex(bytes: 12)
+        self.environment = environment
+    }
+}

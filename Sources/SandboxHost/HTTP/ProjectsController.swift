@@ -1,0 +1,74 @@
+import Hummingbird
+
+/// `/api/projects`: create, list, get and delete the caller's projects.
+struct ProjectsController {
+    let services: HostServices
+
+    var endpoints: RouteCollection<AppRequestContext> {
+        RouteCollection(context: AppRequestContext.self)
+            .post(use: create)
+            .get(use: list)
+            .get("{project_id}", use: get)
+            .delete("{project_id}", use: delete)
+    }
+
+    struct CreateBody: Decodable {
+        let name: String
+        let description: String?
+        let image: String?
+    }
+
+    struct ProjectList: Encodable, Sendable { let projects: [Project] }
+
+    struct Deleted: Encodable, Sendable {
+        let status: String
+        let deleted: Bool
+        let project_id: String
+    }
+
+    /// Images a project may name; the sandbox runtime adds imported ones.
+    static let knownImages: Set<String> = ["default"]
+
+    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<Project> {
+        let identity = try context.requireIdentity()
+        let body = try await request.decodeJSON(as: CreateBody.self, context: context)
+        let name = try Validation.text(body.name, field: "name", maxLength: 200)
+        let description = try body.description.map { try Validation.text($0, field: "description", maxLength: 10_000, allowEmpty: true, allowNewlines: true) }
+        let image = body.image ?? "default"
+        guard Self.knownImages.contains(image) else {
+            throw HostError(.unprocessable, "unknown image '\(image)'; available: \(Self.knownImages.sorted().joined(separator: ", "))")
+        }
+        let project = try await services.projects.create(userID: identity.userID, name: name, description: description, image: image)
+        do {
+            try await services.workspaces.create(projectID: project.id)
+        } catch {
+            _ = try? await services.projects.delete(id: project.id, userID: identity.userID)
+            throw HostError.internalError("cannot create the project's workspace", cause: error)
+        }
+        return JSONResponse(project, status: .created)
+    }
+
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<ProjectList> {
+        let identity = try context.requireIdentity()
+        return JSONResponse(ProjectList(projects: try await services.projects.list(userID: identity.userID)))
+    }
+
+    @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<Project> {
+        let identity = try context.requireIdentity()
+        let id = try context.parameters.require("project_id")
+        guard let project = try await services.projects.get(id: id, userID: identity.userID) else {
+            throw HostError.notFound("project")
+        }
+        return JSONResponse(project)
+    }
+
+    @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<Deleted> {
+        let identity = try context.requireIdentity()
+        let id = try context.parameters.require("project_id")
+        guard try await services.projects.delete(id: id, userID: identity.userID) else {
+            throw HostError.notFound("project")
+        }
+        try await services.workspaces.remove(projectID: id)
+        return JSONResponse(Deleted(status: "success", deleted: true, project_id: id))
+    }
+}

@@ -1,0 +1,92 @@
+import HTTPTypes
+import Hummingbird
+
+/// The one error type of the `SandboxHost` module.
+///
+/// A `code` says what kind of failure it is (and so which HTTP status and contract code a client
+/// sees), `message` is safe to show a client, and `cause` keeps the underlying error for logs only.
+public struct HostError: Error, CustomStringConvertible, Sendable {
+    /// What kind of failure this is; a struct over a private enum so codes can grow.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Value: Hashable, Sendable {
+            case unauthorized, forbidden, notFound, validation, unprocessable, conflict
+            case payloadTooLarge, rateLimited, sandboxUnavailable, insufficientStorage, internalError
+        }
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
+
+        public static let unauthorized = Code(.unauthorized)
+        public static let forbidden = Code(.forbidden)
+        public static let notFound = Code(.notFound)
+        /// A malformed request: 400 `VALIDATION_ERROR`.
+        public static let validation = Code(.validation)
+        /// A well-formed request whose fields are missing or of the wrong type: 422 `VALIDATION_ERROR`.
+        public static let unprocessable = Code(.unprocessable)
+        public static let conflict = Code(.conflict)
+        public static let payloadTooLarge = Code(.payloadTooLarge)
+        public static let rateLimited = Code(.rateLimited)
+        public static let sandboxUnavailable = Code(.sandboxUnavailable)
+        public static let insufficientStorage = Code(.insufficientStorage)
+        public static let internalError = Code(.internalError)
+
+        /// The HTTP status a client receives for this code.
+        public var status: HTTPResponse.Status {
+            switch value {
+            case .unauthorized: .unauthorized
+            case .forbidden: .forbidden
+            case .notFound: .notFound
+            case .validation: .badRequest
+            case .unprocessable: .unprocessableContent
+            case .conflict: .conflict
+            case .payloadTooLarge: .contentTooLarge
+            case .rateLimited: .tooManyRequests
+            case .sandboxUnavailable: .serviceUnavailable
+            case .insufficientStorage: .init(code: 507, reasonPhrase: "Insufficient Storage")
+            case .internalError: .internalServerError
+            }
+        }
+
+        /// The contract's `code` string in an error body.
+        public var apiCode: String {
+            switch value {
+            case .unauthorized: "UNAUTHORIZED"
+            case .forbidden: "FORBIDDEN"
+            case .notFound: "NOT_FOUND"
+            case .validation, .unprocessable: "VALIDATION_ERROR"
+            case .conflict: "CONFLICT"
+            case .payloadTooLarge: "PAYLOAD_TOO_LARGE"
+            case .rateLimited: "RATE_LIMITED"
+            case .sandboxUnavailable: "SANDBOX_UNAVAILABLE"
+            case .insufficientStorage: "INSUFFICIENT_STORAGE"
+            case .internalError: "INTERNAL_ERROR"
+            }
+        }
+
+        public var description: String { apiCode }
+    }
+
+    public var code: Code
+    /// Safe to show a client: no host paths, no secrets.
+    public var message: String
+    /// The underlying error, for logs only.
+    public var cause: (any Error)?
+    /// Extra response headers (for example `Retry-After`).
+    public var headers: HTTPFields
+
+    public init(_ code: Code, _ message: String, cause: (any Error)? = nil, headers: HTTPFields = [:]) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+        self.headers = headers
+    }
+
+    public var description: String {
+        if let cause { return "\(code): \(message) (cause: \(cause))" }
+        return "\(code): \(message)"
+    }
+
+    static func notFound(_ what: String) -> HostError { HostError(.notFound, "\(what) not found") }
+    static func internalError(_ message: String, cause: (any Error)? = nil) -> HostError {
+        HostError(.internalError, message, cause: cause)
+    }
+}

@@ -1,0 +1,38 @@
+import NIOPosix
+import Synchronization
+
+/// The host's SQLite database: one connection, used from a thread pool, never the event loop.
+///
+/// Thread-safe. Each call takes the connection's lock on a pool thread, so calls are serialised;
+/// SQLite with one writer gains nothing from more connections at this size.
+public final class Database: Sendable {
+    /// Guards `connection`: every use of it holds this lock.
+    private let lock = Mutex(())
+    private nonisolated(unsafe) let connection: SQLiteConnection
+    private let threadPool: NIOThreadPool
+
+    /// Opens the file and applies every pending migration.
+    public init(path: String, threadPool: NIOThreadPool = .singleton) throws {
+        let connection = try SQLiteConnection(path: path)
+        try Migrations.apply(to: connection)
+        self.connection = connection
+        self.threadPool = threadPool
+    }
+
+    /// Runs `body` with the connection on the thread pool.
+    public func run<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        try await threadPool.runIfActive {
+            try self.lock.withLock { _ in try body(self.connection) }
+        }
+    }
+
+    /// Runs `body` inside one transaction on the thread pool.
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        try await run { connection in try connection.transaction { try body(connection) } }
+    }
+
+    /// Runs `body` synchronously on the calling thread: for the CLI, which has no event loop.
+    public func runBlocking<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+        try lock.withLock { _ in try body(connection) }
+    }
+}

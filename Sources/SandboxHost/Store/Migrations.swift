@@ -1,0 +1,63 @@
+/// The schema, as an ordered list of migrations; `PRAGMA user_version` records how many ran.
+///
+/// Append new migrations; never edit one that has shipped.
+enum Migrations {
+    static let all: [String] = [
+        // 1: users, API keys, projects, threads and messages.
+        """
+        CREATE TABLE users (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE api_keys (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            key_hash BLOB NOT NULL,
+            created_at TEXT NOT NULL,
+            revoked_at TEXT
+        );
+        CREATE INDEX api_keys_user ON api_keys(user_id);
+        CREATE TABLE projects (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            description TEXT,
+            image TEXT NOT NULL,
+            sandbox_id TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX projects_user ON projects(user_id, created_at);
+        CREATE TABLE threads (
+            id TEXT PRIMARY KEY,
+            project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX threads_project ON threads(project_id, created_at);
+        CREATE TABLE messages (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            thread_id TEXT NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
+            role TEXT NOT NULL CHECK (role IN ('user', 'assistant', 'tool')),
+            content TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX messages_thread ON messages(thread_id, seq);
+        """,
+    ]
+
+    /// Applies each migration past the recorded version, each in its own transaction.
+    static func apply(to connection: SQLiteConnection) throws {
+        let current = try connection.query("PRAGMA user_version").first?.integer(0) ?? 0
+        guard current < all.count else { return }
+        for version in Int(current)..<all.count {
+            try connection.transaction {
+                // Another process (the CLI beside a running host) may have migrated meanwhile.
+                let now = try connection.query("PRAGMA user_version").first?.integer(0) ?? 0
+                guard now == version else { return }
+                try connection.exec(all[version])
+                try connection.exec("PRAGMA user_version = \(version + 1)")
+            }
+        }
+    }
+}

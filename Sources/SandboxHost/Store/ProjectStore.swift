@@ -1,0 +1,53 @@
+/// Projects in the database; every lookup is scoped to the owning user.
+public struct ProjectStore: Sendable {
+    let database: Database
+
+    public init(database: Database) { self.database = database }
+
+    private static let columns = "id, user_id, name, description, image, sandbox_id, created_at"
+
+    public func create(userID: String, name: String, description: String?, image: String) async throws -> Project {
+        let project = Project(
+            id: Identifier.uuid(), userID: userID, name: name, description: description,
+            image: image, sandboxID: nil, createdAt: Timestamp.iso8601())
+        _ = try await database.run { connection in
+            try connection.run(
+                "INSERT INTO projects (\(Self.columns)) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [.text(project.id), .text(project.userID), .text(project.name), project.description.sqlite,
+                 .text(project.image), .null, .text(project.createdAt)])
+        }
+        return project
+    }
+
+    /// The caller's projects, newest first.
+    public func list(userID: String) async throws -> [Project] {
+        try await database.run { connection in
+            try connection.query(
+                "SELECT \(Self.columns) FROM projects WHERE user_id = ? ORDER BY created_at DESC, id",
+                [.text(userID)]).map(Self.project)
+        }
+    }
+
+    /// The project, or nil when it is missing or belongs to someone else.
+    public func get(id: String, userID: String) async throws -> Project? {
+        try await database.run { connection in
+            try connection.query(
+                "SELECT \(Self.columns) FROM projects WHERE id = ? AND user_id = ?",
+                [.text(id), .text(userID)]).first.map(Self.project)
+        }
+    }
+
+    /// Deletes the project with its threads and messages; answers false when it was not the caller's.
+    public func delete(id: String, userID: String) async throws -> Bool {
+        try await database.run { connection in
+            try connection.run("DELETE FROM projects WHERE id = ? AND user_id = ?", [.text(id), .text(userID)]) > 0
+        }
+    }
+
+    static func project(_ row: SQLiteRow) throws -> Project {
+        Project(
+            id: try row.text(0), userID: try row.text(1), name: try row.text(2),
+            description: row.optionalText(3), image: try row.text(4), sandboxID: row.optionalText(5),
+            createdAt: try row.text(6))
+    }
+}

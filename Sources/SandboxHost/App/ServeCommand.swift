@@ -38,6 +38,8 @@ struct ServeCommand: AsyncParsableCommand {
         let services = HostServices(configuration: configuration, database: opened.database, environment: environment)
         let app = HostApplication.build(services: services, logger: logger)
         try await app.runService()
+        opened.database.close()
+        logger.info("sandbox-host stopped")
     }
 }
 

@@ -62,6 +62,8 @@ struct ErrorMiddleware: RouterMiddleware {
         switch error {
         case .keyNotFound(let key, let context):
             return "missing field \(path(context.codingPath + [key]))"
+        case .typeMismatch(_, let context) where context.codingPath.isEmpty:
+            return "request body must be a JSON object"
         case .typeMismatch(let type, let context):
             return "field \(path(context.codingPath)) must be \(typeName(type))"
         case .valueNotFound(let type, let context):

@@ -35,4 +35,9 @@ public final class Database: Sendable {
     public func runBlocking<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
         try lock.withLock { _ in try body(connection) }
     }
+
+    /// Checkpoints the WAL and closes the connection; later calls fail. For shutdown and tests.
+    public func close() {
+        lock.withLock { _ in connection.close() }
+    }
 }

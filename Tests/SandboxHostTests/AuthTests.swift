@@ -1,0 +1,149 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+@testable import SandboxHost
+
+/// The auth matrix of the issue: every route × {no key, garbage, another user's key, owner}.
+@Suite struct AuthTests {
+    /// One route with the ids of the owner's resources filled in.
+    struct Case {
+        let method: HTTPRequest.Method
+        let template: String
+        let uri: String
+        let body: String?
+        /// What another user's key gets: 404 for a resource of the owner's, 2xx for a collection.
+        let strangerStatus: HTTPResponse.Status
+        let ownerStatus: HTTPResponse.Status
+    }
+
+    static func cases(project: String, thread: String, deletable: String) -> [Case] {
+        [
+            Case(method: .get, template: "/api/projects", uri: "/api/projects", body: nil, strangerStatus: .ok, ownerStatus: .ok),
+            Case(method: .post, template: "/api/projects", uri: "/api/projects", body: #"{"name":"x"}"#, strangerStatus: .created, ownerStatus: .created),
+            Case(method: .get, template: "/api/projects/{project_id}", uri: "/api/projects/\(project)", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .delete, template: "/api/projects/{project_id}", uri: "/api/projects/\(deletable)", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .post, template: "/api/threads", uri: "/api/threads", body: #"{"project_id":"\#(project)"}"#, strangerStatus: .notFound, ownerStatus: .created),
+            Case(method: .get, template: "/api/threads", uri: "/api/threads?project_id=\(project)", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .get, template: "/api/threads/{thread_id}/messages", uri: "/api/threads/\(thread)/messages", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .post, template: "/api/threads/{thread_id}/messages", uri: "/api/threads/\(thread)/messages", body: #"{"content":"hi"}"#, strangerStatus: .notFound, ownerStatus: .created),
+        ]
+    }
+
+    @Test func everyRouteRefusesMissingGarbageAndForeignKeys() async throws {
+        let host = try TestHost()
+        defer { host.remove() }
+        let strangerKey = try host.makeUser("stranger")
+        let routes = HostRouter.build(services: host.services).routes
+            .map { "\($0.method.rawValue) \($0.path)" }
+            .filter { !$0.contains("/api/health") }
+
+        try await host.test { client in
+            let owner = host.adminKey
+            let project = try await createProject(client, key: owner)
+            let deletable = try await createProject(client, key: owner, name: "to delete")
+            let thread = try await createThread(client, key: owner, projectID: project)
+            let cases = Self.cases(project: project, thread: thread, deletable: deletable)
+            // A route added to the router but not to this matrix fails here.
+            #expect(Set(cases.map { "\($0.method.rawValue) \($0.template)" }) == Set(routes))
+
+            for route in cases {
+                let body = route.body.map { ByteBuffer(string: $0) }
+                let label = "\(route.method) \(route.template)"
+                let keys: [(String, HTTPFields)] = [
+                    ("none", [.contentType: "application/json"]),
+                    ("garbage", .bearer("garbage")),
+                    ("well-formed but unknown", .bearer("sbx_" + String(repeating: "a", count: 24) + "_" + String(repeating: "b", count: 64))),
+                    ("not bearer", [.authorization: "Basic \(owner)"]),
+                ]
+                for (name, headers) in keys {
+                    try await client.execute(uri: route.uri, method: route.method, headers: headers, body: body) { response in
+                        #expect(response.status == .unauthorized, "\(label) with \(name) key")
+                        #expect(response.json["code"] as? String == "UNAUTHORIZED")
+                        #expect(response.headers[.wwwAuthenticate] == "Bearer")
+                    }
+                }
+                try await client.execute(uri: route.uri, method: route.method, headers: .bearer(strangerKey), body: body) { response in
+                    #expect(response.status == route.strangerStatus, "\(label) with another user's key: \(response.text)")
+                }
+                try await client.execute(uri: route.uri, method: route.method, headers: .bearer(owner), body: body) { response in
+                    #expect(response.status == route.ownerStatus, "\(label) as owner: \(response.text)")
+                }
+            }
+
+            // The stranger's listings never show the owner's resources.
+            try await client.execute(uri: "/api/projects", method: .get, headers: .bearer(strangerKey)) { response in
+                let names = (response.json["projects"] as? [[String: Any]])?.compactMap { $0["project_id"] as? String } ?? []
+                #expect(!names.contains(project))
+            }
+            try await client.execute(uri: "/api/threads", method: .get, headers: .bearer(strangerKey)) { response in
+                #expect((response.json["threads"] as? [Any])?.isEmpty == true)
+            }
+        }
+    }
+
+    @Test func healthNeedsNoKey() async throws {
+        let host = try TestHost()
+        defer { host.remove() }
+        try await host.test { client in
+            try await client.execute(uri: "/api/health", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.json["status"] as? String == "ok")
+                #expect(response.json["timestamp"] is NSNumber)
+                #expect((response.json["instance_id"] as? String)?.isEmpty == false)
+            }
+        }
+    }
+
+    @Test func revokedKeyStopsWorkingAtOnce() async throws {
+        let host = try TestHost()
+        defer { host.remove() }
+        let key = try host.makeUser("bob")
+        let keyID = try #require(APIKey.parse(key)?.id)
+        try await host.test { client in
+            try await client.execute(uri: "/api/projects", method: .get, headers: .bearer(key)) { response in
+                #expect(response.status == .ok)
+            }
+            _ = try host.services.database.runBlocking { try UserStore.revokeKey(id: keyID, in: $0) }
+            try await client.execute(uri: "/api/projects", method: .get, headers: .bearer(key)) { response in
+                #expect(response.status == .unauthorized)
+            }
+        }
+    }
+
+    @Test func queryTokenIsAcceptedOnlyOnStreamRoutes() async throws {
+        let host = try TestHost()
+        defer { host.remove() }
+        try await host.test { client in
+            try await client.execute(uri: "/api/projects?token=\(host.adminKey)", method: .get) { response in
+                #expect(response.status == .unauthorized)
+            }
+            // A GET …/stream path with a valid ?token= gets past auth (404: no such stream yet).
+            try await client.execute(uri: "/api/agent-run/x/stream?token=\(host.adminKey)", method: .get) { response in
+                #expect(response.status == .notFound)
+            }
+            try await client.execute(uri: "/api/agent-run/x/stream?token=garbage", method: .get) { response in
+                #expect(response.status == .unauthorized)
+            }
+            try await client.execute(uri: "/api/agent-run/x/stream?token=\(host.adminKey)", method: .post) { response in
+                #expect(response.status == .unauthorized)
+            }
+        }
+    }
+
+    @Test func keysAreStoredOnlyAsHashes() async throws {
+        let host = try TestHost()
+        defer { host.remove() }
+        host.services.database.close()
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: host.configuration.databasePath))
+        let wal = (try? Data(contentsOf: URL(fileURLWithPath: host.configuration.databasePath + "-wal"))) ?? Data()
+        let secret = Data(host.adminKey.utf8)
+        let secretPart = Data(host.adminKey.split(separator: "_").last!.utf8)
+        #expect(bytes.range(of: secret) == nil && wal.range(of: secret) == nil)
+        #expect(bytes.range(of: secretPart) == nil && wal.range(of: secretPart) == nil)
+        let attributes = try FileManager.default.attributesOfItem(atPath: host.configuration.adminKeyPath)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        let written = try String(contentsOfFile: host.configuration.adminKeyPath, encoding: .utf8)
+        #expect(written.trimmingCharacters(in: .whitespacesAndNewlines) == host.adminKey)
+    }
+}

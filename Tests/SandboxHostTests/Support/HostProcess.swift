@@ -1,0 +1,119 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Synchronization
+import Testing
+
+/// The real `sandbox-host` binary, run as a child process on a free port.
+final class HostProcess: Sendable {
+    let process: Process
+    let dataDir: String
+    let port: Int
+    private let output = Locked("")
+
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+    /// Everything the host wrote to stdout and stderr so far.
+    var log: String { output.value }
+
+    static var binary: String {
+        if let override = ProcessInfo.processInfo.environment["SANDBOX_HOST_BINARY"] { return override }
+        let testBundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        return testBundle.appendingPathComponent("sandbox-host").path
+    }
+
+    /// Starts `sandbox-host serve` and waits until it says where it listens.
+    init(dataDir: String, environment: [String: String] = [:]) async throws {
+        self.dataDir = dataDir
+        guard FileManager.default.isExecutableFile(atPath: Self.binary) else {
+            throw HostProcessError("no sandbox-host binary at \(Self.binary): run `swift build` first (make test does)")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["serve", "--port", "0", "--data-dir", dataDir]
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        let output = self.output
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            output.mutate { $0 += String(decoding: data, as: UTF8.self) }
+        }
+        try process.run()
+        self.process = process
+
+        let deadline = ContinuousClock.now + .seconds(20)
+        var found: Int?
+        while found == nil, ContinuousClock.now < deadline, process.isRunning {
+            try await Task.sleep(for: .milliseconds(20))
+            let text = output.value
+            if let range = text.range(of: "listening on http://127.0.0.1:") {
+                found = Int(text[range.upperBound...].prefix { $0.isNumber })
+            }
+        }
+        guard let found else {
+            process.terminate()
+            throw HostProcessError("host did not start: \(output.value)")
+        }
+        self.port = found
+    }
+
+    /// Sends `signal` and waits for the process to end; answers its exit status.
+    @discardableResult
+    func stop(signal: Int32 = SIGTERM, timeout: Duration = .seconds(10)) async throws -> Int32 {
+        kill(process.processIdentifier, signal)
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        guard !process.isRunning else {
+            kill(process.processIdentifier, SIGKILL)
+            throw HostProcessError("host did not stop within \(timeout) after signal \(signal)")
+        }
+        return process.terminationStatus
+    }
+
+    /// One request; answers status and body.
+    func request(
+        _ method: HTTPMethod, _ path: String, key: String?, body: String? = nil
+    ) async throws -> (status: Int, body: String) {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        if let key { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let bytes = try await response.body.collect(upTo: 16 << 20)
+        return (Int(response.status.code), String(buffer: bytes))
+    }
+
+    /// Runs the binary with `arguments` (a CLI command) and answers its exit status and output.
+    static func command(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
+
+struct HostProcessError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A value shared between tasks and callbacks, behind a lock.
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    var value: Value { mutex.withLock { $0 } }
+    func mutate<T: Sendable>(_ body: (inout Value) -> T) -> T { mutex.withLock { body(&$0) } }
+}

@@ -1,0 +1,49 @@
+# sandbox-host: `make run` starts the host, `make test` runs the whole suite.
+# Both install what they need first (Debian packages through apt, a PyPI validator through pip).
+
+SHELL := /bin/bash
+CONFIG ?= debug
+DATA_DIR ?= ./data
+HOST ?= 127.0.0.1
+PORT ?= 8000
+SWIFT_BUILD_FLAGS ?=
+
+# Debian packages the build links against, and what the sandbox runtime and its tests use.
+APT_PACKAGES := pkg-config libsqlite3-dev libarchive-dev
+APT_TEST_PACKAGES := $(APT_PACKAGES)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test build deps test-deps openapi clean
+
+run: deps build
+	@echo "Starting sandbox-host on http://$(HOST):$(PORT) (data in $(DATA_DIR); Ctrl-C stops it)"
+	.build/$(CONFIG)/sandbox-host serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
+
+test: test-deps
+	swift build --build-tests $(SWIFT_BUILD_FLAGS)
+	python3 -m openapi_spec_validator openapi.yaml
+	swift test --skip-build $(SWIFT_BUILD_FLAGS)
+
+build:
+	swift build -c $(CONFIG) --product sandbox-host $(SWIFT_BUILD_FLAGS)
+
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages: $$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+test-deps:
+	@missing=$$(for p in $(APT_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages: $$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+	@python3 -c "import openapi_spec_validator" 2>/dev/null || python3 -m pip install -q openapi-spec-validator
+
+openapi:
+	python3 -m openapi_spec_validator openapi.yaml
+
+clean:
+	rm -rf .build

@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "sandbox-host", targets: ["sandbox-host"]),
+        .executable(name: "sandbox-init", targets: ["sandbox-init"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -31,6 +32,11 @@ let package = Package(
             providers: [.apt(["libarchive-dev"])]
         ),
         .target(name: "CSandbox"),
+        .executableTarget(
+            name: "sandbox-init",
+            dependencies: ["CSandbox"],
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror"])]
+        ),
         .target(
             name: "FileAPI",
             dependencies: ["CArchive"],

@@ -1,11 +1,33 @@
 #ifndef CSANDBOX_H
 #define CSANDBOX_H
 
-// The C shim of sandbox-host: only what must run between clone/fork and exec, where Swift
-// cannot safely run (no allocator, no runtime, async-signal-safe calls only).
+#include <sys/epoll.h>
+#include <sys/types.h>
+#include "csandbox_protocol.h"
+
+// The C shim of sandbox-host: what Swift cannot call or cannot safely run itself.
 
 /// Clones a child into the namespaces named by `flags` (CLONE_NEW* bits); the child exits at
 /// once. Answers 0 when the kernel allowed it, or the errno of the failing step.
 int csb_probe_clone(int flags);
+
+/// posix_spawn()s `path` with `argv` and `envp` in a new session, with default signal
+/// dispositions and an empty signal mask, /dev/null as stdin, `log_fd` as stdout and stderr (or
+/// /dev/null when -1), `control_fd` as fd 3 and every other descriptor closed. posix_spawn, not
+/// fork: its cost does not grow with the host's memory. Answers 0 and sets *pid, or an errno.
+int csb_spawn_helper(const char *path, char *const argv[], char *const envp[], int control_fd, int log_fd, pid_t *pid);
+
+/// pidfd_open(2): a descriptor that becomes readable when `pid` exits. -1 and errno on failure.
+int csb_pidfd_open(pid_t pid);
+
+/// Sends one protocol message with `fd_count` descriptors over `socket_fd`. 0, or an errno.
+int csb_send_message(int socket_fd, const void *data, size_t length, const int *fds, int fd_count);
+
+/// Receives one protocol message (non-blocking), collecting up to `max_fds` descriptors (made
+/// close-on-exec). Answers the byte count, 0 at end of stream, or -errno (-EAGAIN when empty).
+ssize_t csb_receive_message(int socket_fd, void *buffer, size_t capacity, int *fds, int max_fds, int *fd_count);
+
+/// pipe2(fds, O_CLOEXEC): Glibc hides pipe2 from Swift without _GNU_SOURCE. 0, or -1 and errno.
+int csb_pipe(int fds[2]);
 
 #endif

@@ -9,6 +9,10 @@ public struct HostConfiguration: Sendable {
     public var rateLimitPerSecond: Double = 200
     /// Requests a key may send at once before the sustained rate applies.
     public var rateLimitBurst: Double = 1_000
+    /// Default resources of each sandbox.
+    public var sandboxLimits = SandboxLimits()
+    /// A sandbox with no API activity and nothing running for this long is stopped.
+    public var idleTimeout: Duration = .seconds(30 * 60)
 
     public init() {}
 
@@ -21,6 +25,11 @@ public struct HostConfiguration: Sendable {
         if let value = environment["SANDBOX_HOST_MAX_BODY_BYTES"].flatMap(Int.init) { configuration.maxBodyBytes = value }
         if let value = environment["SANDBOX_HOST_RATE_LIMIT"].flatMap(Double.init) { configuration.rateLimitPerSecond = value }
         if let value = environment["SANDBOX_HOST_RATE_BURST"].flatMap(Double.init) { configuration.rateLimitBurst = value }
+        if let value = environment["SANDBOX_HOST_SANDBOX_MEMORY_MB"].flatMap(Int.init) { configuration.sandboxLimits.memoryMB = value }
+        if let value = environment["SANDBOX_HOST_SANDBOX_CPUS"].flatMap(Double.init) { configuration.sandboxLimits.cpus = value }
+        if let value = environment["SANDBOX_HOST_SANDBOX_PIDS"].flatMap(Int.init) { configuration.sandboxLimits.pids = value }
+        if let value = environment["SANDBOX_HOST_SANDBOX_DISK_MB"].flatMap(Int.init) { configuration.sandboxLimits.diskMB = value }
+        if let value = environment["SANDBOX_HOST_IDLE_TIMEOUT"].flatMap(Int.init) { configuration.idleTimeout = .seconds(value) }
         return configuration
     }
 

@@ -15,6 +15,9 @@ public enum HostRouter {
         router.addRoutes(HealthController(services: services).endpoints, atPath: "/api/health")
         router.addRoutes(ProjectsController(services: services).endpoints, atPath: "/api/projects")
         router.addRoutes(ThreadsController(services: services).endpoints, atPath: "/api/threads")
+        let sandboxes = SandboxesController(services: services)
+        router.addRoutes(sandboxes.projectEndpoints, atPath: "/api/project")
+        router.addRoutes(sandboxes.endpoints, atPath: "/api/sandboxes")
         return router
     }
 }

@@ -10,11 +10,16 @@ public struct HostServices: Sendable {
     public let workspaces: WorkspaceStore
     public let authenticator: Authenticator
     public let rateLimiter: RateLimiter
+    public let sandboxes: SandboxStore
+    public let runtime: SandboxRuntime
     /// Random per process start; `/api/health` reports it so clients can tell a restart.
     public let instanceID: String
     public let environment: [String: String]
 
-    public init(configuration: HostConfiguration, database: Database, environment: [String: String] = [:]) {
+    public init(
+        configuration: HostConfiguration, database: Database, environment: [String: String] = [:],
+        logger: Logger = Logger(label: "sandbox-host")
+    ) throws {
         self.configuration = configuration
         self.database = database
         self.users = UserStore(database: database)
@@ -24,6 +29,13 @@ public struct HostServices: Sendable {
         self.authenticator = Authenticator(users: users)
         self.rateLimiter = RateLimiter(
             ratePerSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst)
+        self.sandboxes = SandboxStore(database: database)
+        var runtimeConfiguration = SandboxRuntime.Configuration(
+            dataDir: configuration.dataDir, helperPath: SandboxRuntime.defaultHelperPath(environment: environment))
+        runtimeConfiguration.defaultLimits = configuration.sandboxLimits
+        runtimeConfiguration.idleTimeout = configuration.idleTimeout
+        self.runtime = try SandboxRuntime(
+            configuration: runtimeConfiguration, database: database, workspaces: workspaces, logger: logger)
         self.instanceID = Identifier.randomHex(bytes: 12)
         self.environment = environment
     }

@@ -35,9 +35,10 @@ struct ServeCommand: AsyncParsableCommand {
         } else {
             Console.line("Admin API key: see \(configuration.adminKeyPath) (or create one: sandbox-host keys create --user admin)")
         }
-        let services = HostServices(configuration: configuration, database: opened.database, environment: environment)
+        let services = try HostServices(configuration: configuration, database: opened.database, environment: environment, logger: logger)
         let app = HostApplication.build(services: services, logger: logger)
         try await app.runService()
+        await services.runtime.stopAll()
         opened.database.close()
         logger.info("sandbox-host stopped")
     }

@@ -65,6 +65,12 @@ struct ProjectsController {
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<Deleted> {
         let identity = try context.requireIdentity()
         let id = try context.parameters.require("project_id")
+        guard try await services.projects.get(id: id, userID: identity.userID) != nil else {
+            throw HostError.notFound("project")
+        }
+        if let sandbox = try await services.sandboxes.forProject(id) {
+            try await services.runtime.delete(sandbox)
+        }
         guard try await services.projects.delete(id: id, userID: identity.userID) else {
             throw HostError.notFound("project")
         }

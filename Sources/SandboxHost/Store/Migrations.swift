@@ -44,6 +44,22 @@ enum Migrations {
         );
         CREATE INDEX messages_thread ON messages(thread_id, seq);
         """,
+        // 2: sandboxes, one per project at most; `slot` picks its host uid range.
+        """
+        CREATE TABLE sandboxes (
+            id TEXT PRIMARY KEY,
+            project_id TEXT NOT NULL UNIQUE REFERENCES projects(id) ON DELETE CASCADE,
+            slot INTEGER NOT NULL UNIQUE,
+            image TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('running', 'stopped')),
+            memory_mb INTEGER NOT NULL,
+            cpus REAL NOT NULL,
+            pids INTEGER NOT NULL,
+            disk_mb INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            last_active_at TEXT NOT NULL
+        );
+        """,
     ]
 
     /// Applies each migration past the recorded version, each in its own transaction.

@@ -20,7 +20,7 @@ struct TestHost {
         self.configuration = configuration
         let opened = try DataDirectory.open(configuration)
         adminKey = try #require(opened.newAdminKey)
-        services = HostServices(configuration: configuration, database: opened.database)
+        services = try HostServices(configuration: configuration, database: opened.database)
     }
 
     /// A second user with its own key, for the "another user's resource" checks.

@@ -1,0 +1,124 @@
+import Foundation
+import Hummingbird
+
+/// Sandboxes: `ensure-active` on a project, then get, delete and execute by sandbox id.
+struct SandboxesController {
+    let services: HostServices
+
+    /// `/api/project/{project_id}/sandbox/…`
+    var projectEndpoints: RouteCollection<AppRequestContext> {
+        RouteCollection(context: AppRequestContext.self)
+            .post("{project_id}/sandbox/ensure-active", use: ensureActive)
+    }
+
+    /// `/api/sandboxes/…`
+    var endpoints: RouteCollection<AppRequestContext> {
+        RouteCollection(context: AppRequestContext.self)
+            .get("{sandbox_id}", use: get)
+            .delete("{sandbox_id}", use: delete)
+            .post("{sandbox_id}/execute", use: execute)
+    }
+
+    struct Activated: Encodable, Sendable {
+        let status = "success"
+        let sandbox_id: String
+        let state = "running"
+        let message = "Sandbox is active"
+    }
+
+    struct SandboxBody: Encodable, Sendable {
+        let sandbox_id: String
+        let project_id: String
+        let state: SandboxRecord.State
+        let image: String
+        let limits: SandboxLimits
+        let created_at: String
+        let last_active_at: String
+    }
+
+    struct Deleted: Encodable, Sendable {
+        let status = "success"
+        let deleted = true
+        let sandbox_id: String
+    }
+
+    @Sendable func ensureActive(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<Activated> {
+        let identity = try context.requireIdentity()
+        let projectID = try context.parameters.require("project_id")
+        guard let project = try await services.projects.get(id: projectID, userID: identity.userID) else {
+            throw HostError.notFound("project")
+        }
+        let record = try await services.runtime.ensureActive(projectID: project.id, image: project.image)
+        return JSONResponse(Activated(sandbox_id: record.id))
+    }
+
+    @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<SandboxBody> {
+        let record = try await sandbox(context)
+        let running = await services.runtime.isRunning(record.id)
+        return JSONResponse(SandboxBody(
+            sandbox_id: record.id, project_id: record.projectID, state: running ? .running : .stopped,
+            image: record.image, limits: record.limits, created_at: record.createdAt, last_active_at: record.lastActiveAt))
+    }
+
+    @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<Deleted> {
+        let record = try await sandbox(context)
+        try await services.runtime.delete(record)
+        return JSONResponse(Deleted(sandbox_id: record.id))
+    }
+
+    struct ExecuteBody: Decodable {
+        let command: String
+        let timeout: Double?
+        let blocking: Bool?
+        let session_name: String?
+        let cwd: String?
+        let env: [String: String]?
+    }
+
+    @Sendable func execute(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<ExecResult> {
+        let record = try await sandbox(context)
+        let body = try await request.decodeJSON(as: ExecuteBody.self, context: context)
+        let exec = try Self.validate(body)
+        guard body.blocking ?? true else {
+            throw HostError(.unprocessable, "non-blocking commands (sessions) are not available yet; send \"blocking\": true")
+        }
+        return JSONResponse(try await services.runtime.execute(record, exec))
+    }
+
+    static func validate(_ body: ExecuteBody) throws -> ExecRequest {
+        guard !body.command.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw HostError(.unprocessable, "field 'command' must not be empty")
+        }
+        guard !body.command.utf8.contains(0) else { throw HostError(.unprocessable, "field 'command' contains a NUL byte") }
+        var exec = ExecRequest(command: body.command)
+        if let timeout = body.timeout {
+            guard timeout > 0, timeout <= 86_400, timeout.isFinite else {
+                throw HostError(.unprocessable, "field 'timeout' must be between 0 and 86400 seconds")
+            }
+            exec.timeoutSeconds = timeout
+        }
+        if let cwd = body.cwd {
+            guard cwd.hasPrefix("/"), !cwd.utf8.contains(0), cwd.utf8.count < 4096 else {
+                throw HostError(.unprocessable, "field 'cwd' must be an absolute path inside the sandbox")
+            }
+            exec.cwd = cwd
+        }
+        for (key, value) in body.env ?? [:] {
+            let valid = key.first.map { $0 == "_" || ($0.isASCII && $0.isLetter) } == true
+                && key.allSatisfy { $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }
+            guard valid, key.utf8.count <= 256 else { throw HostError(.unprocessable, "env name '\(key.prefix(64))' is not a valid variable name") }
+            guard !value.utf8.contains(0) else { throw HostError(.unprocessable, "env '\(key)' contains a NUL byte") }
+        }
+        exec.environment = body.env ?? [:]
+        return exec
+    }
+
+    private func sandbox(_ context: AppRequestContext) async throws -> SandboxRecord {
+        let identity = try context.requireIdentity()
+        let id = try context.parameters.require("sandbox_id")
+        guard let record = try await services.sandboxes.get(id: id, userID: identity.userID) else {
+            throw HostError.notFound("sandbox")
+        }
+        return record
+    }
+}

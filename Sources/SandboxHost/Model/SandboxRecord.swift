@@ -1,0 +1,17 @@
+/// A project's sandbox as stored: identity, id range, image, limits and last known state.
+public struct SandboxRecord: Sendable, Equatable {
+    public enum State: String, Sendable, Encodable { case running, stopped }
+
+    public let id: String
+    public let projectID: String
+    /// Picks the sandbox's host uid range: `SandboxRecord.uidBase(slot:)`.
+    public let slot: Int
+    public let image: String
+    public var state: State
+    public let limits: SandboxLimits
+    public let createdAt: String
+    public var lastActiveAt: String
+
+    /// Sandbox root is host uid `2^20 + slot·65536`: above any ordinary account, one range each.
+    public var uidBase: UInt32 { UInt32(1 << 20) + UInt32(slot) * 65_536 }
+}

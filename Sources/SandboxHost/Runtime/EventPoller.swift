@@ -1,0 +1,65 @@
+import CSandbox
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One thread, one epoll set, for every descriptor the sandbox runtime watches: control sockets,
+/// command output pipes, pidfds. No per-sandbox thread or timer.
+///
+/// Handlers run on the poller's thread and must not block: they read what is there
+/// (non-blocking), hand it on and return. Level-triggered, so a handler that leaves data unread is
+/// called again.
+public final class EventPoller: Sendable {
+    public typealias Handler = @Sendable (_ events: UInt32) -> Void
+
+    public static let shared = EventPoller()
+
+    private let epollFD: Int32
+    private let handlers = Mutex<[Int32: Handler]>([:])
+
+    init() {
+        epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
+        precondition(epollFD >= 0, "epoll_create1 failed: \(errno)")
+        let thread = Thread { [self] in self.run() }
+        thread.name = "sandbox-poller"
+        thread.start()
+    }
+
+    /// Watches `fd` for input (and hang-up); `handler` is called on the poller thread.
+    public func register(_ fd: Int32, handler: @escaping Handler) throws {
+        handlers.withLock { $0[fd] = handler }
+        var event = epoll_event()
+        event.events = EPOLLIN.rawValue | EPOLLRDHUP.rawValue
+        event.data.fd = fd
+        guard epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event) == 0 else {
+            let code = errno
+            handlers.withLock { _ = $0.removeValue(forKey: fd) }
+            throw RuntimeFailure.system("epoll_ctl", code)
+        }
+    }
+
+    /// Stops watching `fd`; call before closing it.
+    public func unregister(_ fd: Int32) {
+        var event = epoll_event()
+        _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, &event)
+        handlers.withLock { _ = $0.removeValue(forKey: fd) }
+    }
+
+    private func run() {
+        var events = [epoll_event](repeating: epoll_event(), count: 128)
+        while true {
+            let count = events.withUnsafeMutableBufferPointer { epoll_wait(epollFD, $0.baseAddress, Int32($0.count), -1) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                fatalError("epoll_wait failed: \(errno)")
+            }
+            for index in 0..<Int(count) {
+                let fd = events[index].data.fd
+                let mask = events[index].events
+                if let handler = handlers.withLock({ $0[fd] }) { handler(mask) }
+            }
+        }
+    }
+}

@@ -1,0 +1,258 @@
+import CSandbox
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One running sandbox as the host sees it: the control socket to its PID 1 (sandbox-init), and
+/// the commands in flight over it.
+///
+/// Thread-safe: state sits behind a lock; replies arrive on the `EventPoller` thread.
+final class SandboxProcess: Sendable {
+    let sandboxID: String
+    let outerPID: pid_t
+    private let controlFD: Int32
+    private let pidFD: Int32
+    private let poller: EventPoller
+    private let state = Mutex(State())
+
+    private struct State {
+        var initPID: pid_t?
+        var ready: Result<Void, RuntimeFailure>?
+        var readyWaiters: [CheckedContinuation<Void, any Error>] = []
+        var spawns: [UInt32: CheckedContinuation<Int32, any Error>] = [:]
+        var exitWaiters: [UInt32: CheckedContinuation<Int32, Never>] = [:]
+        var exitStatuses: [UInt32: Int32] = [:]
+        var nextCommand: UInt32 = 1
+        var dead = false
+        var deathWaiters: [CheckedContinuation<Void, Never>] = []
+        var reaped = false
+    }
+
+    /// The wait status reported for commands of a sandbox that died under them (SIGKILL).
+    static let killedStatus: Int32 = 9
+
+    /// posix_spawns sandbox-init with `arguments` and starts listening to it. Blocking: call off
+    /// the event loop. The sandbox is usable once `waitReady` returns.
+    static func launch(sandboxID: String, helper: String, arguments: [String], poller: EventPoller) throws -> SandboxProcess {
+        var pair: [Int32] = [-1, -1]
+        try syscallChecked("socketpair") { socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) }
+        defer { close(pair[1]) }
+        let flags = fcntl(pair[0], F_GETFL)
+        _ = fcntl(pair[0], F_SETFL, flags | O_NONBLOCK)
+
+        let argv = ([helper] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        let envp: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/sbin:/usr/bin:/sbin:/bin"), nil]
+        defer { envp.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = csb_spawn_helper(helper, argv, envp, pair[1], -1, &pid)
+        guard rc == 0 else {
+            close(pair[0])
+            throw RuntimeFailure.system("posix_spawn \(helper)", rc)
+        }
+        let pidFD = csb_pidfd_open(pid)
+        let process = SandboxProcess(sandboxID: sandboxID, outerPID: pid, controlFD: pair[0], pidFD: pidFD, poller: poller)
+        try poller.register(pair[0]) { [process] _ in process.readControl() }
+        if pidFD >= 0 {
+            try poller.register(pidFD) { [process] _ in process.reapOuter() }
+        }
+        return process
+    }
+
+    private init(sandboxID: String, outerPID: pid_t, controlFD: Int32, pidFD: Int32, poller: EventPoller) {
+        self.sandboxID = sandboxID
+        self.outerPID = outerPID
+        self.controlFD = controlFD
+        self.pidFD = pidFD
+        self.poller = poller
+    }
+
+    /// The host pid of the sandbox's PID 1, once known.
+    var initPID: pid_t? { state.withLock { $0.initPID } }
+    var isAlive: Bool { state.withLock { !$0.dead } }
+
+    /// Waits until sandbox-init reports its setup done, or fails with the stage that failed.
+    func waitReady(timeout: Duration = .seconds(30)) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await withCheckedThrowingContinuation { continuation in
+                    let result: Result<Void, RuntimeFailure>? = self.state.withLock { state in
+                        if let ready = state.ready { return ready }
+                        state.readyWaiters.append(continuation)
+                        return nil
+                    }
+                    if let result { continuation.resume(with: result.mapError { $0 as any Error }) }
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw RuntimeFailure.setup(stage: "timeout", errno: ETIMEDOUT)
+            }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+
+    /// Reserves the id of the next command (its cgroup is named after it before it starts).
+    func nextCommandID() -> UInt32 {
+        state.withLock { state in
+            defer { state.nextCommand &+= 1 }
+            return state.nextCommand
+        }
+    }
+
+    /// Starts `command` under `/bin/sh -c` inside the sandbox. `stdout`/`stderr` are write ends the
+    /// command gets; `cgroupFD` is a `cgroup.procs` it joins before exec. Answers its pid inside.
+    func spawn(
+        id: UInt32, command: String, cwd: String, environment: [String], uid: UInt32, gid: UInt32,
+        stdout: Int32, stderr: Int32, cgroupFD: Int32?
+    ) async throws -> Int32 {
+        var header = csb_header(type: UInt32(CSB_MSG_SPAWN.rawValue), id: id, value: Int32(bitPattern: uid), value2: Int32(bitPattern: gid))
+        var message = withUnsafeBytes(of: &header) { Array($0) }
+        for string in [cwd, command] + environment {
+            message.append(contentsOf: string.utf8)
+            message.append(0)
+        }
+        guard message.count <= Int(CSB_MAX_MESSAGE) else {
+            throw HostError(.payloadTooLarge, "command and environment are larger than \(CSB_MAX_MESSAGE) bytes")
+        }
+        let fds = [stdout, stderr] + (cgroupFD.map { [$0] } ?? [])
+        return try await withCheckedThrowingContinuation { continuation in
+            let dead = state.withLock { state in
+                if state.dead { return true }
+                state.spawns[id] = continuation
+                return false
+            }
+            if dead {
+                continuation.resume(throwing: HostError(.sandboxUnavailable, "the sandbox stopped"))
+                return
+            }
+            let rc = message.withUnsafeBytes { bytes in
+                fds.withUnsafeBufferPointer { csb_send_message(controlFD, bytes.baseAddress, bytes.count, $0.baseAddress, Int32($0.count)) }
+            }
+            if rc != 0, let waiting = state.withLock({ $0.spawns.removeValue(forKey: id) }) {
+                waiting.resume(throwing: HostError(.sandboxUnavailable, "the sandbox stopped", cause: RuntimeFailure.system("sendmsg", rc)))
+            }
+        }
+    }
+
+    /// Waits for a spawned command's wait status.
+    func waitExit(id: UInt32) async -> Int32 {
+        await withCheckedContinuation { continuation in
+            let status: Int32? = state.withLock { state in
+                if let status = state.exitStatuses.removeValue(forKey: id) { return status }
+                if state.dead { return Self.killedStatus }
+                state.exitWaiters[id] = continuation
+                return nil
+            }
+            if let status { continuation.resume(returning: status) }
+        }
+    }
+
+    /// Ends the sandbox: SIGKILL to its PID 1 ends every process in its PID namespace.
+    func kill() {
+        if let pid = initPID { Glibc.kill(pid, SIGKILL) }
+        Glibc.kill(outerPID, SIGKILL)
+    }
+
+    /// Waits until the sandbox's PID 1 is gone (the control socket closed).
+    func waitDead() async {
+        await withCheckedContinuation { continuation in
+            let dead = state.withLock { state in
+                if state.dead { return true }
+                state.deathWaiters.append(continuation)
+                return false
+            }
+            if dead { continuation.resume() }
+        }
+    }
+
+    // MARK: - On the poller thread
+
+    private func readControl() {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            var fds = [Int32](repeating: -1, count: 16)
+            var fdCount: Int32 = 0
+            let n = buffer.withUnsafeMutableBytes { raw in
+                fds.withUnsafeMutableBufferPointer { csb_receive_message(controlFD, raw.baseAddress, raw.count, $0.baseAddress, 16, &fdCount) }
+            }
+            for index in 0..<Int(fdCount) { close(fds[index]) }  // init never sends descriptors
+            if n == -Int(EAGAIN) { return }
+            if n <= 0 {
+                markDead()
+                return
+            }
+            guard n >= MemoryLayout<csb_header>.size else { continue }
+            let header = buffer.withUnsafeBytes { $0.loadUnaligned(as: csb_header.self) }
+            let payload = n > MemoryLayout<csb_header>.size
+                ? String(decoding: buffer[MemoryLayout<csb_header>.size..<n].prefix { $0 != 0 }, as: UTF8.self) : ""
+            handle(header, payload: payload)
+        }
+    }
+
+    private func handle(_ header: csb_header, payload: String) {
+        switch Int(header.type) {
+        case Int(CSB_MSG_INIT_PID.rawValue):
+            state.withLock { $0.initPID = header.value }
+        case Int(CSB_MSG_READY.rawValue):
+            resolveReady(.success(()))
+        case Int(CSB_MSG_SETUP_FAILED.rawValue):
+            resolveReady(.failure(.setup(stage: payload, errno: header.value)))
+        case Int(CSB_MSG_SPAWNED.rawValue):
+            state.withLock { $0.spawns.removeValue(forKey: header.id) }?.resume(returning: header.value)
+        case Int(CSB_MSG_SPAWN_FAILED.rawValue):
+            let failure = RuntimeFailure.setup(stage: payload, errno: header.value)
+            let message = payload == "chdir" ? "cwd does not exist in the sandbox" : "the command could not be started (\(payload))"
+            let error = HostError(payload == "chdir" ? .unprocessable : .internalError, message, cause: failure)
+            state.withLock { $0.spawns.removeValue(forKey: header.id) }?.resume(throwing: error)
+        case Int(CSB_MSG_EXITED.rawValue):
+            let waiter: CheckedContinuation<Int32, Never>? = state.withLock { state in
+                if let waiter = state.exitWaiters.removeValue(forKey: header.id) { return waiter }
+                state.exitStatuses[header.id] = header.value
+                return nil
+            }
+            waiter?.resume(returning: header.value)
+        default:
+            break
+        }
+    }
+
+    private func resolveReady(_ result: Result<Void, RuntimeFailure>) {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
+            if state.ready == nil { state.ready = result }
+            defer { state.readyWaiters.removeAll() }
+            return state.readyWaiters
+        }
+        for waiter in waiters { waiter.resume(with: result.mapError { $0 as any Error }) }
+    }
+
+    private func markDead() {
+        poller.unregister(controlFD)
+        close(controlFD)
+        let (spawns, exits, deaths) = state.withLock { state in
+            state.dead = true
+            if state.ready == nil { state.ready = .failure(.setup(stage: "exited", errno: ECHILD)) }
+            defer {
+                state.spawns.removeAll()
+                state.exitWaiters.removeAll()
+                state.deathWaiters.removeAll()
+            }
+            return (state.spawns, state.exitWaiters, state.deathWaiters)
+        }
+        resolveReady(.failure(.setup(stage: "exited", errno: ECHILD)))
+        for (_, spawn) in spawns { spawn.resume(throwing: HostError(.sandboxUnavailable, "the sandbox stopped")) }
+        for (_, exit) in exits { exit.resume(returning: Self.killedStatus) }
+        for death in deaths { death.resume() }
+    }
+
+    private func reapOuter() {
+        var status: Int32 = 0
+        guard waitpid(outerPID, &status, WNOHANG) == outerPID else { return }
+        poller.unregister(pidFD)
+        close(pidFD)
+        state.withLock { $0.reaped = true }
+    }
+}

@@ -1,0 +1,112 @@
+import CSandbox
+import Foundation
+import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension SandboxRuntime {
+    /// The environment every command starts with; the request's `env` is laid over it.
+    static func baseEnvironment(uid: UInt32) -> [String: String] {
+        [
+            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": uid == 0 ? "/root" : "/home/user",
+            "USER": uid == 0 ? "root" : "user",
+            "LOGNAME": uid == 0 ? "root" : "user",
+            "SHELL": "/bin/bash",
+            "LANG": "C.UTF-8",
+            "TERM": "xterm-256color",
+            "HOSTNAME": "sandbox",
+        ]
+    }
+
+    /// Runs a command to completion (or its timeout) and answers its output and exit code.
+    ///
+    /// On timeout every process the command started is killed through its cgroup, including
+    /// ones that detached with `setsid`, `nohup` or a double fork; the exit code is then 124.
+    public nonisolated func execute(_ record: SandboxRecord, _ request: ExecRequest) async throws -> ExecResult {
+        let started = RateLimiter.monotonicSeconds()
+        let process = try await process(for: record)
+        touch(record.id, busy: 1)
+        defer { touch(record.id, busy: -1) }
+
+        let id = process.nextCommandID()
+        let cgroupFD = try cgroups.openCommandGroup(record.id, command: id)
+        var stdoutPipe: [Int32] = [-1, -1], stderrPipe: [Int32] = [-1, -1]
+        do {
+            try syscallChecked("pipe2") { csb_pipe(&stdoutPipe) }
+            try syscallChecked("pipe2") { csb_pipe(&stderrPipe) }
+        } catch {
+            for fd in stdoutPipe + stderrPipe + [cgroupFD ?? -1] where fd >= 0 { close(fd) }
+            cgroups.killCommandGroup(record.id, command: id)
+            throw HostError.internalError("cannot create pipes", cause: error)
+        }
+        let collector = OutputCollector(cap: configuration.outputCap, poller: poller)
+        try collector.attach(stdoutPipe[0], as: .stdout)
+        try collector.attach(stderrPipe[0], as: .stderr)
+
+        let environment = Self.baseEnvironment(uid: request.uid).merging(request.environment) { $1 }
+            .map { "\($0.key)=\($0.value)" }.sorted()
+        let spawnResult: Result<Int32, any Error>
+        do {
+            spawnResult = .success(try await process.spawn(
+                id: id, command: request.command, cwd: request.cwd, environment: environment,
+                uid: request.uid, gid: request.uid, stdout: stdoutPipe[1], stderr: stderrPipe[1], cgroupFD: cgroupFD))
+        } catch {
+            spawnResult = .failure(error)
+        }
+        // The command holds its own copies now; ours must go, or the pipes never reach end of stream.
+        close(stdoutPipe[1])
+        close(stderrPipe[1])
+        if let cgroupFD { close(cgroupFD) }
+        if case .failure(let error) = spawnResult {
+            collector.detach()
+            cgroups.killCommandGroup(record.id, command: id)
+            throw error
+        }
+
+        let timeout = Duration.milliseconds(Int64(request.timeoutSeconds * 1000))
+        let cgroups = self.cgroups
+        let sandboxID = record.id
+        let (status, timedOut) = await withTaskGroup(of: Int32?.self) { group -> (Int32, Bool) in
+            group.addTask { await process.waitExit(id: id) }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            if let status = first {
+                group.cancelAll()
+                return (status, false)
+            }
+            try? await NIOThreadPool.singleton.runIfActive { cgroups.killCommandGroup(sandboxID, command: id) }
+            var status: Int32 = SandboxProcess.killedStatus
+            while let next = await group.next() {
+                if let value = next { status = value }
+            }
+            return (status, true)
+        }
+        // A background process may keep the pipes open; give the last output a moment, then move on.
+        await collector.waitClosed(grace: .milliseconds(timedOut ? 200 : 50))
+        collector.detach()
+        if !timedOut { cgroups.releaseCommandGroup(record.id, command: id) }
+        touch(record.id)
+
+        let snapshot = collector.snapshot
+        let exitCode = timedOut ? 124 : Self.exitCode(status)
+        return ExecResult(
+            output: String(decoding: snapshot.output, as: UTF8.self),
+            stdout: String(decoding: snapshot.stdout, as: UTF8.self),
+            stderr: String(decoding: snapshot.stderr, as: UTF8.self),
+            exit_code: exitCode, success: exitCode == 0, timed_out: timedOut,
+            duration_ms: Int((RateLimiter.monotonicSeconds() - started) * 1000), blocking: true,
+            truncated: snapshot.truncated)
+    }
+
+    /// A wait status as a shell reports it: the exit code, or 128 + the signal.
+    static func exitCode(_ status: Int32) -> Int {
+        let signal = status & 0x7f
+        if signal == 0 { return Int((status >> 8) & 0xff) }
+        return 128 + Int(signal)
+    }
+}

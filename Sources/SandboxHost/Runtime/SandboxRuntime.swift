@@ -1,0 +1,193 @@
+import Foundation
+import Logging
+import NIOPosix
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Creates, starts, stops and deletes sandboxes, and runs commands in them.
+///
+/// Lifecycle changes go through this actor (so concurrent `ensureActive` calls make one sandbox);
+/// commands do not: `execute` talks to the running `SandboxProcess` directly, in parallel.
+public actor SandboxRuntime {
+    public struct Configuration: Sendable {
+        public var dataDir: String
+        public var helperPath: String
+        public var defaultLimits = SandboxLimits()
+        /// Stop a sandbox after this long with no API activity and nothing running.
+        public var idleTimeout: Duration = .seconds(30 * 60)
+        /// Per stream, for blocking commands.
+        public var outputCap = 1 << 20
+
+        public init(dataDir: String, helperPath: String) {
+            self.dataDir = dataDir
+            self.helperPath = helperPath
+        }
+    }
+
+    public let configuration: Configuration
+    let store: SandboxStore
+    let workspaces: WorkspaceStore
+    let cgroups: CgroupManager
+    let poller: EventPoller
+    let logger: Logger
+    private var running: [String: SandboxProcess] = [:]
+    private var starting: [String: Task<SandboxProcess, any Error>] = [:]
+    /// Last API activity (monotonic seconds) and commands in flight, per sandbox: read by the
+    /// idle sweep, written on every command without a hop through the actor.
+    private let activity = Mutex<[String: (last: Double, busy: Int)]>([:])
+    private var sweeper: Task<Void, Never>?
+
+    public init(configuration: Configuration, database: Database, workspaces: WorkspaceStore, logger: Logger) throws {
+        self.configuration = configuration
+        self.store = SandboxStore(database: database)
+        self.workspaces = workspaces
+        self.cgroups = CgroupManager(instance: Self.instanceKey(configuration.dataDir))
+        self.poller = .shared
+        self.logger = logger
+        // Sandboxes end with the host that ran them (PID 1 exits when its control socket
+        // closes); what a crash left behind in cgroups is removed before anything starts.
+        cgroups.removeLeftovers()
+        try store.markAllStopped()
+    }
+
+    /// The sandbox-init binary: beside this executable unless `SANDBOX_HOST_INIT_PATH` says otherwise.
+    public static func defaultHelperPath(environment: [String: String]) -> String {
+        if let path = environment["SANDBOX_HOST_INIT_PATH"], !path.isEmpty { return path }
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("sandbox-init").path
+    }
+
+    static func instanceKey(_ dataDir: String) -> String {
+        let path = URL(fileURLWithPath: dataDir).standardizedFileURL.path
+        return String(APIKey.hash(path).prefix(6).map { String(format: "%02x", $0) }.joined())
+    }
+
+    // MARK: - Lifecycle
+
+    /// Creates the project's sandbox if it has none and starts it if it is not running.
+    public func ensureActive(projectID: String, image: String) async throws -> SandboxRecord {
+        var record = try await store.findOrCreate(projectID: projectID, image: image, limits: configuration.defaultLimits)
+        _ = try await process(for: record)
+        record.state = .running
+        return record
+    }
+
+    /// The running process of a sandbox, starting it when stopped. Concurrent callers share one start.
+    func process(for record: SandboxRecord) async throws -> SandboxProcess {
+        if let process = running[record.id], process.isAlive { return process }
+        if let pending = starting[record.id] { return try await pending.value }
+        let task = Task { try await self.start(record) }
+        starting[record.id] = task
+        defer { starting[record.id] = nil }
+        let process = try await task.value
+        running[record.id] = process
+        touch(record.id)
+        startSweeperIfNeeded()
+        return process
+    }
+
+    private func start(_ record: SandboxRecord) async throws -> SandboxProcess {
+        let paths = SandboxPaths(dataDir: configuration.dataDir, sandboxID: record.id)
+        let workspace = workspaces.path(projectID: record.projectID)
+        let limits = record.limits
+        let cgroups = self.cgroups
+        let helper = configuration.helperPath
+        let poller = self.poller
+        let process: SandboxProcess = try await NIOThreadPool.singleton.runIfActive {
+            try paths.prepare(uidBase: record.uidBase, workspace: workspace)
+            let joined = try cgroups.create(record.id, limits: limits)
+            var arguments = [
+                "--rootfs", paths.root, "--usr-upper", paths.usrUpper, "--usr-work", paths.usrWork,
+                "--workspace", workspace, "--uid-base", String(record.uidBase),
+                "--tmp-size", String(Int64(limits.diskMB) << 20), "--hostname", "sandbox",
+            ]
+            for directory in joined { arguments += ["--cgroup", directory] }
+            return try SandboxProcess.launch(sandboxID: record.id, helper: helper, arguments: arguments, poller: poller)
+        }
+        do {
+            try await process.waitReady()
+        } catch {
+            process.kill()
+            await process.waitDead()
+            try? await NIOThreadPool.singleton.runIfActive { cgroups.remove(record.id) }
+            logger.error("sandbox failed to start", metadata: ["sandbox": "\(record.id)", "error": "\(error)"])
+            throw HostError(.sandboxUnavailable, "the sandbox could not start: \(Self.stage(of: error))", cause: error)
+        }
+        try await store.setState(id: record.id, .running, lastActiveAt: Timestamp.iso8601())
+        return process
+    }
+
+    private static func stage(of error: any Error) -> String {
+        if case .setup(let stage, let code)? = error as? RuntimeFailure { return "\(stage) (\(String(cString: strerror(code))))" }
+        return "internal error"
+    }
+
+    /// Whether the sandbox has a live PID 1 now.
+    public func isRunning(_ sandboxID: String) -> Bool {
+        running[sandboxID]?.isAlive ?? false
+    }
+
+    /// Stops a sandbox: every process killed, cgroups removed; its files stay.
+    public func stop(_ sandboxID: String) async throws {
+        if let pending = starting[sandboxID] { _ = try? await pending.value }
+        guard let process = running.removeValue(forKey: sandboxID) else { return }
+        process.kill()
+        await process.waitDead()
+        let cgroups = self.cgroups
+        try await NIOThreadPool.singleton.runIfActive { cgroups.remove(sandboxID) }
+        activity.withLock { _ = $0.removeValue(forKey: sandboxID) }
+        try await store.setState(id: sandboxID, .stopped, lastActiveAt: Timestamp.iso8601())
+    }
+
+    /// Deletes a sandbox: stops it, removes its root filesystem and its row. The project's
+    /// workspace stays with the project.
+    public func delete(_ record: SandboxRecord) async throws {
+        try await stop(record.id)
+        let paths = SandboxPaths(dataDir: configuration.dataDir, sandboxID: record.id)
+        try await NIOThreadPool.singleton.runIfActive { try paths.remove() }
+        try await store.delete(id: record.id)
+    }
+
+    /// Stops every sandbox (at host shutdown).
+    public func stopAll() async {
+        for id in Array(running.keys) { try? await stop(id) }
+        sweeper?.cancel()
+    }
+
+    // MARK: - Activity and the idle sweep
+
+    nonisolated func touch(_ sandboxID: String, busy delta: Int = 0) {
+        let now = RateLimiter.monotonicSeconds()
+        activity.withLock { table in
+            var entry = table[sandboxID] ?? (last: now, busy: 0)
+            entry.last = now
+            entry.busy += delta
+            table[sandboxID] = entry
+        }
+    }
+
+    private func startSweeperIfNeeded() {
+        guard sweeper == nil else { return }
+        let interval = min(configuration.idleTimeout / 4, .seconds(60))
+        sweeper = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                await self?.stopIdle()
+            }
+        }
+    }
+
+    func stopIdle() async {
+        let timeout = Double(configuration.idleTimeout.components.seconds)
+        let now = RateLimiter.monotonicSeconds()
+        let idle = activity.withLock { table in
+            table.filter { $0.value.busy == 0 && now - $0.value.last >= timeout }.map(\.key)
+        }
+        for id in idle where running[id] != nil {
+            logger.info("stopping idle sandbox", metadata: ["sandbox": "\(id)"])
+            try? await stop(id)
+        }
+    }
+}

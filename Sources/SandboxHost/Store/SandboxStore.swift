@@ -1,0 +1,85 @@
+/// Sandboxes in the database; lookups through the project to its owner.
+public struct SandboxStore: Sendable {
+    let database: Database
+
+    public init(database: Database) { self.database = database }
+
+    private static let columns = "s.id, s.project_id, s.slot, s.image, s.state, s.memory_mb, s.cpus, s.pids, s.disk_mb, s.created_at, s.last_active_at"
+
+    /// The project's sandbox, creating its row (with a free slot) when it has none.
+    func findOrCreate(projectID: String, image: String, limits: SandboxLimits) async throws -> SandboxRecord {
+        try await database.transaction { connection in
+            if let existing = try connection.query(
+                "SELECT \(Self.columns) FROM sandboxes s WHERE s.project_id = ?", [.text(projectID)]).first {
+                return try Self.record(existing)
+            }
+            let slot = try connection.query("""
+                SELECT coalesce(min(slot) + 1, 1) FROM (SELECT 0 AS slot UNION ALL SELECT slot FROM sandboxes) AS taken
+                WHERE slot + 1 NOT IN (SELECT slot FROM sandboxes)
+                """).first?.integer(0) ?? 1
+            let now = Timestamp.iso8601()
+            let record = SandboxRecord(
+                id: Identifier.uuid(), projectID: projectID, slot: Int(slot), image: image, state: .stopped,
+                limits: limits, createdAt: now, lastActiveAt: now)
+            try connection.run("""
+                INSERT INTO sandboxes (id, project_id, slot, image, state, memory_mb, cpus, pids, disk_mb, created_at, last_active_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [.text(record.id), .text(projectID), .integer(slot), .text(image), .text(record.state.rawValue),
+                      .integer(Int64(limits.memoryMB)), .real(limits.cpus), .integer(Int64(limits.pids)),
+                      .integer(Int64(limits.diskMB)), .text(now), .text(now)])
+            try connection.run("UPDATE projects SET sandbox_id = ? WHERE id = ?", [.text(record.id), .text(projectID)])
+            return record
+        }
+    }
+
+    /// The sandbox, or nil when missing or not the caller's.
+    func get(id: String, userID: String) async throws -> SandboxRecord? {
+        try await database.run { connection in
+            try connection.query("""
+                SELECT \(Self.columns) FROM sandboxes s JOIN projects p ON p.id = s.project_id
+                WHERE s.id = ? AND p.user_id = ?
+                """, [.text(id), .text(userID)]).first.map(Self.record)
+        }
+    }
+
+    func forProject(_ projectID: String) async throws -> SandboxRecord? {
+        try await database.run { connection in
+            try connection.query("SELECT \(Self.columns) FROM sandboxes s WHERE s.project_id = ?", [.text(projectID)])
+                .first.map(Self.record)
+        }
+    }
+
+    func setState(id: String, _ state: SandboxRecord.State, lastActiveAt: String) async throws {
+        _ = try await database.run { connection in
+            try connection.run(
+                "UPDATE sandboxes SET state = ?, last_active_at = ? WHERE id = ?",
+                [.text(state.rawValue), .text(lastActiveAt), .text(id)])
+        }
+    }
+
+    func delete(id: String) async throws {
+        _ = try await database.transaction { connection in
+            try connection.run("UPDATE projects SET sandbox_id = NULL WHERE sandbox_id = ?", [.text(id)])
+            return try connection.run("DELETE FROM sandboxes WHERE id = ?", [.text(id)])
+        }
+    }
+
+    /// At start no sandbox runs (each ends with the host that ran it): the table says so too.
+    func markAllStopped() throws {
+        try database.runBlocking { connection in
+            _ = try connection.run("UPDATE sandboxes SET state = 'stopped' WHERE state = 'running'")
+        }
+    }
+
+    static func record(_ row: SQLiteRow) throws -> SandboxRecord {
+        var limits = SandboxLimits()
+        limits.memoryMB = Int(try row.integer(5))
+        if case .real(let cpus) = row[6] { limits.cpus = cpus } else { limits.cpus = Double(try row.integer(6)) }
+        limits.pids = Int(try row.integer(7))
+        limits.diskMB = Int(try row.integer(8))
+        return SandboxRecord(
+            id: try row.text(0), projectID: try row.text(1), slot: Int(try row.integer(2)), image: try row.text(3),
+            state: SandboxRecord.State(rawValue: try row.text(4)) ?? .stopped, limits: limits,
+            createdAt: try row.text(9), lastActiveAt: try row.text(10))
+    }
+}

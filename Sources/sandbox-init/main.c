@@ -1,0 +1,525 @@
+// sandbox-init: the small, single-threaded helper that builds one sandbox and becomes its PID 1.
+//
+// Why it exists: the host is a multi-threaded Swift process, and namespace and mount setup must
+// not run there (unshare/setns affect only the calling thread, and fork() of a large process is
+// slow and unsafe). The host posix_spawns this program; it
+//   1. (outer, host root) joins the sandbox's cgroups, then clones a child into new mount, PID,
+//      network, UTS, IPC and cgroup namespaces, and reports the child's host pid;
+//   2. (child, still host root, now PID 1 of the new PID namespace) builds the filesystem from a
+//      plain list of mounts, pivots into it, brings up loopback, then enters a new user
+//      namespace where its root maps to an unprivileged host uid range (the outer writes the
+//      maps); from here on it holds no privilege on the host;
+//   3. (child) serves the host over fd 3: spawns commands with the pipes and cgroup files the host
+//      passes, reports their pids and exit statuses, and reaps every orphan, as PID 1 must.
+// Every setup failure is reported as (stage, errno) before exiting. The namespaces are created
+// while still host root, so they are owned by the host's user namespace: the sandbox's root cannot
+// mount, change the network or set the hostname, only use what was built for it.
+#define _GNU_SOURCE
+#include "csandbox_protocol.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define SBI_MAX_CGROUPS 8
+#define SBI_MAX_TRACKED 4096
+#define SBI_MAX_FDS 16
+
+struct sbi_config {
+    const char *rootfs;
+    const char *usr_upper;
+    const char *usr_work;
+    const char *workspace;
+    const char *hostname;
+    unsigned long uid_base;
+    unsigned long id_count;
+    unsigned long long tmp_size;
+    const char *cgroups[SBI_MAX_CGROUPS];
+    int cgroup_count;
+    int sync_fd;
+};
+
+static void sbi_send(uint32_t type, uint32_t id, int32_t value, const char *payload) {
+    char buffer[sizeof(struct csb_header) + 256];
+    struct csb_header header = {type, id, value, 0};
+    size_t length = sizeof header;
+    memcpy(buffer, &header, sizeof header);
+    if (payload != NULL) {
+        size_t n = strlen(payload) + 1;
+        if (n > 256) n = 256;
+        memcpy(buffer + length, payload, n);
+        length += n;
+    }
+    while (send(CSB_CONTROL_FD, buffer, length, MSG_NOSIGNAL) < 0 && errno == EINTR) {}
+}
+
+// Reports the failing setup stage with errno, then exits: nothing half-built is left running.
+static void sbi_fail(const char *stage) {
+    int saved = errno;
+    sbi_send(CSB_MSG_SETUP_FAILED, 0, saved, stage);
+    _exit(1);
+}
+
+static int sbi_write_file(const char *path, const char *data) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    size_t length = strlen(data);
+    ssize_t written = write(fd, data, length);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return written == (ssize_t)length ? 0 : -1;
+}
+
+static void sbi_path(char *out, size_t size, const char *root, const char *relative) {
+    if ((size_t)snprintf(out, size, "%s/%s", root, relative) >= size) {
+        errno = ENAMETOOLONG;
+        sbi_fail("path");
+    }
+}
+
+// ---- the mount plan, in the order the kernel sees it ----
+
+static void sbi_bind_device(const char *rootfs, const char *name) {
+    char target[4096], source[64];
+    sbi_path(target, sizeof target, rootfs, name);
+    snprintf(source, sizeof source, "/dev/%s", strrchr(name, '/') + 1);
+    int fd = open(target, O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
+    if (fd < 0) sbi_fail("dev-node");
+    close(fd);
+    if (mount(source, target, NULL, MS_BIND, NULL) < 0) sbi_fail("dev-bind");
+}
+
+// runc's masked paths: files bound over with /dev/null, directories with an empty read-only tmpfs.
+static void sbi_mask_proc(const char *rootfs) {
+    static const char *const files[] = {
+        "proc/kcore", "proc/keys", "proc/timer_list", "proc/sched_debug", "proc/latency_stats",
+        "proc/timer_stats", "proc/sysrq-trigger", NULL};
+    static const char *const dirs[] = {"proc/acpi", "proc/scsi", "proc/asound", NULL};
+    static const char *const readonly[] = {"proc/sys", "proc/irq", "proc/bus", "proc/fs", NULL};
+    char target[4096];
+    for (int i = 0; files[i] != NULL; i++) {
+        sbi_path(target, sizeof target, rootfs, files[i]);
+        if (access(target, F_OK) == 0 && mount("/dev/null", target, NULL, MS_BIND, NULL) < 0) sbi_fail("mask-file");
+    }
+    for (int i = 0; dirs[i] != NULL; i++) {
+        sbi_path(target, sizeof target, rootfs, dirs[i]);
+        if (access(target, F_OK) == 0 && mount("tmpfs", target, "tmpfs", MS_RDONLY, "size=0") < 0) sbi_fail("mask-dir");
+    }
+    for (int i = 0; readonly[i] != NULL; i++) {
+        sbi_path(target, sizeof target, rootfs, readonly[i]);
+        if (access(target, F_OK) != 0) continue;
+        if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0) sbi_fail("ro-proc-bind");
+        if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+            sbi_fail("ro-proc-remount");
+    }
+}
+
+static void sbi_build_filesystem(const struct sbi_config *config) {
+    const char *root = config->rootfs;
+    char target[4096], options[8192];
+
+    // Nothing we mount may propagate back to the host.
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) sbi_fail("mount-private");
+    // pivot_root needs the new root to be a mount point.
+    if (mount(root, root, NULL, MS_BIND, NULL) < 0) sbi_fail("bind-root");
+    if (mount(NULL, root, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV, NULL) < 0) sbi_fail("remount-root");
+
+    // /usr: the host's, read-only as the lower layer; this sandbox's writes land in its upper.
+    sbi_path(target, sizeof target, root, "usr");
+    if ((size_t)snprintf(options, sizeof options, "lowerdir=/usr,upperdir=%s,workdir=%s", config->usr_upper,
+                         config->usr_work) >= sizeof options) {
+        errno = ENAMETOOLONG;
+        sbi_fail("usr-options");
+    }
+    if (mount("overlay", target, "overlay", MS_NODEV, options) < 0) sbi_fail("mount-usr");
+
+    // /workspace: the project's directory on the host; persists when the sandbox stops.
+    sbi_path(target, sizeof target, root, "workspace");
+    if (mount(config->workspace, target, NULL, MS_BIND | MS_REC, NULL) < 0) sbi_fail("bind-workspace");
+    if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV, NULL) < 0) sbi_fail("remount-workspace");
+
+    // /tmp: size-limited, owned by the sandbox's root.
+    sbi_path(target, sizeof target, root, "tmp");
+    snprintf(options, sizeof options, "mode=1777,size=%llu,uid=%lu,gid=%lu", config->tmp_size, config->uid_base,
+             config->uid_base);
+    if (mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, options) < 0) sbi_fail("mount-tmp");
+
+    // /proc of the new PID namespace, then the per-netns sysctl, then runc's masks (masks last:
+    // /proc/sys becomes read-only).
+    sbi_path(target, sizeof target, root, "proc");
+    if (mount("proc", target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) sbi_fail("mount-proc");
+    sbi_path(target, sizeof target, root, "proc/sys/net/ipv4/ip_unprivileged_port_start");
+    if (sbi_write_file(target, "0") < 0) sbi_fail("unprivileged-ports");
+    sbi_mask_proc(root);
+
+    // A minimal /dev: the host's harmless character devices bound in, a private devpts, shm.
+    sbi_path(target, sizeof target, root, "dev");
+    snprintf(options, sizeof options, "mode=755,size=65536,uid=%lu,gid=%lu", config->uid_base, config->uid_base);
+    if (mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NOEXEC, options) < 0) sbi_fail("mount-dev");
+    static const char *const devices[] = {"dev/null", "dev/zero", "dev/full", "dev/random", "dev/urandom", "dev/tty", NULL};
+    for (int i = 0; devices[i] != NULL; i++) sbi_bind_device(root, devices[i]);
+    sbi_path(target, sizeof target, root, "dev/pts");
+    if (mkdir(target, 0755) < 0) sbi_fail("mkdir-pts");
+    snprintf(options, sizeof options, "newinstance,ptmxmode=0666,mode=0620,gid=%lu", config->uid_base + 5);
+    if (mount("devpts", target, "devpts", MS_NOSUID | MS_NOEXEC, options) < 0) sbi_fail("mount-devpts");
+    sbi_path(target, sizeof target, root, "dev/shm");
+    if (mkdir(target, 01777) < 0) sbi_fail("mkdir-shm");
+    snprintf(options, sizeof options, "mode=1777,size=67108864,uid=%lu,gid=%lu", config->uid_base, config->uid_base);
+    if (mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, options) < 0) sbi_fail("mount-shm");
+    static const char *const links[][2] = {
+        {"pts/ptmx", "dev/ptmx"}, {"/proc/self/fd", "dev/fd"}, {"/proc/self/fd/0", "dev/stdin"},
+        {"/proc/self/fd/1", "dev/stdout"}, {"/proc/self/fd/2", "dev/stderr"}, {NULL, NULL}};
+    for (int i = 0; links[i][0] != NULL; i++) {
+        sbi_path(target, sizeof target, root, links[i][1]);
+        if (symlink(links[i][0], target) < 0) sbi_fail("dev-symlink");
+    }
+    sbi_path(target, sizeof target, root, "dev");
+    if (mount(NULL, target, NULL, MS_REMOUNT | MS_NOSUID | MS_NOEXEC | MS_RDONLY, options) < 0) {
+        // A read-only /dev is hardening only; keep going if this kernel refuses the remount.
+    }
+
+    // Into the new root; the host's tree is detached and unreachable from here on.
+    if (chdir(root) < 0) sbi_fail("chdir-root");
+    if (syscall(SYS_pivot_root, ".", ".") < 0) sbi_fail("pivot-root");
+    if (umount2(".", MNT_DETACH) < 0) sbi_fail("detach-old-root");
+    if (chdir("/") < 0) sbi_fail("chdir-new-root");
+}
+
+static void sbi_loopback_up(void) {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) sbi_fail("loopback-socket");
+    struct ifreq request;
+    memset(&request, 0, sizeof request);
+    strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
+    if (ioctl(fd, SIOCGIFFLAGS, &request) < 0) sbi_fail("loopback-get");
+    request.ifr_flags |= IFF_UP | IFF_RUNNING;
+    if (ioctl(fd, SIOCSIFFLAGS, &request) < 0) sbi_fail("loopback-set");
+    close(fd);
+}
+
+// ---- PID 1: spawn commands for the host, reap everything ----
+
+// The argv area, so PID 1 can blank it once set up: `ps` inside shows no host path.
+static char *sbi_argv_start;
+static size_t sbi_argv_length;
+
+static void sbi_hide_arguments(void) {
+    if (sbi_argv_start == NULL || sbi_argv_length < 2) return;
+    memset(sbi_argv_start, 0, sbi_argv_length);
+    strncpy(sbi_argv_start, "sandbox-init", sbi_argv_length - 1);
+}
+
+struct sbi_tracked {
+    pid_t pid;
+    uint32_t id;
+};
+static struct sbi_tracked sbi_table[SBI_MAX_TRACKED];
+static int sbi_tracked_count;
+
+// Capabilities a command keeps, as Docker's default set; the rest leave the bounding set.
+static int sbi_keep_capability(int cap) {
+    switch (cap) {
+    case CAP_CHOWN: case CAP_DAC_OVERRIDE: case CAP_FSETID: case CAP_FOWNER: case CAP_MKNOD:
+    case CAP_NET_RAW: case CAP_SETGID: case CAP_SETUID: case CAP_SETFCAP: case CAP_SETPCAP:
+    case CAP_NET_BIND_SERVICE: case CAP_SYS_CHROOT: case CAP_KILL: case CAP_AUDIT_WRITE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+// Runs in the forked child, before exec: async-signal-safe calls only. On failure writes
+// (errno, stage index) to `error_fd` and exits 127.
+static void sbi_exec_child(int error_fd, int out_fd, int err_fd, const int *cgroup_fds, int cgroup_count, uid_t uid,
+                           gid_t gid, const char *cwd, const char *command, char *const *envp) {
+    static const char *const stages[] = {"setsid", "cgroup", "stdio", "ids", "chdir", "capabilities", "no-new-privs", "exec"};
+    int stage = 0;
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (setsid() < 0) goto fail;
+    stage = 1;
+    for (int i = 0; i < cgroup_count; i++) {
+        if (write(cgroup_fds[i], "0", 1) != 1) goto fail;
+        close(cgroup_fds[i]);
+    }
+    stage = 2;
+    int null_fd = open("/dev/null", O_RDONLY);
+    if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) goto fail;
+    stage = 3;
+    if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) goto fail;
+    stage = 4;
+    if (chdir(cwd) < 0) goto fail;
+    stage = 5;
+    for (int cap = 0; cap <= CAP_LAST_CAP; cap++) {
+        if (!sbi_keep_capability(cap) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) goto fail;
+    }
+    stage = 6;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) goto fail;
+    stage = 7;
+    char *const argv[] = {"sh", "-c", (char *)command, NULL};
+    execve("/bin/sh", argv, envp);
+fail:;
+    int report[2] = {errno, stage};
+    (void)!write(error_fd, report, sizeof report);
+    (void)stages;
+    _exit(127);
+}
+
+static void sbi_spawn(const struct csb_header *header, char *payload, size_t payload_length, int *fds, int fd_count) {
+    static const char *const stages[] = {"setsid", "cgroup", "stdio", "ids", "chdir", "capabilities", "no-new-privs", "exec"};
+    char *strings[1024];
+    int count = 0;
+    size_t offset = 0;
+    while (offset < payload_length && count < 1023) {
+        char *start = payload + offset;
+        size_t length = strnlen(start, payload_length - offset);
+        if (offset + length >= payload_length) break;  // not NUL-terminated: drop the tail
+        strings[count++] = start;
+        offset += length + 1;
+    }
+    strings[count] = NULL;
+    if (count < 2 || fd_count < 2 || sbi_tracked_count >= SBI_MAX_TRACKED) {
+        sbi_send(CSB_MSG_SPAWN_FAILED, header->id, EINVAL, "request");
+        goto done;
+    }
+    int error_pipe[2];
+    if (pipe2(error_pipe, O_CLOEXEC) < 0) {
+        sbi_send(CSB_MSG_SPAWN_FAILED, header->id, errno, "pipe");
+        goto done;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        sbi_send(CSB_MSG_SPAWN_FAILED, header->id, errno, "fork");
+        close(error_pipe[0]);
+        close(error_pipe[1]);
+        goto done;
+    }
+    if (pid == 0) {
+        close(error_pipe[0]);
+        sbi_exec_child(error_pipe[1], fds[0], fds[1], fds + 2, fd_count - 2, (uid_t)header->value,
+                       (gid_t)header->value2, strings[0], strings[1], strings + 2);
+    }
+    close(error_pipe[1]);
+    int report[2];
+    ssize_t n;
+    while ((n = read(error_pipe[0], report, sizeof report)) < 0 && errno == EINTR) {}
+    close(error_pipe[0]);
+    if (n == (ssize_t)sizeof report) {
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+        int stage = report[1] >= 0 && report[1] < 8 ? report[1] : 7;
+        sbi_send(CSB_MSG_SPAWN_FAILED, header->id, report[0], stages[stage]);
+    } else {
+        sbi_table[sbi_tracked_count++] = (struct sbi_tracked){pid, header->id};
+        sbi_send(CSB_MSG_SPAWNED, header->id, pid, NULL);
+    }
+done:
+    for (int i = 0; i < fd_count; i++) close(fds[i]);
+}
+
+static void sbi_reap(void) {
+    for (;;) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid <= 0) return;
+        for (int i = 0; i < sbi_tracked_count; i++) {
+            if (sbi_table[i].pid != pid) continue;
+            sbi_send(CSB_MSG_EXITED, sbi_table[i].id, status, NULL);
+            sbi_table[i] = sbi_table[--sbi_tracked_count];
+            break;
+        }
+    }
+}
+
+static void sbi_serve(void) {
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    int signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (signal_fd < 0) sbi_fail("signalfd");
+    sbi_send(CSB_MSG_READY, 0, 0, NULL);
+
+    static char buffer[CSB_MAX_MESSAGE];
+    for (;;) {
+        struct pollfd polls[2] = {{CSB_CONTROL_FD, POLLIN, 0}, {signal_fd, POLLIN, 0}};
+        if (poll(polls, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            _exit(1);
+        }
+        if (polls[1].revents & POLLIN) {
+            struct signalfd_siginfo info;
+            while (read(signal_fd, &info, sizeof info) > 0) {}
+            sbi_reap();
+        }
+        if (polls[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            char control[CMSG_SPACE(sizeof(int) * SBI_MAX_FDS)];
+            struct iovec iov = {buffer, sizeof buffer};
+            struct msghdr message = {0};
+            message.msg_iov = &iov;
+            message.msg_iovlen = 1;
+            message.msg_control = control;
+            message.msg_controllen = sizeof control;
+            ssize_t n = recvmsg(CSB_CONTROL_FD, &message, MSG_CMSG_CLOEXEC);
+            if (n < 0 && errno == EINTR) continue;
+            // The host is gone: PID 1 exits and the kernel ends every process of the sandbox.
+            if (n <= 0) _exit(0);
+            int fds[SBI_MAX_FDS];
+            int fd_count = 0;
+            for (struct cmsghdr *c = CMSG_FIRSTHDR(&message); c != NULL; c = CMSG_NXTHDR(&message, c)) {
+                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+                int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+                for (int i = 0; i < count && fd_count < SBI_MAX_FDS; i++) memcpy(&fds[fd_count++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            }
+            struct csb_header header;
+            if ((size_t)n < sizeof header || (message.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+                for (int i = 0; i < fd_count; i++) close(fds[i]);
+                continue;
+            }
+            memcpy(&header, buffer, sizeof header);
+            if (header.type == CSB_MSG_SPAWN) {
+                sbi_spawn(&header, buffer + sizeof header, (size_t)n - sizeof header, fds, fd_count);
+            } else {
+                for (int i = 0; i < fd_count; i++) close(fds[i]);
+            }
+        }
+    }
+}
+
+static int sbi_child(void *argument) {
+    const struct sbi_config *config = argument;
+    // If the outer dies, so do we (and with PID 1, the whole sandbox).
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    sbi_build_filesystem(config);
+    if (sethostname(config->hostname, strlen(config->hostname)) < 0) sbi_fail("hostname");
+    sbi_loopback_up();
+    sbi_hide_arguments();
+
+    // Last: give up host root. The outer writes our uid/gid maps once we are in the new user
+    // namespace; then we become its root (host uid `uid_base`), with no supplementary groups.
+    if (unshare(CLONE_NEWUSER) < 0) sbi_fail("unshare-user");
+    char go = 'U';
+    if (write(config->sync_fd, &go, 1) != 1) sbi_fail("sync-write");
+    if (read(config->sync_fd, &go, 1) != 1 || go != 'M') {
+        errno = EPROTO;
+        sbi_fail("sync-maps");
+    }
+    if (setgroups(0, NULL) < 0) sbi_fail("setgroups");
+    if (setresgid(0, 0, 0) < 0) sbi_fail("setresgid");
+    if (setresuid(0, 0, 0) < 0) sbi_fail("setresuid");
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) sbi_fail("no-new-privs");
+    close(config->sync_fd);
+    sbi_serve();
+    return 0;
+}
+
+static unsigned long long sbi_number(const char *text, const char *name) {
+    char *end = NULL;
+    errno = 0;
+    unsigned long long value = strtoull(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0') {
+        fprintf(stderr, "sandbox-init: invalid %s: %s\n", name, text);
+        exit(2);
+    }
+    return value;
+}
+
+int main(int argc, char **argv) {
+    struct sbi_config config = {0};
+    sbi_argv_start = argv[0];
+    sbi_argv_length = (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) + 1 - argv[0]);
+    config.hostname = "sandbox";
+    config.id_count = 65536;
+    config.tmp_size = 1ULL << 30;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const char *key = argv[i], *value = argv[i + 1];
+        if (strcmp(key, "--rootfs") == 0) config.rootfs = value;
+        else if (strcmp(key, "--usr-upper") == 0) config.usr_upper = value;
+        else if (strcmp(key, "--usr-work") == 0) config.usr_work = value;
+        else if (strcmp(key, "--workspace") == 0) config.workspace = value;
+        else if (strcmp(key, "--hostname") == 0) config.hostname = value;
+        else if (strcmp(key, "--uid-base") == 0) config.uid_base = sbi_number(value, key);
+        else if (strcmp(key, "--id-count") == 0) config.id_count = sbi_number(value, key);
+        else if (strcmp(key, "--tmp-size") == 0) config.tmp_size = sbi_number(value, key);
+        else if (strcmp(key, "--cgroup") == 0 && config.cgroup_count < SBI_MAX_CGROUPS) config.cgroups[config.cgroup_count++] = value;
+        else {
+            fprintf(stderr, "sandbox-init: unknown argument %s\n", key);
+            return 2;
+        }
+    }
+    if (!config.rootfs || !config.usr_upper || !config.usr_work || !config.workspace || config.uid_base == 0) {
+        fprintf(stderr, "usage: sandbox-init --rootfs DIR --usr-upper DIR --usr-work DIR --workspace DIR --uid-base N\n"
+                        "       [--id-count N] [--tmp-size BYTES] [--hostname NAME] [--cgroup DIR]...\n"
+                        "(run by sandbox-host with its control socket as fd 3)\n");
+        return 2;
+    }
+    if (fcntl(CSB_CONTROL_FD, F_SETFD, FD_CLOEXEC) < 0) {
+        fprintf(stderr, "sandbox-init: fd 3 must be the host's control socket\n");
+        return 2;
+    }
+
+    // Join the sandbox's cgroups first, so PID 1 and everything under it is born inside them.
+    char path[4096];
+    for (int i = 0; i < config.cgroup_count; i++) {
+        snprintf(path, sizeof path, "%s/cgroup.procs", config.cgroups[i]);
+        if (sbi_write_file(path, "0") < 0) sbi_fail("join-cgroup");
+    }
+
+    int sync[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0) sbi_fail("socketpair");
+    config.sync_fd = sync[1];
+    const size_t stack_size = 1 << 20;
+    char *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) sbi_fail("stack");
+    int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | SIGCHLD;
+    pid_t child = clone(sbi_child, stack + stack_size, flags, &config);
+    if (child < 0) sbi_fail("clone");
+    close(sync[1]);
+    sbi_send(CSB_MSG_INIT_PID, 0, child, NULL);
+
+    char go;
+    if (read(sync[0], &go, 1) == 1 && go == 'U') {
+        char map[128];
+        snprintf(map, sizeof map, "0 %lu %lu\n", config.uid_base, config.id_count);
+        snprintf(path, sizeof path, "/proc/%d/uid_map", child);
+        int ok = sbi_write_file(path, map) == 0;
+        snprintf(path, sizeof path, "/proc/%d/gid_map", child);
+        ok = ok && sbi_write_file(path, map) == 0;
+        if (!ok) {
+            sbi_send(CSB_MSG_SETUP_FAILED, 0, errno, "id-maps");
+            kill(child, SIGKILL);
+        } else {
+            go = 'M';
+            (void)!write(sync[0], &go, 1);
+        }
+    }
+    close(sync[0]);
+    close(CSB_CONTROL_FD);
+
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    return 128 + WTERMSIG(status);
+}

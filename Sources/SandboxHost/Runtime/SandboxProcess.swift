@@ -28,6 +28,7 @@ final class SandboxProcess: Sendable {
         var dead = false
         var deathWaiters: [CheckedContinuation<Void, Never>] = []
         var reaped = false
+        var reapWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     /// The wait status reported for commands of a sandbox that died under them (SIGKILL).
@@ -151,10 +152,24 @@ final class SandboxProcess: Sendable {
         }
     }
 
-    /// Ends the sandbox: SIGKILL to its PID 1 ends every process in its PID namespace.
+    /// Ends the sandbox: SIGKILL to its PID 1 ends every process in its PID namespace; the outer
+    /// sandbox-init then reaps it and exits. Before PID 1 is known, the outer is killed instead
+    /// (PID 1 follows through its parent-death signal).
     func kill() {
-        if let pid = initPID { Glibc.kill(pid, SIGKILL) }
-        Glibc.kill(outerPID, SIGKILL)
+        if let pid = initPID { Glibc.kill(pid, SIGKILL) } else { Glibc.kill(outerPID, SIGKILL) }
+    }
+
+    /// Waits until the sandbox-init process that the host spawned has exited and been reaped:
+    /// by then its PID 1, and so every process of the sandbox, is gone.
+    func waitReaped() async {
+        await withCheckedContinuation { continuation in
+            let reaped = state.withLock { state in
+                if state.reaped { return true }
+                state.reapWaiters.append(continuation)
+                return false
+            }
+            if reaped { continuation.resume() }
+        }
     }
 
     /// Waits until the sandbox's PID 1 is gone (the control socket closed).
@@ -253,6 +268,11 @@ final class SandboxProcess: Sendable {
         guard waitpid(outerPID, &status, WNOHANG) == outerPID else { return }
         poller.unregister(pidFD)
         close(pidFD)
-        state.withLock { $0.reaped = true }
+        let waiters = state.withLock { state in
+            state.reaped = true
+            defer { state.reapWaiters.removeAll() }
+            return state.reapWaiters
+        }
+        waiters.forEach { $0.resume() }
     }
 }

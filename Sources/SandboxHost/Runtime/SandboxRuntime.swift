@@ -111,6 +111,7 @@ public actor SandboxRuntime {
         } catch {
             process.kill()
             await process.waitDead()
+            await process.waitReaped()
             try? await NIOThreadPool.singleton.runIfActive { cgroups.remove(record.id) }
             logger.error("sandbox failed to start", metadata: ["sandbox": "\(record.id)", "error": "\(error)"])
             throw HostError(.sandboxUnavailable, "the sandbox could not start: \(Self.stage(of: error))", cause: error)
@@ -124,6 +125,11 @@ public actor SandboxRuntime {
         return "internal error"
     }
 
+    /// The host pid of a running sandbox's PID 1 (for tests and diagnostics).
+    public func initPID(_ sandboxID: String) -> Int32? {
+        running[sandboxID]?.initPID
+    }
+
     /// Whether the sandbox has a live PID 1 now.
     public func isRunning(_ sandboxID: String) -> Bool {
         running[sandboxID]?.isAlive ?? false
@@ -135,6 +141,7 @@ public actor SandboxRuntime {
         guard let process = running.removeValue(forKey: sandboxID) else { return }
         process.kill()
         await process.waitDead()
+        await process.waitReaped()
         let cgroups = self.cgroups
         try await NIOThreadPool.singleton.runIfActive { cgroups.remove(sandboxID) }
         activity.withLock { _ = $0.removeValue(forKey: sandboxID) }

@@ -1,0 +1,176 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+@testable import SandboxHost
+
+@Suite(.enabled(if: runningAsRoot, "sandboxes need root, as in CI"))
+struct SandboxLifecycleTests {
+    @Test func concurrentEnsureActiveMakesOneSandbox() async throws {
+        let host = try TestHost()
+        defer { host.remove() }
+        try await host.test { client in
+            let sandboxes = SandboxClient(client: client, key: host.adminKey)
+            let project = try await createProject(client, key: host.adminKey)
+            let ids = try await withThrowingTaskGroup(of: String.self) { group in
+                for _ in 0..<8 { group.addTask { try await sandboxes.ensureActive(project) } }
+                return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+            }
+            #expect(ids.count == 1)
+            let id = try #require(ids.first)
+            let (status, body) = try await sandboxes.get(id)
+            #expect(status == .ok)
+            #expect(body["state"] as? String == "running")
+            #expect(body["project_id"] as? String == project)
+            let limits = body["limits"] as? [String: Any]
+            #expect(limits?["memory_mb"] as? Int == 2048)
+            #expect(limits?["pids"] as? Int == 512)
+            try await client.execute(uri: "/api/projects/\(project)", method: .get, headers: .bearer(host.adminKey)) { response in
+                #expect(response.json["sandbox_id"] as? String == id)
+            }
+            // One PID 1 for the sandbox, whatever the number of calls.
+            let pid1 = try await sandboxes.run(id, "ps -e -o pid=,comm= | awk '$1 == 1 {print $2}'")
+            #expect(pid1.trimmingCharacters(in: .whitespacesAndNewlines) == "sandbox-init")
+            _ = try await sandboxes.delete(id)
+        }
+    }
+
+    @Test func executeReportsOutputExitCodeAndRunsInWorkspace() async throws {
+        let host = try TestHost()
+        defer { host.remove() }
+        try await host.test { client in
+            let sandboxes = SandboxClient(client: client, key: host.adminKey)
+            let (_, sandbox) = try await sandboxes.create()
+            let result = try await sandboxes.exec(sandbox, "echo one; echo two >&2; echo three; pwd; id -u; echo $GREETING; exit 7", extra: ["env": ["GREETING": "hello there"]])
+            #expect(result["exit_code"] as? Int == 7)
+            #expect(result["success"] as? Bool == false)
+            #expect(result["timed_out"] as? Bool == false)
+            #expect(result["blocking"] as? Bool == true)
+            #expect(result["stdout"] as? String == "one\nthree\n/workspace\n0\nhello there\n")
+            #expect(result["stderr"] as? String == "two\n")
+            // Both streams in `output`; pipes written within microseconds of each other may be read
+            // in either order, so order is checked where output is paced, below.
+            #expect(Set((result["output"] as? String ?? "").split(separator: "\n")) == ["one", "two", "three", "/workspace", "0", "hello there"])
+            let paced = try await sandboxes.exec(sandbox, "echo a; sleep 0.1; echo b >&2; sleep 0.1; echo c")
+            #expect(paced["output"] as? String == "a\nb\nc\n")
+            #expect((result["duration_ms"] as? Int ?? -1) >= 0)
+
+            #expect(try await sandboxes.run(sandbox, "cd /tmp && pwd") == "/tmp\n")
+            let elsewhere = try await sandboxes.exec(sandbox, "pwd", extra: ["cwd": "/tmp"])
+            #expect(elsewhere["stdout"] as? String == "/tmp\n")
+            try await client.execute(
+                uri: "/api/sandboxes/\(sandbox)/execute", method: .post, headers: .bearer(host.adminKey),
+                body: ByteBuffer(string: #"{"command":"pwd","cwd":"/no/such/dir"}"#)
+            ) { response in
+                #expect(response.status == .unprocessableContent, "\(response.text)")
+            }
+            let signalled = try await sandboxes.exec(sandbox, "kill -TERM $$")
+            #expect(signalled["exit_code"] as? Int == 143)
+            _ = try await sandboxes.delete(sandbox)
+        }
+    }
+
+    @Test func filesPersistInTheWorkspaceAndAreOwnedByTheSandboxRange() async throws {
+        let host = try TestHost()
+        defer { host.remove() }
+        try await host.test { client in
+            let sandboxes = SandboxClient(client: client, key: host.adminKey)
+            let (project, sandbox) = try await sandboxes.create()
+            _ = try await sandboxes.run(sandbox, "mkdir -p src && echo 'print(1)' > src/app.py && echo data > /root/note")
+            let hostPath = host.services.workspaces.path(projectID: project) + "/src/app.py"
+            #expect(try String(contentsOfFile: hostPath, encoding: .utf8) == "print(1)\n")
+            var info = stat()
+            #expect(lstat(hostPath, &info) == 0)
+            #expect(info.st_uid >= 1 << 20, "created by the sandbox's root, an unprivileged host uid")
+
+            // Stopped, then started again by the next command: the workspace and the rootfs stay.
+            try await host.services.runtime.stop(sandbox)
+            #expect(try await sandboxes.get(sandbox).body["state"] as? String == "stopped")
+            #expect(try await sandboxes.run(sandbox, "cat src/app.py /root/note") == "print(1)\ndata\n")
+            #expect(try await sandboxes.get(sandbox).body["state"] as? String == "running")
+            _ = try await sandboxes.delete(sandbox)
+            #expect(FileManager.default.fileExists(atPath: hostPath), "deleting the sandbox keeps the project's files")
+        }
+    }
+
+    @Test func deleteLeavesNoProcessCgroupOrFiles() async throws {
+        let host = try TestHost()
+        defer { host.remove() }
+        try await host.test { client in
+            let sandboxes = SandboxClient(client: client, key: host.adminKey)
+            let (_, sandbox) = try await sandboxes.create()
+            _ = try await sandboxes.exec(sandbox, "sleep 1000 & setsid sleep 1000 & echo started")
+            let namespace = try await pidNamespace(host, sandbox)
+            #expect(HostSnapshot.processes(inPIDNamespace: namespace).count >= 3)
+            #expect(try await sandboxes.delete(sandbox) == .ok)
+            #expect(HostSnapshot.processes(inPIDNamespace: namespace).isEmpty)
+            #expect(HostSnapshot.cgroupDirectories(instanceOf: host) == 0)
+            #expect(!FileManager.default.fileExists(atPath: host.directory + "/sandboxes/" + sandbox))
+            #expect(try await sandboxes.get(sandbox).status == .notFound)
+            #expect(try await sandboxes.delete(sandbox) == .notFound)
+        }
+    }
+
+    @Test func deletingTheProjectDeletesItsSandbox() async throws {
+        let host = try TestHost()
+        defer { host.remove() }
+        try await host.test { client in
+            let sandboxes = SandboxClient(client: client, key: host.adminKey)
+            let (project, sandbox) = try await sandboxes.create()
+            _ = try await sandboxes.exec(sandbox, "nohup sleep 1000 >/dev/null 2>&1 &")
+            let namespace = try await pidNamespace(host, sandbox)
+            _ = try await client.execute(uri: "/api/projects/\(project)", method: .delete, headers: .bearer(host.adminKey))
+            #expect(HostSnapshot.processes(inPIDNamespace: namespace).isEmpty)
+            #expect(try await sandboxes.get(sandbox).status == .notFound)
+            #expect(!FileManager.default.fileExists(atPath: host.services.workspaces.path(projectID: project)))
+        }
+    }
+
+    @Test func idleSandboxesAreStoppedAndStartAgainOnDemand() async throws {
+        let host = try TestHost { $0.idleTimeout = .seconds(1) }
+        defer { host.remove() }
+        try await host.test { client in
+            let sandboxes = SandboxClient(client: client, key: host.adminKey)
+            let (_, sandbox) = try await sandboxes.create()
+            _ = try await sandboxes.run(sandbox, "echo hi > /workspace/kept")
+            var state = "running"
+            for _ in 0..<40 where state == "running" {
+                try await Task.sleep(for: .milliseconds(100))
+                state = try await sandboxes.get(sandbox).body["state"] as? String ?? ""
+            }
+            #expect(state == "stopped")
+            #expect(try await sandboxes.run(sandbox, "cat /workspace/kept") == "hi\n")
+            _ = try await sandboxes.delete(sandbox)
+        }
+    }
+
+    @Test func anotherUsersSandboxIs404() async throws {
+        let host = try TestHost()
+        defer { host.remove() }
+        let stranger = try host.makeUser("stranger")
+        try await host.test { client in
+            let sandboxes = SandboxClient(client: client, key: host.adminKey)
+            let (project, sandbox) = try await sandboxes.create()
+            let foreign = SandboxClient(client: client, key: stranger)
+            #expect(try await foreign.get(sandbox).status == .notFound)
+            #expect(try await foreign.delete(sandbox) == .notFound)
+            try await client.execute(uri: "/api/sandboxes/\(sandbox)/execute", method: .post, headers: .bearer(stranger), body: ByteBuffer(string: #"{"command":"true"}"#)) { response in
+                #expect(response.status == .notFound)
+            }
+            try await client.execute(uri: "/api/project/\(project)/sandbox/ensure-active", method: .post, headers: .bearer(stranger)) { response in
+                #expect(response.status == .notFound)
+            }
+            _ = try await sandboxes.delete(sandbox)
+        }
+    }
+}
+
+/// The PID namespace of a running sandbox, read from its PID 1 on the host.
+func pidNamespace(_ host: TestHost, _ sandbox: String) async throws -> String {
+    let pid = try #require(await host.services.runtime.initPID(sandbox))
+    return try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/pid")
+}
+
+func adminID(_ host: TestHost) throws -> String {
+    try #require(try host.services.database.runBlocking { try UserStore.user(named: "admin", in: $0) }).id
+}

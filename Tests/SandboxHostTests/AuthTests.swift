@@ -17,7 +17,7 @@ import Testing
         let ownerStatus: HTTPResponse.Status
     }
 
-    static func cases(project: String, thread: String, deletable: String) -> [Case] {
+    static func cases(project: String, thread: String, deletable: String, sandbox: String, deletableSandbox: String) -> [Case] {
         [
             Case(method: .get, template: "/api/projects", uri: "/api/projects", body: nil, strangerStatus: .ok, ownerStatus: .ok),
             Case(method: .post, template: "/api/projects", uri: "/api/projects", body: #"{"name":"x"}"#, strangerStatus: .created, ownerStatus: .created),
@@ -27,10 +27,15 @@ import Testing
             Case(method: .get, template: "/api/threads", uri: "/api/threads?project_id=\(project)", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
             Case(method: .get, template: "/api/threads/{thread_id}/messages", uri: "/api/threads/\(thread)/messages", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
             Case(method: .post, template: "/api/threads/{thread_id}/messages", uri: "/api/threads/\(thread)/messages", body: #"{"content":"hi"}"#, strangerStatus: .notFound, ownerStatus: .created),
+            Case(method: .post, template: "/api/project/{project_id}/sandbox/ensure-active", uri: "/api/project/\(project)/sandbox/ensure-active", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .get, template: "/api/sandboxes/{sandbox_id}", uri: "/api/sandboxes/\(sandbox)", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .post, template: "/api/sandboxes/{sandbox_id}/execute", uri: "/api/sandboxes/\(sandbox)/execute", body: #"{"command":"true"}"#, strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .delete, template: "/api/sandboxes/{sandbox_id}", uri: "/api/sandboxes/\(deletableSandbox)", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
         ]
     }
 
-    @Test func everyRouteRefusesMissingGarbageAndForeignKeys() async throws {
+    @Test(.enabled(if: runningAsRoot, "the matrix covers sandbox routes, which need root"))
+    func everyRouteRefusesMissingGarbageAndForeignKeys() async throws {
         let host = try TestHost()
         defer { host.remove() }
         let strangerKey = try host.makeUser("stranger")
@@ -43,7 +48,10 @@ import Testing
             let project = try await createProject(client, key: owner)
             let deletable = try await createProject(client, key: owner, name: "to delete")
             let thread = try await createThread(client, key: owner, projectID: project)
-            let cases = Self.cases(project: project, thread: thread, deletable: deletable)
+            let sandboxes = SandboxClient(client: client, key: owner)
+            let sandbox = try await sandboxes.ensureActive(project)
+            let (_, deletableSandbox) = try await sandboxes.create(name: "sandbox to delete")
+            let cases = Self.cases(project: project, thread: thread, deletable: deletable, sandbox: sandbox, deletableSandbox: deletableSandbox)
             // A route added to the router but not to this matrix fails here.
             #expect(Set(cases.map { "\($0.method.rawValue) \($0.template)" }) == Set(routes))
 

@@ -97,17 +97,6 @@ enum HostSnapshot {
             count + directories(under: "/sys/fs/cgroup/\(controller)/sandbox-host/\(key)")
         }
     }
-
-    static func children() -> Int {
-        let me = getpid()
-        let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { Int32($0) }
-        return pids.filter { pid in
-            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { return false }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            return fields.count > 2 && Int32(fields[1]) == me
-        }.count
-    }
 }
 
 let runningAsRoot = geteuid() == 0

@@ -46,9 +46,9 @@
 #define SBI_MAX_FDS 16
 
 struct sbi_config {
-    const char *rootfs;
-    const char *usr_upper;
-    const char *usr_work;
+    const char *sandbox_dir;  // root/, lower/{root,usr}/, upper/{root,usr}/, work/{root,usr}/, proc/
+    const char *lower_root;   // the image's root filesystem (shared, owned by host ids)
+    const char *usr_lower;    // the host's /usr for the default image; NULL when the image has its own
     const char *workspace;
     const char *hostname;
     unsigned long uid_base;
@@ -56,7 +56,6 @@ struct sbi_config {
     unsigned long long tmp_size;
     const char *cgroups[SBI_MAX_CGROUPS];
     int cgroup_count;
-    int sync_fd;
 };
 
 static void sbi_send(uint32_t type, uint32_t id, int32_t value, const char *payload) {
@@ -135,24 +134,92 @@ static void sbi_mask_proc(const char *rootfs) {
     }
 }
 
-static void sbi_build_filesystem(const struct sbi_config *config) {
-    const char *root = config->rootfs;
-    char target[4096], options[8192];
+// A user namespace whose root is host uid `uid_base`, held open by a child that waits for EOF on
+// a pipe. Its fd serves twice: to idmap the image's layers (so host root's files appear as the
+// sandbox root's, and copy-up and package installs work), and, last, for PID 1 to enter.
+static pid_t sbi_holder;
+static int sbi_holder_pipe[2];
+
+static int sbi_holder_main(void *argument) {
+    (void)argument;
+    close(sbi_holder_pipe[1]);
+    char byte;
+    while (read(sbi_holder_pipe[0], &byte, 1) < 0 && errno == EINTR) {}
+    return 0;
+}
+
+static int sbi_make_userns(const struct sbi_config *config) {
+    char path[4096], map[128];
+    if (pipe2(sbi_holder_pipe, O_CLOEXEC) < 0) sbi_fail("holder-pipe");
+    static char stack[64 * 1024] __attribute__((aligned(16)));
+    sbi_holder = clone(sbi_holder_main, stack + sizeof stack, CLONE_NEWUSER | SIGCHLD, NULL);
+    if (sbi_holder < 0) sbi_fail("holder-clone");
+    close(sbi_holder_pipe[0]);
+    // The holder's pid is one of this new PID namespace: read it through a proc of our own.
+    sbi_path(path, sizeof path, config->sandbox_dir, "proc");
+    if (mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) sbi_fail("holder-proc");
+    snprintf(map, sizeof map, "0 %lu %lu\n", config->uid_base, config->id_count);
+    const char *files[] = {"uid_map", "gid_map"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/proc/%d/%s", config->sandbox_dir, sbi_holder, files[i]);
+        if (sbi_write_file(path, map) < 0) sbi_fail("id-maps");
+    }
+    snprintf(path, sizeof path, "%s/proc/%d/ns/user", config->sandbox_dir, sbi_holder);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) sbi_fail("userns-open");
+    sbi_path(path, sizeof path, config->sandbox_dir, "proc");
+    if (umount2(path, MNT_DETACH) < 0) sbi_fail("holder-proc-umount");
+    return fd;
+}
+
+// Mounts `source` read-only at `target` through the sandbox's id mapping; where the filesystem
+// cannot be idmapped, a plain read-only bind (files then show as nobody inside).
+static void sbi_idmapped_bind(const char *source, const char *target, int userns_fd) {
+    int tree = open_tree(AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (tree < 0) sbi_fail("open-tree");
+    struct mount_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID;
+    attr.userns_fd = (uint64_t)userns_fd;
+    if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) {
+        attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID;
+        attr.userns_fd = 0;
+        if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) sbi_fail("mount-setattr");
+    }
+    if (move_mount(tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0) sbi_fail("move-mount");
+    close(tree);
+}
+
+static void sbi_overlay(const struct sbi_config *config, const char *layer, const char *target) {
+    char options[12288];
+    const char *dir = config->sandbox_dir;
+    if ((size_t)snprintf(options, sizeof options, "lowerdir=%s/lower/%s,upperdir=%s/upper/%s,workdir=%s/work/%s", dir, layer,
+                         dir, layer, dir, layer) >= sizeof options) {
+        errno = ENAMETOOLONG;
+        sbi_fail("overlay-options");
+    }
+    if (mount("overlay", target, "overlay", MS_NODEV, options) < 0) sbi_fail(layer[0] == 'r' ? "mount-root" : "mount-usr");
+}
+
+static int sbi_build_filesystem(const struct sbi_config *config) {
+    char root[4096], target[4096], options[8192];
+    sbi_path(root, sizeof root, config->sandbox_dir, "root");
 
     // Nothing we mount may propagate back to the host.
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) sbi_fail("mount-private");
-    // pivot_root needs the new root to be a mount point.
-    if (mount(root, root, NULL, MS_BIND, NULL) < 0) sbi_fail("bind-root");
-    if (mount(NULL, root, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV, NULL) < 0) sbi_fail("remount-root");
+    int userns_fd = sbi_make_userns(config);
 
-    // /usr: the host's, read-only as the lower layer; this sandbox's writes land in its upper.
-    sbi_path(target, sizeof target, root, "usr");
-    if ((size_t)snprintf(options, sizeof options, "lowerdir=/usr,upperdir=%s,workdir=%s", config->usr_upper,
-                         config->usr_work) >= sizeof options) {
-        errno = ENAMETOOLONG;
-        sbi_fail("usr-options");
+    // The root: the image, idmapped and read-only, under this sandbox's writable layer; the same
+    // for the host's /usr in the default image. The host's trees are never written.
+    sbi_path(target, sizeof target, config->sandbox_dir, "lower/root");
+    sbi_idmapped_bind(config->lower_root, target, userns_fd);
+    sbi_overlay(config, "root", root);
+    if (config->usr_lower != NULL) {
+        sbi_path(target, sizeof target, config->sandbox_dir, "lower/usr");
+        sbi_idmapped_bind(config->usr_lower, target, userns_fd);
+        sbi_path(target, sizeof target, root, "usr");
+        sbi_overlay(config, "usr", target);
     }
-    if (mount("overlay", target, "overlay", MS_NODEV, options) < 0) sbi_fail("mount-usr");
 
     // /workspace: the project's directory on the host; persists when the sandbox stops.
     sbi_path(target, sizeof target, root, "workspace");
@@ -204,6 +271,7 @@ static void sbi_build_filesystem(const struct sbi_config *config) {
     if (syscall(SYS_pivot_root, ".", ".") < 0) sbi_fail("pivot-root");
     if (umount2(".", MNT_DETACH) < 0) sbi_fail("detach-old-root");
     if (chdir("/") < 0) sbi_fail("chdir-new-root");
+    return userns_fd;
 }
 
 static void sbi_loopback_up(void) {
@@ -412,25 +480,20 @@ static int sbi_child(void *argument) {
     const struct sbi_config *config = argument;
     // If the outer dies, so do we (and with PID 1, the whole sandbox).
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    sbi_build_filesystem(config);
+    int userns_fd = sbi_build_filesystem(config);
     if (sethostname(config->hostname, strlen(config->hostname)) < 0) sbi_fail("hostname");
     sbi_loopback_up();
     sbi_hide_arguments();
 
-    // Last: give up host root. The outer writes our uid/gid maps once we are in the new user
-    // namespace; then we become its root (host uid `uid_base`), with no supplementary groups.
-    if (unshare(CLONE_NEWUSER) < 0) sbi_fail("unshare-user");
-    char go = 'U';
-    if (write(config->sync_fd, &go, 1) != 1) sbi_fail("sync-write");
-    if (read(config->sync_fd, &go, 1) != 1 || go != 'M') {
-        errno = EPROTO;
-        sbi_fail("sync-maps");
-    }
+    // Last: give up host root for the user namespace made above, whose root is host uid
+    // `uid_base`; the holder may go. No supplementary groups.
+    if (setns(userns_fd, CLONE_NEWUSER) < 0) sbi_fail("setns-user");
+    close(userns_fd);
+    close(sbi_holder_pipe[1]);
     if (setgroups(0, NULL) < 0) sbi_fail("setgroups");
     if (setresgid(0, 0, 0) < 0) sbi_fail("setresgid");
     if (setresuid(0, 0, 0) < 0) sbi_fail("setresuid");
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) sbi_fail("no-new-privs");
-    close(config->sync_fd);
     sbi_serve();
     return 0;
 }
@@ -455,9 +518,9 @@ int main(int argc, char **argv) {
     config.tmp_size = 1ULL << 30;
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *key = argv[i], *value = argv[i + 1];
-        if (strcmp(key, "--rootfs") == 0) config.rootfs = value;
-        else if (strcmp(key, "--usr-upper") == 0) config.usr_upper = value;
-        else if (strcmp(key, "--usr-work") == 0) config.usr_work = value;
+        if (strcmp(key, "--sandbox-dir") == 0) config.sandbox_dir = value;
+        else if (strcmp(key, "--lower-root") == 0) config.lower_root = value;
+        else if (strcmp(key, "--usr-lower") == 0) config.usr_lower = value;
         else if (strcmp(key, "--workspace") == 0) config.workspace = value;
         else if (strcmp(key, "--hostname") == 0) config.hostname = value;
         else if (strcmp(key, "--uid-base") == 0) config.uid_base = sbi_number(value, key);
@@ -469,8 +532,8 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    if (!config.rootfs || !config.usr_upper || !config.usr_work || !config.workspace || config.uid_base == 0) {
-        fprintf(stderr, "usage: sandbox-init --rootfs DIR --usr-upper DIR --usr-work DIR --workspace DIR --uid-base N\n"
+    if (!config.sandbox_dir || !config.lower_root || !config.workspace || config.uid_base == 0) {
+        fprintf(stderr, "usage: sandbox-init --sandbox-dir DIR --lower-root DIR [--usr-lower DIR] --workspace DIR --uid-base N\n"
                         "       [--id-count N] [--tmp-size BYTES] [--hostname NAME] [--cgroup DIR]...\n"
                         "(run by sandbox-host with its control socket as fd 3)\n");
         return 2;
@@ -487,35 +550,13 @@ int main(int argc, char **argv) {
         if (sbi_write_file(path, "0") < 0) sbi_fail("join-cgroup");
     }
 
-    int sync[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0) sbi_fail("socketpair");
-    config.sync_fd = sync[1];
     const size_t stack_size = 1 << 20;
     char *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stack == MAP_FAILED) sbi_fail("stack");
     int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | SIGCHLD;
     pid_t child = clone(sbi_child, stack + stack_size, flags, &config);
     if (child < 0) sbi_fail("clone");
-    close(sync[1]);
     sbi_send(CSB_MSG_INIT_PID, 0, child, NULL);
-
-    char go;
-    if (read(sync[0], &go, 1) == 1 && go == 'U') {
-        char map[128];
-        snprintf(map, sizeof map, "0 %lu %lu\n", config.uid_base, config.id_count);
-        snprintf(path, sizeof path, "/proc/%d/uid_map", child);
-        int ok = sbi_write_file(path, map) == 0;
-        snprintf(path, sizeof path, "/proc/%d/gid_map", child);
-        ok = ok && sbi_write_file(path, map) == 0;
-        if (!ok) {
-            sbi_send(CSB_MSG_SETUP_FAILED, 0, errno, "id-maps");
-            kill(child, SIGKILL);
-        } else {
-            go = 'M';
-            (void)!write(sync[0], &go, 1);
-        }
-    }
-    close(sync[0]);
     close(CSB_CONTROL_FD);
 
     int status = 0;

@@ -7,7 +7,7 @@ import Testing
 @Suite struct RateLimitTests {
     @Test func aKeyThatSpendsItsBucketGets429WithRetryAfter() async throws {
         let host = try TestHost {
-            $0.rateLimitPerSecond = 0.5
+            $0.rateLimitPerSecond = 0.1
             $0.rateLimitBurst = 3
         }
         defer { host.remove() }
@@ -22,7 +22,7 @@ import Testing
                 #expect(response.status == .tooManyRequests)
                 #expect(response.json["code"] as? String == "RATE_LIMITED")
                 let retry = Int(response.headers[.retryAfter] ?? "")
-                #expect(retry != nil && retry! >= 1 && retry! <= 2)
+                #expect(retry != nil && retry! >= 1 && retry! <= 10)
             }
             // Buckets are per key: another user is not slowed down.
             try await client.execute(uri: "/api/projects", method: .get, headers: .bearer(other)) { response in

@@ -3,8 +3,9 @@ import Foundation
 import Glibc
 #endif
 
-/// Where a sandbox's own files live on the host: `DATA_DIR/sandboxes/<id>/` with `root/` (its
-/// root filesystem) and `usr/upper`, `usr/work` (its writable layer over the host's `/usr`).
+/// Where a sandbox's own files live on the host, `DATA_DIR/sandboxes/<id>/`:
+/// `upper/{root,usr}` and `work/{root,usr}`, its writable layers over the image and the host's
+/// `/usr`; `root/`, `lower/{root,usr}` and `proc/`, empty mount points sandbox-init uses.
 struct SandboxPaths: Sendable {
     let directory: String
 
@@ -12,20 +13,19 @@ struct SandboxPaths: Sendable {
         directory = dataDir + "/sandboxes/" + sandboxID
     }
 
-    var root: String { directory + "/root" }
-    var usrUpper: String { directory + "/usr/upper" }
-    var usrWork: String { directory + "/usr/work" }
-
-    /// Builds the root filesystem on first start and gives the workspace to the sandbox's id range.
+    /// Creates the layer directories (cheap: a few mkdirs, the image is shared) and gives the
+    /// workspace to the sandbox's id range.
     func prepare(uidBase: UInt32, workspace: String) throws {
-        let fileManager = FileManager.default
-        if !fileManager.fileExists(atPath: root + "/etc/passwd") {
-            try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            try RootfsBuilder.build(at: root, uidBase: uidBase)
+        if mkdir(directory, 0o700) != 0 && errno != EEXIST {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
-        try fileManager.createDirectory(atPath: usrUpper, withIntermediateDirectories: true)
-        try fileManager.createDirectory(atPath: usrWork, withIntermediateDirectories: true)
-        try fileManager.createDirectory(atPath: workspace, withIntermediateDirectories: true)
+        for name in ["root", "lower", "lower/root", "lower/usr", "upper", "upper/root", "upper/usr", "work", "work/root", "work/usr", "proc"] {
+            let path = directory + "/" + name
+            if mkdir(path, 0o755) != 0 && errno != EEXIST { throw RuntimeFailure.system("mkdir \(name)", errno) }
+        }
+        // The top of each writable layer is what `/` and `/usr` show: owned by the sandbox's root.
+        for name in ["upper/root", "upper/usr"] { lchown(directory + "/" + name, uidBase, uidBase) }
+        try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
         var info = stat()
         if lstat(workspace, &info) == 0, info.st_uid != uidBase {
             let previous = info.st_uid >= 1 << 20 ? UInt32(info.st_uid) : nil

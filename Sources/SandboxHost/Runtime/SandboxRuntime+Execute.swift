@@ -26,12 +26,30 @@ extension SandboxRuntime {
     /// ones that detached with `setsid`, `nohup` or a double fork; the exit code is then 124.
     public nonisolated func execute(_ record: SandboxRecord, _ request: ExecRequest) async throws -> ExecResult {
         let started = RateLimiter.monotonicSeconds()
-        let process = try await process(for: record)
+        // Busy before the process is looked up, so the idle sweep cannot stop it under us.
         touch(record.id, busy: 1)
         defer { touch(record.id, busy: -1) }
+        do {
+            return try await execute(record, request, process: try await process(for: record), started: started)
+        } catch let error as HostError where error.code == .sandboxUnavailable {
+            // Stopped between lookup and spawn (idle sweep, delete racing): start it once more.
+            return try await execute(record, request, process: try await process(for: record), started: started)
+        }
+    }
+
+    private nonisolated func execute(
+        _ record: SandboxRecord, _ request: ExecRequest, process: SandboxProcess, started: Double
+    ) async throws -> ExecResult {
 
         let id = process.nextCommandID()
-        let cgroupFD = try cgroups.openCommandGroup(record.id, command: id)
+        let cgroupFD: Int32?
+        do {
+            cgroupFD = try cgroups.openCommandGroup(record.id, command: id)
+        } catch {
+            // The sandbox's cgroups go when it stops; a stopped sandbox is retried by the caller.
+            if !process.isAlive { throw HostError(.sandboxUnavailable, "the sandbox stopped", cause: error) }
+            throw HostError.internalError("cannot create the command's cgroup", cause: error)
+        }
         var stdoutPipe: [Int32] = [-1, -1], stderrPipe: [Int32] = [-1, -1]
         do {
             try syscallChecked("pipe2") { csb_pipe(&stdoutPipe) }

@@ -95,11 +95,12 @@ public actor SandboxRuntime {
         let cgroups = self.cgroups
         let helper = configuration.helperPath
         let poller = self.poller
+        let image = try await defaultImage()
         let process: SandboxProcess = try await NIOThreadPool.singleton.runIfActive {
             try paths.prepare(uidBase: record.uidBase, workspace: workspace)
             let joined = try cgroups.create(record.id, limits: limits)
             var arguments = [
-                "--rootfs", paths.root, "--usr-upper", paths.usrUpper, "--usr-work", paths.usrWork,
+                "--sandbox-dir", paths.directory, "--lower-root", image, "--usr-lower", "/usr",
                 "--workspace", workspace, "--uid-base", String(record.uidBase),
                 "--tmp-size", String(Int64(limits.diskMB) << 20), "--hostname", "sandbox",
             ]
@@ -163,6 +164,27 @@ public actor SandboxRuntime {
         sweeper?.cancel()
     }
 
+    private var imageReady = false
+
+    /// The default image's root: a skeleton with a curated `/etc`, built once per data directory
+    /// and shared read-only by every sandbox (each sees it through its own idmapped mount).
+    func defaultImage() async throws -> String {
+        let path = configuration.dataDir + "/images/default/rootfs"
+        if imageReady { return path }
+        try await NIOThreadPool.singleton.runIfActive {
+            if !FileManager.default.fileExists(atPath: path + "/etc/passwd") {
+                let staging = path + ".building-\(getpid())"
+                try? FileManager.default.removeItem(atPath: staging)
+                try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+                try RootfsBuilder.build(at: staging, uidBase: 0)
+                try? FileManager.default.removeItem(atPath: path)
+                try FileManager.default.moveItem(atPath: staging, toPath: path)
+            }
+        }
+        imageReady = true
+        return path
+    }
+
     // MARK: - Activity and the idle sweep
 
     nonisolated func touch(_ sandboxID: String, busy delta: Int = 0) {
@@ -193,6 +215,11 @@ public actor SandboxRuntime {
             table.filter { $0.value.busy == 0 && now - $0.value.last >= timeout }.map(\.key)
         }
         for id in idle where running[id] != nil {
+            // Re-check: a command may have started since the table was read.
+            let stillIdle = activity.withLock { table in
+                table[id].map { $0.busy == 0 && RateLimiter.monotonicSeconds() - $0.last >= timeout } ?? true
+            }
+            guard stillIdle else { continue }
             logger.info("stopping idle sandbox", metadata: ["sandbox": "\(id)"])
             try? await stop(id)
         }

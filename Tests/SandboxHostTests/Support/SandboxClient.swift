@@ -100,3 +100,7 @@ enum HostSnapshot {
 }
 
 let runningAsRoot = geteuid() == 0
+
+enum SandboxHostTestBridge {
+    static func instanceKey(_ dataDir: String) -> String { SandboxRuntime.instanceKey(dataDir) }
+}

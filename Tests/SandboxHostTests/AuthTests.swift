@@ -31,6 +31,10 @@ import Testing
             Case(method: .get, template: "/api/sandboxes/{sandbox_id}", uri: "/api/sandboxes/\(sandbox)", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
             Case(method: .post, template: "/api/sandboxes/{sandbox_id}/execute", uri: "/api/sandboxes/\(sandbox)/execute", body: #"{"command":"true"}"#, strangerStatus: .notFound, ownerStatus: .ok),
             Case(method: .delete, template: "/api/sandboxes/{sandbox_id}", uri: "/api/sandboxes/\(deletableSandbox)", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .get, template: "/api/sandboxes/{sandbox_id}/sessions", uri: "/api/sandboxes/\(sandbox)/sessions", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .get, template: "/api/sandboxes/{sandbox_id}/sessions/{session_name}/status", uri: "/api/sandboxes/\(sandbox)/sessions/s/status", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .get, template: "/api/sandboxes/{sandbox_id}/sessions/{session_name}/stream", uri: "/api/sandboxes/\(sandbox)/sessions/s/stream", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .delete, template: "/api/sandboxes/{sandbox_id}/sessions/{session_name}", uri: "/api/sandboxes/\(sandbox)/sessions/s", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
         ]
     }
 
@@ -51,6 +55,7 @@ import Testing
             let sandboxes = SandboxClient(client: client, key: owner)
             let sandbox = try await sandboxes.ensureActive(project)
             let (_, deletableSandbox) = try await sandboxes.create(name: "sandbox to delete")
+            _ = try await sandboxes.exec(sandbox, "true", extra: ["blocking": false, "session_name": "s"])
             let cases = Self.cases(project: project, thread: thread, deletable: deletable, sandbox: sandbox, deletableSandbox: deletableSandbox)
             // A route added to the router but not to this matrix fails here.
             #expect(Set(cases.map { "\($0.method.rawValue) \($0.template)" }) == Set(routes))

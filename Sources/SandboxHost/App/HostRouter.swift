@@ -18,6 +18,7 @@ public enum HostRouter {
         let sandboxes = SandboxesController(services: services)
         router.addRoutes(sandboxes.projectEndpoints, atPath: "/api/project")
         router.addRoutes(sandboxes.endpoints, atPath: "/api/sandboxes")
+        router.addRoutes(SessionsController(services: services).endpoints, atPath: "/api/sandboxes")
         return router
     }
 }

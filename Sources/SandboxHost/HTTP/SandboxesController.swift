@@ -75,14 +75,30 @@ struct SandboxesController {
         let env: [String: String]?
     }
 
-    @Sendable func execute(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<ExecResult> {
+    struct Started: Encodable, Sendable {
+        let session_name: String
+        let command_id: String
+        let message: String
+        let blocking = false
+    }
+
+    /// Blocking: the command's result. Non-blocking: started in the named session (created when
+    /// missing, `default` when unnamed), answered at once.
+    @Sendable func execute(_ request: Request, context: AppRequestContext) async throws -> Response {
         let record = try await sandbox(context)
         let body = try await request.decodeJSON(as: ExecuteBody.self, context: context)
         let exec = try Self.validate(body)
-        guard body.blocking ?? true else {
-            throw HostError(.unprocessable, "non-blocking commands (sessions) are not available yet; send \"blocking\": true")
+        if body.blocking ?? true {
+            return try JSONResponse(try await services.runtime.execute(record, exec)).response(from: request, context: context)
         }
-        return JSONResponse(try await services.runtime.execute(record, exec))
+        let name = body.session_name ?? "default"
+        guard SandboxRuntime.validSessionName(name) else {
+            throw HostError(.unprocessable, "field 'session_name' may hold letters, digits, '-', '_' and '.', up to 64")
+        }
+        let commandID = try await services.runtime.startInSession(record, exec, sessionName: name)
+        return try JSONResponse(Started(
+            session_name: name, command_id: commandID, message: "Command started in session '\(name)'"
+        )).response(from: request, context: context)
     }
 
     static func validate(_ body: ExecuteBody) throws -> ExecRequest {

@@ -170,24 +170,25 @@ public final class CgroupManager: Sendable {
         case .v2(let root, _): roots = ["\(root)/\(base)"]
         case nil: roots = []
         }
-        // Kill first through the freezer (it sees every process), then remove all hierarchies.
+        // Kill first through the freezer (it sees every process), then remove all hierarchies,
+        // this instance's own directory included.
         for root in roots.sorted(by: { $0.contains("freezer") && !$1.contains("freezer") }) {
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] {
-                Self.removeTree(root + "/" + name, v2: isV2)
-            }
+            Self.removeTree(root, v2: isV2)
         }
     }
 
+    /// Removes a cgroup directory and the groups below it, killing their processes first.
+    /// Control files are not directories and are never touched.
     static func removeTree(_ directory: String, v2: Bool) {
-        guard SystemFile.exists(directory) else { return }
+        var info = stat()
+        guard lstat(directory, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { return }
         for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
-            let child = directory + "/" + name
-            var info = stat()
-            if lstat(child, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR { removeTree(child, v2: v2) }
+            removeTree(directory + "/" + name, v2: v2)
         }
         killAll(in: directory, v2: v2)
+        // EBUSY lasts while the last killed processes are being torn down: retry briefly.
         for _ in 0..<200 {
-            if rmdir(directory) == 0 || errno == ENOENT { return }
+            if rmdir(directory) == 0 || errno != EBUSY { return }
             usleep(1000)
         }
     }

@@ -37,10 +37,10 @@ extension SandboxRuntime {
         }
     }
 
-    private nonisolated func execute(
-        _ record: SandboxRecord, _ request: ExecRequest, process: SandboxProcess, started: Double
-    ) async throws -> ExecResult {
-
+    /// Starts a command: its cgroup, its pipes (read by `collector`), the spawn. Answers its number.
+    nonisolated func launch(
+        _ record: SandboxRecord, _ request: ExecRequest, process: SandboxProcess, collector: OutputCollector
+    ) async throws -> UInt32 {
         let id = process.nextCommandID()
         let cgroupFD: Int32?
         do {
@@ -54,34 +54,43 @@ extension SandboxRuntime {
         do {
             try syscallChecked("pipe2") { csb_pipe(&stdoutPipe) }
             try syscallChecked("pipe2") { csb_pipe(&stderrPipe) }
+            try collector.attach(stdoutPipe[0], as: .stdout)
+            stdoutPipe[0] = -1
+            try collector.attach(stderrPipe[0], as: .stderr)
+            stderrPipe[0] = -1
         } catch {
             for fd in stdoutPipe + stderrPipe + [cgroupFD ?? -1] where fd >= 0 { close(fd) }
             cgroups.killCommandGroup(record.id, command: id)
             throw HostError.internalError("cannot create pipes", cause: error)
         }
-        let collector = OutputCollector(cap: configuration.outputCap, poller: poller)
-        try collector.attach(stdoutPipe[0], as: .stdout)
-        try collector.attach(stderrPipe[0], as: .stderr)
-
         let environment = Self.baseEnvironment(uid: request.uid).merging(request.environment) { $1 }
             .map { "\($0.key)=\($0.value)" }.sorted()
-        let spawnResult: Result<Int32, any Error>
+        let spawnError: (any Error)?
         do {
-            spawnResult = .success(try await process.spawn(
+            _ = try await process.spawn(
                 id: id, command: request.command, cwd: request.cwd, environment: environment,
-                uid: request.uid, gid: request.uid, stdout: stdoutPipe[1], stderr: stderrPipe[1], cgroupFD: cgroupFD))
+                uid: request.uid, gid: request.uid, stdout: stdoutPipe[1], stderr: stderrPipe[1], cgroupFD: cgroupFD)
+            spawnError = nil
         } catch {
-            spawnResult = .failure(error)
+            spawnError = error
         }
         // The command holds its own copies now; ours must go, or the pipes never reach end of stream.
         close(stdoutPipe[1])
         close(stderrPipe[1])
         if let cgroupFD { close(cgroupFD) }
-        if case .failure(let error) = spawnResult {
+        if let spawnError {
             collector.detach()
             cgroups.killCommandGroup(record.id, command: id)
-            throw error
+            throw spawnError
         }
+        return id
+    }
+
+    private nonisolated func execute(
+        _ record: SandboxRecord, _ request: ExecRequest, process: SandboxProcess, started: Double
+    ) async throws -> ExecResult {
+        let collector = OutputCollector(cap: configuration.outputCap, poller: poller)
+        let id = try await launch(record, request, process: process, collector: collector)
 
         let timeout = Duration.milliseconds(Int64(request.timeoutSeconds * 1000))
         let cgroups = self.cgroups

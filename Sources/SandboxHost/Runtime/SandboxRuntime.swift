@@ -29,7 +29,7 @@ public actor SandboxRuntime {
     public let configuration: Configuration
     let store: SandboxStore
     let workspaces: WorkspaceStore
-    let cgroups: CgroupManager
+    nonisolated let cgroups: CgroupManager
     let poller: EventPoller
     let logger: Logger
     private var running: [String: SandboxProcess] = [:]
@@ -38,6 +38,8 @@ public actor SandboxRuntime {
     /// idle sweep, written on every command without a hop through the actor.
     private let activity = Mutex<[String: (last: Double, busy: Int)]>([:])
     private var sweeper: Task<Void, Never>?
+    /// Open sessions per sandbox; read and written without a hop through the actor.
+    let sessions = Mutex<[String: [String: Session]]>([:])
 
     public init(configuration: Configuration, database: Database, workspaces: WorkspaceStore, logger: Logger) throws {
         self.configuration = configuration
@@ -153,6 +155,8 @@ public actor SandboxRuntime {
     /// workspace stays with the project.
     public func delete(_ record: SandboxRecord) async throws {
         try await stop(record.id)
+        let closed = sessions.withLock { $0.removeValue(forKey: record.id) } ?? [:]
+        closed.values.forEach { $0.close() }
         let paths = SandboxPaths(dataDir: configuration.dataDir, sandboxID: record.id)
         try await NIOThreadPool.singleton.runIfActive { try paths.remove() }
         try await store.delete(id: record.id)
@@ -162,6 +166,8 @@ public actor SandboxRuntime {
     public func stopAll() async {
         for id in Array(running.keys) { try? await stop(id) }
         sweeper?.cancel()
+        let cgroups = self.cgroups
+        try? await NIOThreadPool.singleton.runIfActive { cgroups.removeLeftovers() }
     }
 
     private var imageReady = false

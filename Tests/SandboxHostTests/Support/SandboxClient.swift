@@ -74,6 +74,23 @@ enum HostSnapshot {
         return pids.filter { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\($0)/ns/pid")) == namespace }
     }
 
+    /// A process's identity that survives pid reuse: pid and start time.
+    static func identity(_ pid: Int32) -> String? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 19 ? "\(pid)@\(fields[19])" : nil
+    }
+
+    /// Which of `identities` still run (zombies count as gone).
+    static func alive(_ identities: [String]) -> [String] {
+        identities.filter { identity in
+            guard let pid = Int32(identity.split(separator: "@")[0]), self.identity(pid) == identity,
+                  let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return false }
+            return !status.contains("State:\tZ")
+        }
+    }
+
     static func mountCount() -> Int {
         ((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "").split(separator: "\n").count
     }

@@ -39,7 +39,10 @@ struct TestHost {
         return try await app.test(.router, body)
     }
 
+    /// Kills whatever this host's sandboxes still run (a failed test may leave one), then
+    /// removes the data directory.
     func remove() {
+        services.runtime.cgroups.removeLeftovers()
         try? FileManager.default.removeItem(atPath: directory)
     }
 }

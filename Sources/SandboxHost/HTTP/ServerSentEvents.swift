@@ -1,0 +1,29 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// Server-Sent Events as the contract writes them: `id:` (the sequence), `event:`, one `data:`
+/// line of JSON; heartbeats as `event: ping` with no id.
+enum ServerSentEvents {
+    static let headers: HTTPFields = [
+        .contentType: "text/event-stream", .cacheControl: "no-cache", HTTPField.Name("X-Accel-Buffering")!: "no",
+    ]
+
+    static func event(id: Int?, name: String = "message", payload: [String: Any]) -> ByteBuffer {
+        let data = (try? JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        var text = ""
+        if let id { text += "id: \(id)\n" }
+        text += "event: \(name)\ndata: " + String(decoding: data, as: UTF8.self) + "\n\n"
+        return ByteBuffer(string: text)
+    }
+
+    static let ping = ByteBuffer(string: "event: ping\ndata: {\"type\":\"ping\"}\n\n")
+
+    /// Where a reconnecting client resumes: `Last-Event-ID`, else `?after=`, else the start.
+    static func resumePoint(_ request: Request) -> Int {
+        if let header = request.headers[HTTPField.Name("Last-Event-ID")!], let value = Int(header.trimmingCharacters(in: .whitespaces)) {
+            return max(0, value)
+        }
+        return max(0, request.uri.queryParameters.get("after").flatMap { Int($0) } ?? 0)
+    }
+}

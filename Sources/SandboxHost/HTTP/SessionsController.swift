@@ -1,0 +1,149 @@
+import Foundation
+import Hummingbird
+
+/// Sessions of a sandbox: the non-blocking commands run in them, their status, their output as
+/// Server-Sent Events, and killing them.
+struct SessionsController {
+    let services: HostServices
+    /// How often a stream with nothing to say sends a heartbeat.
+    var heartbeat: Duration = .seconds(15)
+
+    /// `/api/sandboxes/{sandbox_id}/sessions…`
+    var endpoints: RouteCollection<AppRequestContext> {
+        RouteCollection(context: AppRequestContext.self)
+            .get("{sandbox_id}/sessions", use: list)
+            .get("{sandbox_id}/sessions/{session_name}/status", use: status)
+            .get("{sandbox_id}/sessions/{session_name}/stream", use: stream)
+            .delete("{sandbox_id}/sessions/{session_name}", use: kill)
+    }
+
+    struct SessionSummary: Encodable, Sendable {
+        let session_name: String
+        let status: String
+        let created_at: String
+    }
+
+    struct SessionList: Encodable, Sendable { let sessions: [SessionSummary] }
+
+    struct CommandBody: Encodable, Sendable {
+        let command_id: String
+        let command: String
+        let exit_code: Int?
+        let running: Bool
+        let logs: String
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(command_id, forKey: .command_id)
+            try container.encode(command, forKey: .command)
+            try container.encode(exit_code, forKey: .exit_code)
+            try container.encode(running, forKey: .running)
+            try container.encode(logs, forKey: .logs)
+        }
+
+        enum CodingKeys: String, CodingKey { case command_id, command, exit_code, running, logs }
+    }
+
+    struct StatusBody: Encodable, Sendable {
+        let session_name: String
+        let status: String
+        let commands: [CommandBody]
+        let total_commands: Int
+    }
+
+    struct Killed: Encodable, Sendable {
+        let status = "success"
+        let session_name: String
+        let killed: Bool
+    }
+
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<SessionList> {
+        let record = try await sandbox(context)
+        let sessions = try services.runtime.listSessions(record.id).map {
+            SessionSummary(session_name: $0.name, status: $0.isRunning ? "running" : "exited", created_at: $0.createdAt)
+        }
+        return JSONResponse(SessionList(sessions: sessions))
+    }
+
+    @Sendable func status(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<StatusBody> {
+        let (_, session) = try await namedSession(context)
+        var logs: [String: String] = [:]
+        for event in Session.read(session.logPath) where event.type == .log {
+            logs[event.command_id, default: ""] += event.data ?? ""
+        }
+        let commands = session.commands.map {
+            CommandBody(command_id: $0.id, command: $0.command, exit_code: $0.exitCode, running: $0.running, logs: logs[$0.id] ?? "")
+        }
+        return JSONResponse(StatusBody(
+            session_name: session.name, status: session.isRunning ? "running" : "exited", commands: commands,
+            total_commands: commands.count))
+    }
+
+    /// Replays the session's log after the resume point, then follows it live; ends once no
+    /// command of the session runs any more.
+    @Sendable func stream(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (_, session) = try await namedSession(context)
+        let after = ServerSentEvents.resumePoint(request)
+        let heartbeat = self.heartbeat
+        return Response(status: .ok, headers: ServerSentEvents.headers, body: ResponseBody { writer in
+            let (subscription, replay, live) = session.events(after: after)
+            defer { session.unsubscribe(subscription) }
+            for event in replay where event.type != .command {
+                try await writer.write(ServerSentEvents.event(id: event.sequence, payload: event.payload()))
+            }
+            if session.isRunning {
+                // Live events and heartbeats, merged into one sequence for the single writer.
+                let (merged, continuation) = AsyncStream<SessionEvent?>.makeStream()
+                let forward = Task {
+                    for await event in live { continuation.yield(event) }
+                    continuation.finish()
+                }
+                let beat = Task {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: heartbeat)
+                        continuation.yield(nil)
+                    }
+                }
+                defer {
+                    forward.cancel()
+                    beat.cancel()
+                }
+                let lastReplayed = replay.last?.sequence ?? after
+                for await item in merged {
+                    guard let event = item else {
+                        try await writer.write(ServerSentEvents.ping)
+                        continue
+                    }
+                    guard event.sequence > lastReplayed, event.type != .command else { continue }
+                    try await writer.write(ServerSentEvents.event(id: event.sequence, payload: event.payload()))
+                    if event.type == .exit && !session.isRunning { break }
+                }
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    @Sendable func kill(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<Killed> {
+        let (record, session) = try await namedSession(context)
+        let killed = try await services.runtime.killSession(record, named: session.name)
+        return JSONResponse(Killed(session_name: session.name, killed: killed))
+    }
+
+    private func sandbox(_ context: AppRequestContext) async throws -> SandboxRecord {
+        let identity = try context.requireIdentity()
+        let id = try context.parameters.require("sandbox_id")
+        guard let record = try await services.sandboxes.get(id: id, userID: identity.userID) else {
+            throw HostError.notFound("sandbox")
+        }
+        return record
+    }
+
+    private func namedSession(_ context: AppRequestContext) async throws -> (SandboxRecord, Session) {
+        let record = try await sandbox(context)
+        let name = try context.parameters.require("session_name")
+        guard SandboxRuntime.validSessionName(name), let session = try services.runtime.session(record.id, named: name, create: false) else {
+            throw HostError.notFound("session")
+        }
+        return (record, session)
+    }
+}

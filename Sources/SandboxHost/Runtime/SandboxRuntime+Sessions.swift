@@ -1,0 +1,74 @@
+import Foundation
+import NIOPosix
+
+extension SandboxRuntime {
+    /// Session names: what a person would type, safe as a file name.
+    static func validSessionName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 64 && name.first != "."
+            && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") }
+    }
+
+    nonisolated func sessionDirectory(_ sandboxID: String) -> String {
+        configuration.dataDir + "/sandboxes/" + sandboxID + "/sessions"
+    }
+
+    /// The named session of a sandbox: in memory, or reopened from its log after a host restart.
+    /// With `create`, a missing session is made; otherwise nil.
+    public nonisolated func session(_ sandboxID: String, named name: String, create: Bool) throws -> Session? {
+        try sessions.withLock { table -> Session? in
+            if let session = table[sandboxID]?[name] { return session }
+            let directory = sessionDirectory(sandboxID)
+            guard create || FileManager.default.fileExists(atPath: directory + "/" + name + ".jsonl") else { return nil }
+            let session = try Session(name: name, directory: directory)
+            table[sandboxID, default: [:]][name] = session
+            return session
+        }
+    }
+
+    /// Every session the sandbox has had (their logs survive host restarts), oldest first.
+    public nonisolated func listSessions(_ sandboxID: String) throws -> [Session] {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: sessionDirectory(sandboxID))) ?? [])
+            .filter { $0.hasSuffix(".jsonl") }.map { String($0.dropLast(6)) }
+        return try names.compactMap { try session(sandboxID, named: $0, create: false) }.sorted { $0.createdAt < $1.createdAt }
+    }
+
+    /// Starts a command in a session and returns at once; its output and exit go to the session's log.
+    public nonisolated func startInSession(_ record: SandboxRecord, _ request: ExecRequest, sessionName: String) async throws -> String {
+        guard let session = try session(record.id, named: sessionName, create: true) else {
+            throw HostError.internalError("cannot open session")
+        }
+        touch(record.id, busy: 1)
+        var launched = false
+        defer { if !launched { touch(record.id, busy: -1) } }
+        let process = try await process(for: record)
+        let commandID = Identifier.uuid()
+        let collector = OutputCollector(cap: 0, poller: poller) { stream, bytes in
+            session.output(id: commandID, stream: stream, bytes: bytes)
+        }
+        let number = try await launch(record, request, process: process, collector: collector)
+        launched = true
+        session.started(id: commandID, command: request.command, number: number)
+        let cgroups = self.cgroups
+        Task {
+            let status = await process.waitExit(id: number)
+            await collector.waitClosed(grace: .milliseconds(100))
+            session.exited(id: commandID, code: Self.exitCode(status))
+            cgroups.releaseCommandGroup(record.id, command: number)
+            self.touch(record.id, busy: -1)
+        }
+        return commandID
+    }
+
+    /// Kills everything the session's commands started (detached processes included).
+    public nonisolated func killSession(_ record: SandboxRecord, named name: String) async throws -> Bool {
+        guard let session = try session(record.id, named: name, create: false) else { return false }
+        let running = session.commands.filter(\.running)
+        let cgroups = self.cgroups
+        try await NIOThreadPool.singleton.runIfActive {
+            for command in running { cgroups.killCommandGroup(record.id, command: command.number) }
+        }
+        // Wait (briefly) for the exits to be logged, so status reads `exited` right after.
+        for _ in 0..<100 where session.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+        return true
+    }
+}

@@ -1,0 +1,163 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+@testable import SandboxHost
+
+@Suite(.enabled(if: runningAsRoot, "sandboxes need root, as in CI"))
+struct SessionTests {
+    func start(_ client: any TestClientProtocol, _ key: String, _ sandbox: String, _ command: String, session: String) async throws -> String {
+        let body = try JSONSerialization.data(withJSONObject: ["command": command, "blocking": false, "session_name": session])
+        return try await client.execute(uri: "/api/sandboxes/\(sandbox)/execute", method: .post, headers: .bearer(key), body: ByteBuffer(data: body)) { response in
+            try #require(response.status == .ok, "\(response.text)")
+            #expect(response.json["blocking"] as? Bool == false)
+            #expect(response.json["session_name"] as? String == session)
+            return try #require(response.json["command_id"] as? String)
+        }
+    }
+
+    func status(_ client: any TestClientProtocol, _ key: String, _ sandbox: String, _ session: String) async throws -> [String: Any] {
+        try await client.execute(uri: "/api/sandboxes/\(sandbox)/sessions/\(session)/status", method: .get, headers: .bearer(key)) { response in
+            try #require(response.status == .ok, "\(response.text)")
+            return response.json
+        }
+    }
+
+    /// Parses an SSE body into (id, payload) pairs, pings left out.
+    static func events(_ text: String) -> [(id: Int?, payload: [String: Any])] {
+        text.components(separatedBy: "\n\n").compactMap { block in
+            var id: Int?
+            var payload: [String: Any]?
+            for line in block.split(separator: "\n") {
+                if line.hasPrefix("id: ") { id = Int(line.dropFirst(4)) }
+                if line.hasPrefix("data: ") {
+                    payload = (try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8))) as? [String: Any]
+                }
+            }
+            guard let payload, payload["type"] as? String != "ping" else { return nil }
+            return (id, payload)
+        }
+    }
+
+    @Test func nonBlockingCommandsRunInSessionsAndAreLoggedAndStreamed() async throws {
+        let host = try TestHost()
+        defer { host.remove() }
+        try await host.test { client in
+            let key = host.adminKey
+            let sandboxes = SandboxClient(client: client, key: key)
+            let (_, sandbox) = try await sandboxes.create()
+            let first = try await start(client, key, sandbox, "echo one; echo two >&2; sleep 0.3; echo three; exit 4", session: "build")
+
+            // The stream replays then follows, and ends when nothing in the session runs.
+            let streamed = try await client.execute(uri: "/api/sandboxes/\(sandbox)/sessions/build/stream", method: .get, headers: .bearer(key)) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == "text/event-stream")
+                #expect(response.headers[.cacheControl] == "no-cache")
+                return response.text
+            }
+            let events = Self.events(streamed)
+            let logs = events.filter { $0.payload["type"] as? String == "log" }
+            #expect(logs.compactMap { $0.payload["data"] as? String }.joined().split(separator: "\n").sorted() == ["one", "three", "two"])
+            #expect(logs.contains { $0.payload["stream"] as? String == "stderr" && $0.payload["data"] as? String == "two\n" })
+            let exit = try #require(events.last)
+            #expect(exit.payload["type"] as? String == "exit")
+            #expect(exit.payload["exit_code"] as? Int == 4)
+            #expect(exit.payload["command_id"] as? String == first)
+            let ids = events.compactMap(\.id)
+            #expect(ids == ids.sorted() && Set(ids).count == ids.count, "ids increase, none twice")
+
+            // Resuming after an id sends only what came later.
+            let resumeAfter = try #require(ids.first)
+            try await client.execute(
+                uri: "/api/sandboxes/\(sandbox)/sessions/build/stream", method: .get,
+                headers: [.authorization: "Bearer \(key)", HTTPField.Name("Last-Event-ID")!: String(resumeAfter)]
+            ) { response in
+                let resumed = Self.events(response.text).compactMap(\.id)
+                #expect(resumed == Array(ids.dropFirst()))
+            }
+            // EventSource cannot set headers: ?token= works on stream routes.
+            try await client.execute(uri: "/api/sandboxes/\(sandbox)/sessions/build/stream?token=\(key)&after=\(ids.last ?? 0)", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(Self.events(response.text).isEmpty)
+            }
+
+            let second = try await start(client, key, sandbox, "echo again", session: "build")
+            for _ in 0..<50 {
+                if (try await status(client, key, sandbox, "build"))["status"] as? String == "exited" { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let body = try await status(client, key, sandbox, "build")
+            #expect(body["session_name"] as? String == "build")
+            #expect(body["status"] as? String == "exited")
+            #expect(body["total_commands"] as? Int == 2)
+            let commands = body["commands"] as? [[String: Any]] ?? []
+            #expect(commands.compactMap { $0["command_id"] as? String } == [first, second])
+            #expect(commands.first?["exit_code"] as? Int == 4)
+            #expect(commands.first?["running"] as? Bool == false)
+            #expect(commands.last?["logs"] as? String == "again\n")
+
+            try await client.execute(uri: "/api/sandboxes/\(sandbox)/sessions", method: .get, headers: .bearer(key)) { response in
+                let sessions = response.json["sessions"] as? [[String: Any]] ?? []
+                #expect(sessions.compactMap { $0["session_name"] as? String } == ["build"])
+                #expect(sessions.first?["status"] as? String == "exited")
+            }
+            _ = try await sandboxes.delete(sandbox)
+        }
+    }
+
+    @Test func killingASessionKillsEverythingItStarted() async throws {
+        let host = try TestHost()
+        defer { host.remove() }
+        try await host.test { client in
+            let key = host.adminKey
+            let sandboxes = SandboxClient(client: client, key: key)
+            let (_, sandbox) = try await sandboxes.create()
+            _ = try await start(client, key, sandbox, "setsid sleep 1000 & nohup sleep 1000 >/dev/null 2>&1 & python3 -m http.server 9000", session: "server")
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(try await status(client, key, sandbox, "server")["status"] as? String == "running")
+            #expect(try await sandboxes.run(sandbox, "pgrep -c sleep") == "2\n")
+            try await client.execute(uri: "/api/sandboxes/\(sandbox)/sessions/server", method: .delete, headers: .bearer(key)) { response in
+                #expect(response.status == .ok)
+            }
+            #expect(try await sandboxes.run(sandbox, "ps -e -o comm= | grep -c -e sleep -e python3 || true") == "0\n")
+            let body = try await status(client, key, sandbox, "server")
+            #expect(body["status"] as? String == "exited")
+            #expect((body["commands"] as? [[String: Any]])?.first?["exit_code"] as? Int == 137)
+            try await client.execute(uri: "/api/sandboxes/\(sandbox)/sessions/nope/status", method: .get, headers: .bearer(key)) { response in
+                #expect(response.status == .notFound)
+            }
+            try await client.execute(uri: "/api/sandboxes/\(sandbox)/sessions/..%2F..%2Fetc/status", method: .get, headers: .bearer(key)) { response in
+                #expect(response.status == .notFound)
+            }
+            _ = try await sandboxes.delete(sandbox)
+        }
+    }
+
+    @Test func sessionLogsSurviveAHostRestart() async throws {
+        let dataDir = try TemporaryDirectory.make()
+        defer { try? FileManager.default.removeItem(atPath: dataDir) }
+        let host = try await HostProcess(dataDir: dataDir)
+        let key = try String(contentsOfFile: dataDir + "/admin.key", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let project = try #require((try JSONSerialization.jsonObject(with: Data(try await host.request(.POST, "/api/projects", key: key, body: #"{"name":"p"}"#).body.utf8)) as? [String: Any])?["project_id"] as? String)
+        let activated = try await host.request(.POST, "/api/project/\(project)/sandbox/ensure-active", key: key)
+        let sandbox = try #require((try JSONSerialization.jsonObject(with: Data(activated.body.utf8)) as? [String: Any])?["sandbox_id"] as? String)
+        _ = try await host.request(.POST, "/api/sandboxes/\(sandbox)/execute", key: key, body: #"{"command":"echo before-restart; sleep 1000","blocking":false,"session_name":"dev"}"#)
+        try await Task.sleep(for: .milliseconds(500))
+        try await host.stop()
+
+        let restarted = try await HostProcess(dataDir: dataDir)
+        let status = try await restarted.request(.GET, "/api/sandboxes/\(sandbox)/sessions/dev/status", key: key)
+        #expect(status.status == 200)
+        #expect(status.body.contains("before-restart"))
+        let sandboxState = try await restarted.request(.GET, "/api/sandboxes/\(sandbox)", key: key)
+        #expect(sandboxState.body.contains("\"state\":\"stopped\""), "the sandbox ended with the host that ran it")
+        // The sandbox starts again on demand, and the session's log continues.
+        let again = try await restarted.request(.POST, "/api/sandboxes/\(sandbox)/execute", key: key, body: #"{"command":"echo after-restart","blocking":false,"session_name":"dev"}"#)
+        #expect(again.status == 200)
+        try await Task.sleep(for: .milliseconds(500))
+        let stream = try await restarted.request(.GET, "/api/sandboxes/\(sandbox)/sessions/dev/stream", key: key)
+        #expect(stream.body.contains("before-restart") && stream.body.contains("after-restart"))
+        try await restarted.stop()
+    }
+}

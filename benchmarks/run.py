@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""Sandbox runtime benchmark: the physical floors beside sandbox-host, in one run.
+
+Usage: python3 benchmarks/run.py [--runs 200] [--density 1000] [--binary .build/release/sandbox-host]
+(`make bench` builds the release binary and runs this). Needs root, like the host.
+Prints a table of p50/p99 latencies (ms), exec throughput and per-sandbox memory.
+"""
+import argparse, http.client, json, os, re, shutil, statistics, subprocess, sys, tempfile, threading, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, int(round(p / 100 * (len(ordered) - 1)))))
+    return ordered[index]
+
+
+class Host:
+    def __init__(self, binary, data_dir):
+        env = dict(os.environ, SANDBOX_HOST_RATE_LIMIT="0", SANDBOX_HOST_LOG_LEVEL="warning")
+        self.process = subprocess.Popen([binary, "serve", "--port", "0", "--data-dir", data_dir],
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+        for line in self.process.stdout:
+            match = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
+            if match:
+                self.port = int(match.group(1))
+                break
+        else:
+            raise SystemExit("host did not start")
+        threading.Thread(target=lambda: [None for _ in self.process.stdout], daemon=True).start()
+        self.key = open(os.path.join(data_dir, "admin.key")).read().strip()
+
+    def connection(self):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+
+    def call(self, connection, method, path, body=None):
+        headers = {"Authorization": "Bearer " + self.key, "Content-Type": "application/json"}
+        connection.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+        response = connection.getresponse()
+        data = response.read()
+        if response.status >= 300:
+            raise RuntimeError(f"{method} {path}: {response.status} {data[:300]!r}")
+        return json.loads(data) if data else {}
+
+    def rss_kib(self, pid=None):
+        pid = pid or self.process.pid
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return 0
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=60)
+
+
+def helper_pss_kib():
+    """Proportional set size of every sandbox-init process (shared pages split fairly)."""
+    total, count = 0, 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if open(f"/proc/{pid}/comm").read().strip() != "sandbox-init":
+                continue
+            for line in open(f"/proc/{pid}/smaps_rollup"):
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+                    count += 1
+        except OSError:
+            pass
+    return total, count
+
+
+def floors(runs):
+    binary = os.path.join(tempfile.gettempdir(), "sandbox-host-floor")
+    subprocess.run(["cc", "-O2", "-o", binary, os.path.join(ROOT, "benchmarks", "floor.c")], check=True)
+    rows = {}
+    for line in subprocess.run([binary, str(runs)], check=True, capture_output=True, text=True).stdout.splitlines():
+        name, *values = line.split()
+        rows[name] = [float(v) / 1000 for v in values]
+    if shutil.which("bwrap"):
+        workspace = tempfile.mkdtemp()
+        command = [binary, str(runs), "bwrap", "bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr",
+                   "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+                   "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind", workspace, "/workspace", "/bin/true"]
+        name, *values = subprocess.run(command, check=True, capture_output=True, text=True).stdout.split()
+        rows["bwrap --unshare-all (true)"] = [float(v) / 1000 for v in values]
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--density", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "sandbox-host"))
+    args = parser.parse_args()
+
+    rows = {}
+    for name, values in floors(args.runs).items():
+        rows["floor: " + name] = values
+
+    data_dir = tempfile.mkdtemp(prefix="sandbox-host-bench-")
+    host = Host(args.binary, data_dir)
+    try:
+        connection = host.connection()
+        create, first_exec, cold = [], [], []
+        sandboxes = []
+        for index in range(args.runs):
+            project = host.call(connection, "POST", "/api/projects", {"name": f"bench-{index}"})["project_id"]
+            start = time.perf_counter()
+            sandbox = host.call(connection, "POST", f"/api/project/{project}/sandbox/ensure-active")["sandbox_id"]
+            middle = time.perf_counter()
+            result = host.call(connection, "POST", f"/api/sandboxes/{sandbox}/execute", {"command": "true"})
+            end = time.perf_counter()
+            assert result["exit_code"] == 0, result
+            create.append((middle - start) * 1000)
+            first_exec.append((end - middle) * 1000)
+            cold.append((end - start) * 1000)
+            sandboxes.append(sandbox)
+        rows["ours: ensure-active (cold create)"] = create
+        rows["ours: cold create until a command ran"] = cold
+
+        target = sandboxes[0]
+        round_trips = []
+        for _ in range(args.runs):
+            start = time.perf_counter()
+            host.call(connection, "POST", f"/api/sandboxes/{target}/execute", {"command": "true"})
+            round_trips.append((time.perf_counter() - start) * 1000)
+        rows["ours: execute `true`, running sandbox"] = round_trips
+
+        counts = [0] * 4
+        deadline = time.perf_counter() + args.seconds
+
+        def client(slot):
+            own = host.connection()
+            while time.perf_counter() < deadline:
+                host.call(own, "POST", f"/api/sandboxes/{sandboxes[slot]}/execute", {"command": "true"})
+                counts[slot] += 1
+
+        threads = [threading.Thread(target=client, args=(slot,)) for slot in range(4)]
+        started = time.perf_counter()
+        [thread.start() for thread in threads]
+        [thread.join() for thread in threads]
+        throughput = sum(counts) / (time.perf_counter() - started)
+
+        for sandbox in sandboxes:
+            host.call(connection, "DELETE", f"/api/sandboxes/{sandbox}")
+
+        # Density: N idle running sandboxes at once.
+        rss_before = host.rss_kib()
+        density_ok, failures = 0, []
+        density_ids = []
+        start = time.perf_counter()
+        for index in range(args.density):
+            try:
+                project = host.call(connection, "POST", "/api/projects", {"name": f"dense-{index}"})["project_id"]
+                density_ids.append(host.call(connection, "POST", f"/api/project/{project}/sandbox/ensure-active")["sandbox_id"])
+                density_ok += 1
+            except Exception as error:  # noqa: BLE001 - report, keep counting
+                failures.append(str(error)[:200])
+                connection = host.connection()
+        density_seconds = time.perf_counter() - start
+        time.sleep(2)
+        rss_after = host.rss_kib()
+        helpers_kib, helper_count = helper_pss_kib()
+        alive = 0
+        for sandbox in density_ids[:: max(1, len(density_ids) // 50)]:
+            alive += host.call(connection, "POST", f"/api/sandboxes/{sandbox}/execute", {"command": "true"})["exit_code"] == 0
+        for sandbox in density_ids:
+            host.call(connection, "DELETE", f"/api/sandboxes/{sandbox}")
+    finally:
+        host.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    print(f"\n{'measurement':<44} {'p50 ms':>9} {'p99 ms':>9} {'runs':>6}")
+    print("-" * 71)
+    for name, values in rows.items():
+        print(f"{name:<44} {statistics.median(values):>9.2f} {percentile(values, 99):>9.2f} {len(values):>6}")
+    print("-" * 71)
+    print(f"{'ours: execute `true`, 4 concurrent clients':<44} {throughput:>9.0f} commands/s")
+    per_sandbox_host = (rss_after - rss_before) / max(1, density_ok)
+    print(f"{'density: sandboxes running at once':<44} {density_ok:>9} of {args.density} ({len(failures)} failed, {density_seconds:.1f} s)")
+    print(f"{'density: host RSS growth per sandbox':<44} {per_sandbox_host / 1024:>9.3f} MiB")
+    print(f"{'density: sandbox-init PSS per sandbox':<44} {helpers_kib / max(1, density_ok) / 1024:>9.3f} MiB ({helper_count} processes)")
+    print(f"{'density: sampled sandboxes answering exec':<44} {alive:>9}")
+    if failures:
+        print("first failures:", *failures[:3], sep="\n  ")
+
+
+if __name__ == "__main__":
+    main()

@@ -10,10 +10,10 @@ SWIFT_BUILD_FLAGS ?=
 
 # Debian packages the build links against, and what the sandbox runtime and its tests use.
 APT_PACKAGES := pkg-config libsqlite3-dev libarchive-dev
-APT_TEST_PACKAGES := $(APT_PACKAGES)
+APT_TEST_PACKAGES := $(APT_PACKAGES) procps python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test build deps test-deps openapi clean
+.PHONY: run test build deps test-deps openapi clean bench
 
 run: deps build
 	@echo "Starting sandbox-host on http://$(HOST):$(PORT) (data in $(DATA_DIR); Ctrl-C stops it)"
@@ -47,3 +47,10 @@ openapi:
 
 clean:
 	rm -rf .build
+
+# The sandbox benchmark: physical floors beside ours, one table (see benchmarks/RESULTS.md).
+bench: deps
+	@command -v bwrap >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq bubblewrap)
+	swift build -c release --product sandbox-host $(SWIFT_BUILD_FLAGS)
+	swift build -c release --product sandbox-init $(SWIFT_BUILD_FLAGS)
+	python3 benchmarks/run.py $(BENCH_FLAGS)

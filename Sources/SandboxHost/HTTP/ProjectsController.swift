@@ -26,17 +26,15 @@ struct ProjectsController {
         let project_id: String
     }
 
-    /// Images a project may name; the sandbox runtime adds imported ones.
-    static let knownImages: Set<String> = ["default"]
-
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<Project> {
         let identity = try context.requireIdentity()
         let body = try await request.decodeJSON(as: CreateBody.self, context: context)
         let name = try Validation.text(body.name, field: "name", maxLength: 200)
         let description = try body.description.map { try Validation.text($0, field: "description", maxLength: 10_000, allowEmpty: true, allowNewlines: true) }
         let image = body.image ?? "default"
-        guard Self.knownImages.contains(image) else {
-            throw HostError(.unprocessable, "unknown image '\(image)'; available: \(Self.knownImages.sorted().joined(separator: ", "))")
+        guard services.runtime.images.exists(image) else {
+            let available = services.runtime.images.list().map(\.name).joined(separator: ", ")
+            throw HostError(.unprocessable, "unknown image '\(image.prefix(64))'; available: \(available)")
         }
         let project = try await services.projects.create(userID: identity.userID, name: name, description: description, image: image)
         do {

@@ -30,6 +30,7 @@ public actor SandboxRuntime {
     let store: SandboxStore
     let workspaces: WorkspaceStore
     nonisolated let cgroups: CgroupManager
+    public nonisolated let images: ImageStore
     let poller: EventPoller
     let logger: Logger
     private var running: [String: SandboxProcess] = [:]
@@ -46,6 +47,7 @@ public actor SandboxRuntime {
         self.store = SandboxStore(database: database)
         self.workspaces = workspaces
         self.cgroups = CgroupManager(instance: Self.instanceKey(configuration.dataDir))
+        self.images = ImageStore(root: configuration.dataDir + "/images")
         self.poller = .shared
         self.logger = logger
         // Sandboxes end with the host that ran them (PID 1 exits when its control socket
@@ -97,16 +99,16 @@ public actor SandboxRuntime {
         let cgroups = self.cgroups
         let helper = configuration.helperPath
         let poller = self.poller
-        let image = try await defaultImage()
+        let (image, usrLower) = try await imageLayers(record.image)
         let process: SandboxProcess = try await NIOThreadPool.singleton.runIfActive {
             try paths.prepare(uidBase: record.uidBase, workspace: workspace)
             let joined = try cgroups.create(record.id, limits: limits)
             var arguments = [
-                "--sandbox-dir", paths.directory, "--lower-root", image, "--usr-lower", "/usr",
-                "--workspace", workspace, "--uid-base", String(record.uidBase),
+                "--sandbox-dir", paths.directory, "--lower-root", image, "--workspace", workspace, "--uid-base", String(record.uidBase),
                 "--tmp-size", String(Int64(limits.diskMB) << 20), "--hostname", "sandbox",
             ]
             for directory in joined { arguments += ["--cgroup", directory] }
+            if let usrLower { arguments += ["--usr-lower", usrLower] }
             return try SandboxProcess.launch(sandboxID: record.id, helper: helper, arguments: arguments, poller: poller)
         }
         do {
@@ -171,6 +173,15 @@ public actor SandboxRuntime {
     }
 
     private var imageReady = false
+
+    /// The image's root, and the `/usr` laid over it (the host's, for the default image only).
+    func imageLayers(_ name: String) async throws -> (root: String, usr: String?) {
+        if name == ImageStore.defaultName { return (try await defaultImage(), "/usr") }
+        guard images.exists(name) else {
+            throw HostError(.sandboxUnavailable, "the sandbox's image '\(name)' is not installed on this host")
+        }
+        return (images.rootfs(name), nil)
+    }
 
     /// The default image's root: a skeleton with a curated `/etc`, built once per data directory
     /// and shared read-only by every sandbox (each sees it through its own idmapped mount).

@@ -57,7 +57,8 @@ struct SandboxesController {
         let running = await services.runtime.isRunning(record.id)
         return JSONResponse(SandboxBody(
             sandbox_id: record.id, project_id: record.projectID, state: running ? .running : .stopped,
-            image: record.image, limits: record.limits, created_at: record.createdAt, last_active_at: record.lastActiveAt))
+            image: record.image, limits: record.limits, created_at: record.createdAt,
+            last_active_at: services.runtime.lastActive(record.id) ?? record.lastActiveAt))
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<Deleted> {

@@ -37,7 +37,7 @@ public actor SandboxRuntime {
     private var starting: [String: Task<SandboxProcess, any Error>] = [:]
     /// Last API activity (monotonic seconds) and commands in flight, per sandbox: read by the
     /// idle sweep, written on every command without a hop through the actor.
-    private let activity = Mutex<[String: (last: Double, busy: Int)]>([:])
+    private let activity = Mutex<[String: (last: Double, busy: Int, wall: Int64)]>([:])
     private var sweeper: Task<Void, Never>?
     /// Open sessions per sandbox; read and written without a hop through the actor.
     let sessions = Mutex<[String: [String: Session]]>([:])
@@ -121,7 +121,8 @@ public actor SandboxRuntime {
             logger.error("sandbox failed to start", metadata: ["sandbox": "\(record.id)", "error": "\(error)"])
             throw HostError(.sandboxUnavailable, "the sandbox could not start: \(Self.stage(of: error))", cause: error)
         }
-        try await store.setState(id: record.id, .running, lastActiveAt: Timestamp.iso8601())
+        // No database write here: whether a sandbox runs is known from its process, and a start
+        // should not wait for an fsync. The row is updated when it stops.
         return process
     }
 
@@ -149,8 +150,8 @@ public actor SandboxRuntime {
         await process.waitReaped()
         let cgroups = self.cgroups
         try await NIOThreadPool.singleton.runIfActive { cgroups.remove(sandboxID) }
-        activity.withLock { _ = $0.removeValue(forKey: sandboxID) }
-        try await store.setState(id: sandboxID, .stopped, lastActiveAt: Timestamp.iso8601())
+        let lastActive = activity.withLock { $0.removeValue(forKey: sandboxID) }?.wall ?? Timestamp.milliseconds()
+        try await store.setState(id: sandboxID, .stopped, lastActiveAt: Timestamp.iso8601(milliseconds: lastActive))
     }
 
     /// Deletes a sandbox: stops it, removes its root filesystem and its row. The project's
@@ -206,12 +207,19 @@ public actor SandboxRuntime {
 
     nonisolated func touch(_ sandboxID: String, busy delta: Int = 0) {
         let now = RateLimiter.monotonicSeconds()
+        let wall = Timestamp.milliseconds()
         activity.withLock { table in
-            var entry = table[sandboxID] ?? (last: now, busy: 0)
+            var entry = table[sandboxID] ?? (last: now, busy: 0, wall: wall)
             entry.last = now
+            entry.wall = wall
             entry.busy += delta
             table[sandboxID] = entry
         }
+    }
+
+    /// When the API last used a running sandbox (ISO-8601), or nil when it is not running.
+    public nonisolated func lastActive(_ sandboxID: String) -> String? {
+        activity.withLock { $0[sandboxID]?.wall }.map { Timestamp.iso8601(milliseconds: $0) }
     }
 
     private func startSweeperIfNeeded() {

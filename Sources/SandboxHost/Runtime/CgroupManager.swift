@@ -186,6 +186,11 @@ public final class CgroupManager: Sendable {
             removeTree(directory + "/" + name, v2: v2)
         }
         killAll(in: directory, v2: v2)
+        // v1 memory groups keep the page cache their processes charged and linger as dying groups
+        // (hundreds after a busy day, slowing every later cgroup operation): hand it to the parent.
+        if !v2, SystemFile.exists(directory + "/memory.force_empty") {
+            try? SystemFile.write(directory + "/memory.force_empty", "0")
+        }
         // EBUSY lasts while the last killed processes are being torn down: retry briefly.
         for _ in 0..<200 {
             if rmdir(directory) == 0 || errno != EBUSY { return }

@@ -137,7 +137,7 @@ struct SandboxLifecycleTests {
             let (_, sandbox) = try await sandboxes.create()
             _ = try await sandboxes.run(sandbox, "echo hi > /workspace/kept")
             var state = "running"
-            for _ in 0..<40 where state == "running" {
+            for _ in 0..<150 where state == "running" {
                 try await Task.sleep(for: .milliseconds(100))
                 state = try await sandboxes.get(sandbox).body["state"] as? String ?? ""
             }

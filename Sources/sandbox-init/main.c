@@ -39,6 +39,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SBI_MAX_CGROUPS 8
@@ -57,6 +58,15 @@ struct sbi_config {
     const char *cgroups[SBI_MAX_CGROUPS];
     int cgroup_count;
 };
+
+// SANDBOX_INIT_TRACE=1: stage timings on stderr, for profiling the start.
+static int sbi_tracing;
+static void sbi_trace(const char *stage) {
+    if (!sbi_tracing) return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    fprintf(stderr, "%ld.%06ld %d %s\n", (long)now.tv_sec, now.tv_nsec / 1000, getpid(), stage);
+}
 
 static void sbi_send(uint32_t type, uint32_t id, int32_t value, const char *payload) {
     char buffer[sizeof(struct csb_header) + 256];
@@ -207,13 +217,16 @@ static int sbi_build_filesystem(const struct sbi_config *config) {
 
     // Nothing we mount may propagate back to the host.
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) sbi_fail("mount-private");
+    sbi_trace("private");
     int userns_fd = sbi_make_userns(config);
+    sbi_trace("userns");
 
     // The root: the image, idmapped and read-only, under this sandbox's writable layer; the same
     // for the host's /usr in the default image. The host's trees are never written.
     sbi_path(target, sizeof target, config->sandbox_dir, "lower/root");
     sbi_idmapped_bind(config->lower_root, target, userns_fd);
     sbi_overlay(config, "root", root);
+    sbi_trace("root-overlay");
     if (config->usr_lower != NULL) {
         sbi_path(target, sizeof target, config->sandbox_dir, "lower/usr");
         sbi_idmapped_bind(config->usr_lower, target, userns_fd);
@@ -221,6 +234,7 @@ static int sbi_build_filesystem(const struct sbi_config *config) {
         sbi_overlay(config, "usr", target);
     }
 
+    sbi_trace("usr-overlay");
     // /workspace: the project's directory on the host; persists when the sandbox stops.
     sbi_path(target, sizeof target, root, "workspace");
     if (mount(config->workspace, target, NULL, MS_BIND | MS_REC, NULL) < 0) sbi_fail("bind-workspace");
@@ -238,7 +252,9 @@ static int sbi_build_filesystem(const struct sbi_config *config) {
     if (mount("proc", target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) sbi_fail("mount-proc");
     sbi_path(target, sizeof target, root, "proc/sys/net/ipv4/ip_unprivileged_port_start");
     if (sbi_write_file(target, "0") < 0) sbi_fail("unprivileged-ports");
+    sbi_trace("proc");
     sbi_mask_proc(root);
+    sbi_trace("proc-masks");
 
     // A minimal /dev: the host's harmless character devices bound in, a private devpts, shm.
     sbi_path(target, sizeof target, root, "dev");
@@ -266,6 +282,7 @@ static int sbi_build_filesystem(const struct sbi_config *config) {
         // A read-only /dev is hardening only; keep going if this kernel refuses the remount.
     }
 
+    sbi_trace("dev");
     // Into the new root; the host's tree is detached and unreachable from here on.
     if (chdir(root) < 0) sbi_fail("chdir-root");
     if (syscall(SYS_pivot_root, ".", ".") < 0) sbi_fail("pivot-root");
@@ -428,6 +445,7 @@ static void sbi_serve(void) {
     sigprocmask(SIG_BLOCK, &mask, NULL);
     int signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
     if (signal_fd < 0) sbi_fail("signalfd");
+    sbi_trace("ready");
     sbi_send(CSB_MSG_READY, 0, 0, NULL);
 
     static char buffer[CSB_MAX_MESSAGE];
@@ -480,9 +498,12 @@ static int sbi_child(void *argument) {
     const struct sbi_config *config = argument;
     // If the outer dies, so do we (and with PID 1, the whole sandbox).
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    sbi_trace("child");
     int userns_fd = sbi_build_filesystem(config);
     if (sethostname(config->hostname, strlen(config->hostname)) < 0) sbi_fail("hostname");
+    sbi_trace("pivot");
     sbi_loopback_up();
+    sbi_trace("loopback");
     sbi_hide_arguments();
 
     // Last: give up host root for the user namespace made above, whose root is host uid
@@ -543,6 +564,8 @@ int main(int argc, char **argv) {
         return 2;
     }
 
+    sbi_tracing = getenv("SANDBOX_INIT_TRACE") != NULL;
+    sbi_trace("start");
     // Join the sandbox's cgroups first, so PID 1 and everything under it is born inside them.
     char path[4096];
     for (int i = 0; i < config.cgroup_count; i++) {
@@ -554,8 +577,10 @@ int main(int argc, char **argv) {
     char *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stack == MAP_FAILED) sbi_fail("stack");
     int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | SIGCHLD;
+    sbi_trace("cgroups");
     pid_t child = clone(sbi_child, stack + stack_size, flags, &config);
     if (child < 0) sbi_fail("clone");
+    sbi_trace("cloned");
     sbi_send(CSB_MSG_INIT_PID, 0, child, NULL);
     close(CSB_CONTROL_FD);
 

@@ -147,6 +147,26 @@ struct SandboxLifecycleTests {
         }
     }
 
+    @Test func commandsRacingAStopSucceed() async throws {
+        let host = try TestHost()
+        defer { host.remove() }
+        try await host.test { client in
+            let sandboxes = SandboxClient(client: client, key: host.adminKey)
+            let (_, sandbox) = try await sandboxes.create()
+            for _ in 0..<5 {
+                async let stopped: Void = host.services.runtime.stop(sandbox)
+                async let output = sandboxes.run(sandbox, "echo alive")
+                try await stopped
+                #expect(try await output == "alive\n")
+                // Whatever order they ran in, a sandbox that runs has its cgroups.
+                if await host.services.runtime.isRunning(sandbox) {
+                    #expect(try await sandboxes.run(sandbox, "echo still") == "still\n")
+                }
+            }
+            _ = try await sandboxes.delete(sandbox)
+        }
+    }
+
     @Test func anotherUsersSandboxIs404() async throws {
         let host = try TestHost()
         defer { host.remove() }

@@ -35,6 +35,7 @@ public actor SandboxRuntime {
     let logger: Logger
     private var running: [String: SandboxProcess] = [:]
     private var starting: [String: Task<SandboxProcess, any Error>] = [:]
+    private var stopping: [String: Task<Void, any Error>] = [:]
     /// Last API activity (monotonic seconds) and commands in flight, per sandbox: read by the
     /// idle sweep, written on every command without a hop through the actor.
     private let activity = Mutex<[String: (last: Double, busy: Int, wall: Int64)]>([:])
@@ -80,6 +81,9 @@ public actor SandboxRuntime {
 
     /// The running process of a sandbox, starting it when stopped. Concurrent callers share one start.
     func process(for record: SandboxRecord) async throws -> SandboxProcess {
+        if let process = running[record.id], process.isAlive { return process }
+        // A stop in progress finishes (processes gone, cgroups removed) before a new start.
+        if let pending = stopping[record.id] { _ = try? await pending.value }
         if let process = running[record.id], process.isAlive { return process }
         if let pending = starting[record.id] { return try await pending.value }
         let task = Task { try await self.start(record) }
@@ -144,7 +148,15 @@ public actor SandboxRuntime {
     /// Stops a sandbox: every process killed, cgroups removed; its files stay.
     public func stop(_ sandboxID: String) async throws {
         if let pending = starting[sandboxID] { _ = try? await pending.value }
+        if let pending = stopping[sandboxID] { return try await pending.value }
         guard let process = running.removeValue(forKey: sandboxID) else { return }
+        let task = Task { try await self.finishStop(sandboxID, process) }
+        stopping[sandboxID] = task
+        defer { stopping[sandboxID] = nil }
+        try await task.value
+    }
+
+    private func finishStop(_ sandboxID: String, _ process: SandboxProcess) async throws {
         process.kill()
         await process.waitDead()
         await process.waitReaped()

@@ -161,3 +161,49 @@ struct SessionTests {
         try await restarted.stop()
     }
 }
+
+@Suite(.enabled(if: runningAsRoot, "sandboxes need root, as in CI"))
+struct HostCrashTests {
+    /// Host pids of processes whose command line is exactly `words`.
+    static func processes(running words: [String]) -> [String] {
+        let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { Int32($0) }
+        return pids.filter { pid in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            return data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) } == words
+        }.compactMap(HostSnapshot.identity)
+    }
+
+    @Test func killDashNineOfTheHostEndsItsSandboxesAndARestartCleansUp() async throws {
+        let dataDir = try TemporaryDirectory.make()
+        defer { try? FileManager.default.removeItem(atPath: dataDir) }
+        let host = try await HostProcess(dataDir: dataDir)
+        let key = try String(contentsOfFile: dataDir + "/admin.key", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let created = try await host.request(.POST, "/api/projects", key: key, body: #"{"name":"p"}"#)
+        let project = try #require((try JSONSerialization.jsonObject(with: Data(created.body.utf8)) as? [String: Any])?["project_id"] as? String)
+        let activated = try await host.request(.POST, "/api/project/\(project)/sandbox/ensure-active", key: key)
+        let sandbox = try #require((try JSONSerialization.jsonObject(with: Data(activated.body.utf8)) as? [String: Any])?["sandbox_id"] as? String)
+        let marker = "\(Int.random(in: 100_000...999_999))"
+        _ = try await host.request(.POST, "/api/sandboxes/\(sandbox)/execute", key: key, body: #"{"command":"setsid sleep \#(marker) & sleep \#(marker)","blocking":false,"session_name":"s"}"#)
+        var sleepers: [String] = []
+        for _ in 0..<50 where sleepers.count < 2 {
+            try await Task.sleep(for: .milliseconds(50))
+            sleepers = Self.processes(running: ["sleep", marker])
+        }
+        #expect(sleepers.count == 2)
+
+        try await host.stop(signal: SIGKILL)
+        // PID 1 sees its control socket close and exits; the kernel ends the rest of the sandbox.
+        for _ in 0..<100 where !HostSnapshot.alive(sleepers).isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(HostSnapshot.alive(sleepers).isEmpty, "sandbox processes outlived the host")
+
+        let restarted = try await HostProcess(dataDir: dataDir)
+        let key6 = SandboxHostTestBridge.instanceKey(dataDir)
+        let left = ["memory", "pids", "cpu", "freezer"].filter { FileManager.default.fileExists(atPath: "/sys/fs/cgroup/\($0)/sandbox-host/\(key6)/\(sandbox)") }
+        #expect(left.isEmpty, "cgroups left after restart: \(left)")
+        let state = try await restarted.request(.GET, "/api/sandboxes/\(sandbox)", key: key)
+        #expect(state.body.contains("\"state\":\"stopped\""))
+        let again = try await restarted.request(.POST, "/api/sandboxes/\(sandbox)/execute", key: key, body: #"{"command":"echo back"}"#)
+        #expect(again.body.contains("\"stdout\":\"back\\n\""), "\(again.body)")
+        try await restarted.stop()
+    }
+}

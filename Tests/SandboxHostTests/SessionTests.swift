@@ -138,10 +138,8 @@ struct SessionTests {
         let dataDir = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: dataDir) }
         let host = try await HostProcess(dataDir: dataDir)
-        let key = try String(contentsOfFile: dataDir + "/admin.key", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        let project = try #require((try JSONSerialization.jsonObject(with: Data(try await host.request(.POST, "/api/projects", key: key, body: #"{"name":"p"}"#).body.utf8)) as? [String: Any])?["project_id"] as? String)
-        let activated = try await host.request(.POST, "/api/project/\(project)/sandbox/ensure-active", key: key)
-        let sandbox = try #require((try JSONSerialization.jsonObject(with: Data(activated.body.utf8)) as? [String: Any])?["sandbox_id"] as? String)
+        let key = try host.adminKey
+        let (_, sandbox) = try await host.createSandbox(key: key)
         _ = try await host.request(.POST, "/api/sandboxes/\(sandbox)/execute", key: key, body: #"{"command":"echo before-restart; sleep 1000","blocking":false,"session_name":"dev"}"#)
         try await Task.sleep(for: .milliseconds(500))
         try await host.stop()
@@ -177,11 +175,8 @@ struct HostCrashTests {
         let dataDir = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: dataDir) }
         let host = try await HostProcess(dataDir: dataDir)
-        let key = try String(contentsOfFile: dataDir + "/admin.key", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        let created = try await host.request(.POST, "/api/projects", key: key, body: #"{"name":"p"}"#)
-        let project = try #require((try JSONSerialization.jsonObject(with: Data(created.body.utf8)) as? [String: Any])?["project_id"] as? String)
-        let activated = try await host.request(.POST, "/api/project/\(project)/sandbox/ensure-active", key: key)
-        let sandbox = try #require((try JSONSerialization.jsonObject(with: Data(activated.body.utf8)) as? [String: Any])?["sandbox_id"] as? String)
+        let key = try host.adminKey
+        let (_, sandbox) = try await host.createSandbox(key: key)
         let marker = "\(Int.random(in: 100_000...999_999))"
         _ = try await host.request(.POST, "/api/sandboxes/\(sandbox)/execute", key: key, body: #"{"command":"setsid sleep \#(marker) & sleep \#(marker)","blocking":false,"session_name":"s"}"#)
         var sleepers: [String] = []

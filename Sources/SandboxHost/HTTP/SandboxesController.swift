@@ -131,9 +131,16 @@ struct SandboxesController {
     }
 
     private func sandbox(_ context: AppRequestContext) async throws -> SandboxRecord {
+        try await services.ownedSandbox(context)
+    }
+}
+
+extension HostServices {
+    /// The `{sandbox_id}` of the route, if it is the caller's; 404 otherwise, as for a missing one.
+    func ownedSandbox(_ context: AppRequestContext) async throws -> SandboxRecord {
         let identity = try context.requireIdentity()
         let id = try context.parameters.require("sandbox_id")
-        guard let record = try await services.sandboxes.get(id: id, userID: identity.userID) else {
+        guard let record = try await sandboxes.get(id: id, userID: identity.userID) else {
             throw HostError.notFound("sandbox")
         }
         return record

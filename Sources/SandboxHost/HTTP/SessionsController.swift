@@ -130,12 +130,7 @@ struct SessionsController {
     }
 
     private func sandbox(_ context: AppRequestContext) async throws -> SandboxRecord {
-        let identity = try context.requireIdentity()
-        let id = try context.parameters.require("sandbox_id")
-        guard let record = try await services.sandboxes.get(id: id, userID: identity.userID) else {
-            throw HostError.notFound("sandbox")
-        }
-        return record
+        try await services.ownedSandbox(context)
     }
 
     private func namedSession(_ context: AppRequestContext) async throws -> (SandboxRecord, Session) {

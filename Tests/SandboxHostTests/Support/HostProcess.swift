@@ -90,6 +90,20 @@ final class HostProcess: Sendable {
         return (Int(response.status.code), String(buffer: bytes))
     }
 
+    /// The admin key the host wrote on first start.
+    var adminKey: String {
+        get throws { try String(contentsOfFile: dataDir + "/admin.key", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) }
+    }
+
+    /// Creates a project and activates its sandbox over HTTP; answers (project id, sandbox id).
+    func createSandbox(key: String, name: String = "p") async throws -> (project: String, sandbox: String) {
+        let created = try await request(.POST, "/api/projects", key: key, body: #"{"name":"\#(name)"}"#)
+        let project = try #require((try JSONSerialization.jsonObject(with: Data(created.body.utf8)) as? [String: Any])?["project_id"] as? String, "\(created.body)")
+        let activated = try await request(.POST, "/api/project/\(project)/sandbox/ensure-active", key: key)
+        let sandbox = try #require((try JSONSerialization.jsonObject(with: Data(activated.body.utf8)) as? [String: Any])?["sandbox_id"] as? String, "\(activated.body)")
+        return (project, sandbox)
+    }
+
     /// Runs the binary with `arguments` (a CLI command) and answers its exit status and output.
     static func command(_ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()

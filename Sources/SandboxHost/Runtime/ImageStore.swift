@@ -57,7 +57,7 @@ public struct ImageStore: Sendable {
                 try Self.copyTree(source, to: staging + "/rootfs")
             } else {
                 let previous = FileManager.default.currentDirectoryPath
-                defer { FileManager.default.changeCurrentDirectoryPath(previous) }
+                defer { _ = FileManager.default.changeCurrentDirectoryPath(previous) }
                 try RootfsArchive.extract(source, into: staging + "/rootfs")
             }
             let rootfs = staging + "/rootfs"

@@ -55,7 +55,7 @@ public final class Session: Sendable {
     }
 
     deinit {
-        state.withLock { Glibc.close($0.fd) }
+        _ = state.withLock { Glibc.close($0.fd) }
     }
 
     public var commands: [CommandState] { state.withLock { $0.commands } }

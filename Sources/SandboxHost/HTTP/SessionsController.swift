@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOPosix
 
 /// Sessions of a sandbox: the non-blocking commands run in them, their status, their output as
 /// Server-Sent Events, and killing them.
@@ -67,9 +68,13 @@ struct SessionsController {
 
     @Sendable func status(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<StatusBody> {
         let (_, session) = try await namedSession(context)
-        var logs: [String: String] = [:]
-        for event in Session.read(session.logPath) where event.type == .log {
-            logs[event.command_id, default: ""] += event.data ?? ""
+        let path = session.logPath
+        let logs = try await NIOThreadPool.singleton.runIfActive { () -> [String: String] in
+            var logs: [String: String] = [:]
+            for event in Session.read(path) where event.type == .log {
+                logs[event.command_id, default: ""] += event.data ?? ""
+            }
+            return logs
         }
         let commands = session.commands.map {
             CommandBody(command_id: $0.id, command: $0.command, exit_code: $0.exitCode, running: $0.running, logs: logs[$0.id] ?? "")

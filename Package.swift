@@ -39,7 +39,7 @@ let package = Package(
         ),
         .target(
             name: "FileAPI",
-            dependencies: ["CArchive"],
+            dependencies: ["CArchive", "CSandbox"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -68,6 +68,11 @@ let package = Package(
         .executableTarget(
             name: "sandbox-host",
             dependencies: ["SandboxHost", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FileAPITests",
+            dependencies: ["FileAPI"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -113,3 +113,18 @@ ssize_t csb_receive_message(int socket_fd, void *buffer, size_t capacity, int *f
 int csb_pipe(int fds[2]) {
     return pipe2(fds, O_CLOEXEC);
 }
+
+#include <linux/openat2.h>
+
+int csb_openat2(int dirfd, const char *path, int flags, unsigned int mode, unsigned long long resolve) {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = (unsigned long long)(flags | O_CLOEXEC);
+    how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
+    how.resolve = resolve;
+    int fd;
+    do {
+        fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+    } while (fd < 0 && (errno == EINTR || errno == EAGAIN));
+    return fd;
+}

@@ -30,4 +30,16 @@ ssize_t csb_receive_message(int socket_fd, void *buffer, size_t capacity, int *f
 /// pipe2(fds, O_CLOEXEC): Glibc hides pipe2 from Swift without _GNU_SOURCE. 0, or -1 and errno.
 int csb_pipe(int fds[2]);
 
+/// openat2(2) with `resolve` flags (RESOLVE_* from linux/openat2.h): the kernel confines the
+/// lookup (RESOLVE_IN_ROOT treats `dirfd` as `/`). The fd, or -1 and errno.
+int csb_openat2(int dirfd, const char *path, int flags, unsigned int mode, unsigned long long resolve);
+
+/// O_PATH, hidden from Swift by Glibc without _GNU_SOURCE.
+#define CSB_O_PATH 010000000
+#define CSB_RESOLVE_NO_XDEV 0x01
+#define CSB_RESOLVE_NO_MAGICLINKS 0x02
+#define CSB_RESOLVE_NO_SYMLINKS 0x04
+#define CSB_RESOLVE_BENEATH 0x08
+#define CSB_RESOLVE_IN_ROOT 0x10
+
 #endif

@@ -26,6 +26,7 @@ test: test-deps
 
 build:
 	swift build -c $(CONFIG) --product sandbox-host $(SWIFT_BUILD_FLAGS)
+	swift build -c $(CONFIG) --product sandbox-init $(SWIFT_BUILD_FLAGS)
 
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

@@ -48,7 +48,9 @@ import Testing
     @Test(.enabled(if: geteuid() == 0, "the sandbox runtime needs root"))
     func probeFindsEverythingAsRoot() {
         let capabilities = RuntimeProbe.run()
-        #expect(capabilities.map(\.name) == ["privileges", "namespaces", "overlayfs", "cgroups", "idmapped_mounts"])
+        #expect(capabilities.map(\.name) == ["privileges", "namespaces", "overlayfs", "cgroups", "idmapped_mounts", "sandbox_helper"])
+        #expect(capabilities.last?.status == .ok, "sandbox-init is built beside the test binary")
+        #expect(RuntimeProbe.helper("/nonexistent/sandbox-init").status == .critical)
         let namespaces = capabilities.first { $0.name == "namespaces" }
         #expect(namespaces?.status == .ok, "\(String(describing: namespaces))")
         #expect(capabilities.allSatisfy { $0.status == .ok || !$0.fix.isEmpty }, "every gap names a fix")

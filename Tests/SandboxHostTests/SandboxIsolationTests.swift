@@ -140,8 +140,19 @@ struct SandboxIsolationTests {
             let sandboxes = SandboxClient(client: client, key: host.adminKey)
             let (projectA, a) = try await sandboxes.create(name: "a")
             let (_, b) = try await sandboxes.create(name: "b")
-            _ = try await sandboxes.run(a, "echo secret-of-a > /workspace/secret && (nohup python3 -m http.server 8080 >/dev/null 2>&1 &) && sleep 0.5")
-            #expect(try await sandboxes.run(a, "python3 -c \"import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8080/secret').read().decode())\"") == "secret-of-a\n\n")
+            _ = try await sandboxes.run(a, "echo secret-of-a > /workspace/secret && (nohup python3 -m http.server 8080 >/dev/null 2>&1 &)")
+            // Wait (up to 10 s on a loaded machine) until the server answers inside its own sandbox.
+            let fetch = """
+                python3 -c "
+                import time, urllib.request
+                for _ in range(100):
+                    try:
+                        print(urllib.request.urlopen('http://127.0.0.1:8080/secret').read().decode()); break
+                    except OSError:
+                        time.sleep(0.1)
+                "
+                """
+            #expect(try await sandboxes.run(a, fetch) == "secret-of-a\n\n")
             let viaPort = try await sandboxes.exec(b, "python3 -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/secret', timeout=2)\"")
             #expect(viaPort["exit_code"] as? Int != 0)
             let hostPath = host.services.workspaces.path(projectID: projectA) + "/secret"

@@ -167,6 +167,20 @@ struct SandboxLifecycleTests {
         }
     }
 
+    @Test func aMissingHelperIs503WithAFixNotA500() async throws {
+        let host = try TestHost(environment: ["SANDBOX_HOST_INIT_PATH": "/nonexistent/sandbox-init"])
+        defer { host.remove() }
+        try await host.test { client in
+            let project = try await createProject(client, key: host.adminKey)
+            try await client.execute(uri: "/api/project/\(project)/sandbox/ensure-active", method: .post, headers: .bearer(host.adminKey)) { response in
+                #expect(response.status == .serviceUnavailable)
+                #expect(response.json["code"] as? String == "SANDBOX_UNAVAILABLE")
+                #expect((response.json["detail"] as? String)?.contains("make build") == true)
+                #expect(!response.text.contains("/nonexistent"), "no host path in the answer")
+            }
+        }
+    }
+
     @Test func anotherUsersSandboxIs404() async throws {
         let host = try TestHost()
         defer { host.remove() }

@@ -114,9 +114,13 @@ struct SessionTests {
             let sandboxes = SandboxClient(client: client, key: key)
             let (_, sandbox) = try await sandboxes.create()
             _ = try await start(client, key, sandbox, "setsid sleep 1000 & nohup sleep 1000 >/dev/null 2>&1 & python3 -m http.server 9000", session: "server")
-            try await Task.sleep(for: .milliseconds(500))
+            var sleeping = ""
+            for _ in 0..<50 where sleeping != "2\n" {
+                try await Task.sleep(for: .milliseconds(100))
+                sleeping = try await sandboxes.exec(sandbox, "pgrep -c sleep")["stdout"] as? String ?? ""
+            }
+            #expect(sleeping == "2\n")
             #expect(try await status(client, key, sandbox, "server")["status"] as? String == "running")
-            #expect(try await sandboxes.run(sandbox, "pgrep -c sleep") == "2\n")
             try await client.execute(uri: "/api/sandboxes/\(sandbox)/sessions/server", method: .delete, headers: .bearer(key)) { response in
                 #expect(response.status == .ok)
             }

@@ -15,8 +15,17 @@ public enum RuntimeProbe {
         ("uts", 0x0400_0000), ("ipc", 0x0800_0000), ("cgroup", 0x0200_0000),
     ]
 
-    public static func run() -> [Capability] {
-        [privileges(), namespaceSupport(), overlay(), cgroups(), idmappedMounts()]
+    public static func run(helperPath: String = SandboxRuntime.defaultHelperPath(environment: ProcessInfo.processInfo.environment)) -> [Capability] {
+        [privileges(), namespaceSupport(), overlay(), cgroups(), idmappedMounts(), helper(helperPath)]
+    }
+
+    static func helper(_ path: String) -> Capability {
+        if access(path, X_OK) == 0 {
+            return Capability(name: "sandbox_helper", status: .ok, detail: "sandbox-init is installed beside sandbox-host", fix: "")
+        }
+        return Capability(
+            name: "sandbox_helper", status: .critical, detail: "sandbox-init is missing beside sandbox-host",
+            fix: "build it: make build (or swift build --product sandbox-init), or set SANDBOX_HOST_INIT_PATH")
     }
 
     static func privileges() -> Capability {

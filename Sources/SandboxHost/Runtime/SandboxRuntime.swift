@@ -104,6 +104,10 @@ public actor SandboxRuntime {
         let helper = configuration.helperPath
         let poller = self.poller
         let (image, usrLower) = try await imageLayers(record.image)
+        guard access(helper, X_OK) == 0 else {
+            logger.error("sandbox helper missing", metadata: ["path": "\(helper)"])
+            throw HostError(.sandboxUnavailable, "the sandbox helper (sandbox-init) is missing beside sandbox-host; build it (make build)")
+        }
         let process: SandboxProcess = try await NIOThreadPool.singleton.runIfActive {
             try paths.prepare(uidBase: record.uidBase, workspace: workspace)
             let joined = try cgroups.create(record.id, limits: limits)

@@ -12,7 +12,7 @@ struct TestHost {
     let services: HostServices
     let adminKey: String
 
-    init(configure: (inout HostConfiguration) -> Void = { _ in }) throws {
+    init(environment: [String: String] = [:], configure: (inout HostConfiguration) -> Void = { _ in }) throws {
         directory = try TemporaryDirectory.make()
         var configuration = HostConfiguration()
         configuration.dataDir = directory
@@ -20,7 +20,7 @@ struct TestHost {
         self.configuration = configuration
         let opened = try DataDirectory.open(configuration)
         adminKey = try #require(opened.newAdminKey)
-        services = try HostServices(configuration: configuration, database: opened.database)
+        services = try HostServices(configuration: configuration, database: opened.database, environment: environment)
     }
 
     /// A second user with its own key, for the "another user's resource" checks.

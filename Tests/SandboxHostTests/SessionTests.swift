@@ -106,6 +106,25 @@ struct SessionTests {
         }
     }
 
+    @Test func aQuietStreamSendsHeartbeatsWithoutIDs() async throws {
+        let host = try TestHost { $0.heartbeat = .milliseconds(200) }
+        defer { host.remove() }
+        try await host.test { client in
+            let key = host.adminKey
+            let sandboxes = SandboxClient(client: client, key: key)
+            let (_, sandbox) = try await sandboxes.create()
+            _ = try await start(client, key, sandbox, "sleep 1.5; echo done", session: "quiet")
+            try await client.execute(uri: "/api/sandboxes/\(sandbox)/sessions/quiet/stream", method: .get, headers: .bearer(key)) { response in
+                let blocks = response.text.components(separatedBy: "\n\n").filter { !$0.isEmpty }
+                let pings = blocks.filter { $0.contains("event: ping") }
+                #expect(pings.count >= 3, "\(response.text)")
+                #expect(pings.allSatisfy { !$0.contains("id:") && $0.contains(#"data: {"type":"ping"}"#) })
+                #expect(blocks.last?.contains(#""type":"exit""#) == true)
+            }
+            _ = try await sandboxes.delete(sandbox)
+        }
+    }
+
     @Test func killingASessionKillsEverythingItStarted() async throws {
         let host = try TestHost()
         defer { host.remove() }

@@ -11,6 +11,8 @@ public struct HostConfiguration: Sendable {
     public var rateLimitBurst: Double = 1_000
     /// Default resources of each sandbox.
     public var sandboxLimits = SandboxLimits()
+    /// How often a Server-Sent Events stream with nothing to say sends a `ping` (the contract: ≤ 15 s).
+    public var heartbeat: Duration = .seconds(15)
     /// A sandbox with no API activity and nothing running for this long is stopped.
     public var idleTimeout: Duration = .seconds(30 * 60)
 

@@ -18,7 +18,8 @@ public enum HostRouter {
         let sandboxes = SandboxesController(services: services)
         router.addRoutes(sandboxes.projectEndpoints, atPath: "/api/project")
         router.addRoutes(sandboxes.endpoints, atPath: "/api/sandboxes")
-        router.addRoutes(SessionsController(services: services).endpoints, atPath: "/api/sandboxes")
+        router.addRoutes(
+            SessionsController(services: services, heartbeat: services.configuration.heartbeat).endpoints, atPath: "/api/sandboxes")
         return router
     }
 }

@@ -1,4 +1,5 @@
-/// A project's sandbox as stored: identity, id range, image, limits and last known state.
+/// A project's sandbox as stored: identity, id range, image and limits. Whether it runs is the
+/// runtime's to say (`SandboxRuntime.isRunning`), not the database's.
 public struct SandboxRecord: Sendable, Equatable {
     public enum State: String, Sendable, Encodable { case running, stopped }
 
@@ -7,7 +8,6 @@ public struct SandboxRecord: Sendable, Equatable {
     /// Picks the sandbox's host uid range: `SandboxRecord.uidBase(slot:)`.
     public let slot: Int
     public let image: String
-    public var state: State
     public let limits: SandboxLimits
     public let createdAt: String
     public var lastActiveAt: String

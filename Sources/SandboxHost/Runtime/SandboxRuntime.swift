@@ -54,7 +54,6 @@ public actor SandboxRuntime {
         // Sandboxes end with the host that ran them (PID 1 exits when its control socket
         // closes); what a crash left behind in cgroups is removed before anything starts.
         cgroups.removeLeftovers()
-        try store.markAllStopped()
     }
 
     /// The sandbox-init binary: beside this executable unless `SANDBOX_HOST_INIT_PATH` says otherwise.
@@ -73,9 +72,8 @@ public actor SandboxRuntime {
 
     /// Creates the project's sandbox if it has none and starts it if it is not running.
     public func ensureActive(projectID: String, image: String) async throws -> SandboxRecord {
-        var record = try await store.findOrCreate(projectID: projectID, image: image, limits: configuration.defaultLimits)
+        let record = try await store.findOrCreate(projectID: projectID, image: image, limits: configuration.defaultLimits)
         _ = try await process(for: record)
-        record.state = .running
         return record
     }
 
@@ -167,7 +165,7 @@ public actor SandboxRuntime {
         let cgroups = self.cgroups
         try await NIOThreadPool.singleton.runIfActive { cgroups.remove(sandboxID) }
         let lastActive = activity.withLock { $0.removeValue(forKey: sandboxID) }?.wall ?? Timestamp.milliseconds()
-        try await store.setState(id: sandboxID, .stopped, lastActiveAt: Timestamp.iso8601(milliseconds: lastActive))
+        try await store.setLastActive(id: sandboxID, Timestamp.iso8601(milliseconds: lastActive))
     }
 
     /// Deletes a sandbox: stops it, removes its root filesystem and its row. The project's

@@ -44,14 +44,14 @@ enum Migrations {
         );
         CREATE INDEX messages_thread ON messages(thread_id, seq);
         """,
-        // 2: sandboxes, one per project at most; `slot` picks its host uid range.
+        // 2: sandboxes, one per project at most; `slot` picks its host uid range. Whether one runs is
+        // not stored: it is known from its process, and no sandbox outlives the host process.
         """
         CREATE TABLE sandboxes (
             id TEXT PRIMARY KEY,
             project_id TEXT NOT NULL UNIQUE REFERENCES projects(id) ON DELETE CASCADE,
             slot INTEGER NOT NULL UNIQUE,
             image TEXT NOT NULL,
-            state TEXT NOT NULL CHECK (state IN ('running', 'stopped')),
             memory_mb INTEGER NOT NULL,
             cpus REAL NOT NULL,
             pids INTEGER NOT NULL,

@@ -4,7 +4,7 @@ public struct SandboxStore: Sendable {
 
     public init(database: Database) { self.database = database }
 
-    private static let columns = "s.id, s.project_id, s.slot, s.image, s.state, s.memory_mb, s.cpus, s.pids, s.disk_mb, s.created_at, s.last_active_at"
+    private static let columns = "s.id, s.project_id, s.slot, s.image, s.memory_mb, s.cpus, s.pids, s.disk_mb, s.created_at, s.last_active_at"
 
     /// The project's sandbox, creating its row (with a free slot) when it has none.
     func findOrCreate(projectID: String, image: String, limits: SandboxLimits) async throws -> SandboxRecord {
@@ -19,12 +19,12 @@ public struct SandboxStore: Sendable {
                 """).first?.integer(0) ?? 1
             let now = Timestamp.iso8601()
             let record = SandboxRecord(
-                id: Identifier.uuid(), projectID: projectID, slot: Int(slot), image: image, state: .stopped,
+                id: Identifier.uuid(), projectID: projectID, slot: Int(slot), image: image,
                 limits: limits, createdAt: now, lastActiveAt: now)
             try connection.run("""
-                INSERT INTO sandboxes (id, project_id, slot, image, state, memory_mb, cpus, pids, disk_mb, created_at, last_active_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, [.text(record.id), .text(projectID), .integer(slot), .text(image), .text(record.state.rawValue),
+                INSERT INTO sandboxes (id, project_id, slot, image, memory_mb, cpus, pids, disk_mb, created_at, last_active_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [.text(record.id), .text(projectID), .integer(slot), .text(image),
                       .integer(Int64(limits.memoryMB)), .real(limits.cpus), .integer(Int64(limits.pids)),
                       .integer(Int64(limits.diskMB)), .text(now), .text(now)])
             try connection.run("UPDATE projects SET sandbox_id = ? WHERE id = ?", [.text(record.id), .text(projectID)])
@@ -49,11 +49,10 @@ public struct SandboxStore: Sendable {
         }
     }
 
-    func setState(id: String, _ state: SandboxRecord.State, lastActiveAt: String) async throws {
+    /// Records when the API last used the sandbox (written when it stops).
+    func setLastActive(id: String, _ lastActiveAt: String) async throws {
         _ = try await database.run { connection in
-            try connection.run(
-                "UPDATE sandboxes SET state = ?, last_active_at = ? WHERE id = ?",
-                [.text(state.rawValue), .text(lastActiveAt), .text(id)])
+            try connection.run("UPDATE sandboxes SET last_active_at = ? WHERE id = ?", [.text(lastActiveAt), .text(id)])
         }
     }
 
@@ -64,22 +63,14 @@ public struct SandboxStore: Sendable {
         }
     }
 
-    /// At start no sandbox runs (each ends with the host that ran it): the table says so too.
-    func markAllStopped() throws {
-        try database.runBlocking { connection in
-            _ = try connection.run("UPDATE sandboxes SET state = 'stopped' WHERE state = 'running'")
-        }
-    }
-
     static func record(_ row: SQLiteRow) throws -> SandboxRecord {
         var limits = SandboxLimits()
-        limits.memoryMB = Int(try row.integer(5))
-        if case .real(let cpus) = row[6] { limits.cpus = cpus } else { limits.cpus = Double(try row.integer(6)) }
-        limits.pids = Int(try row.integer(7))
-        limits.diskMB = Int(try row.integer(8))
+        limits.memoryMB = Int(try row.integer(4))
+        if case .real(let cpus) = row[5] { limits.cpus = cpus } else { limits.cpus = Double(try row.integer(5)) }
+        limits.pids = Int(try row.integer(6))
+        limits.diskMB = Int(try row.integer(7))
         return SandboxRecord(
             id: try row.text(0), projectID: try row.text(1), slot: Int(try row.integer(2)), image: try row.text(3),
-            state: SandboxRecord.State(rawValue: try row.text(4)) ?? .stopped, limits: limits,
-            createdAt: try row.text(9), lastActiveAt: try row.text(10))
+            limits: limits, createdAt: try row.text(8), lastActiveAt: try row.text(9))
     }
 }

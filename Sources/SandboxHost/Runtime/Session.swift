@@ -101,11 +101,14 @@ public final class Session: Sendable {
     func events(after sequence: Int) -> (id: UUID, replay: [SessionEvent], live: AsyncStream<SessionEvent>) {
         let id = UUID()
         let (stream, continuation) = AsyncStream<SessionEvent>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
-        // Subscribe and read under the lock, so nothing falls between the file and the stream.
-        let replay = state.withLock { state -> [SessionEvent] in
+        // Subscribe under the lock and note the last sequence written; every event up to it is in
+        // the file, every later one reaches the stream. The file is read after the lock is let go,
+        // so a long replay never holds up output arriving on the poller thread.
+        let subscribedAt = state.withLock { state -> Int in
             state.subscribers[id] = continuation
-            return Self.read(logPath).filter { $0.sequence > sequence }
+            return state.sequence
         }
+        let replay = Self.read(logPath).filter { $0.sequence > sequence && $0.sequence <= subscribedAt }
         return (id, replay, stream)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import SandboxHost
 
 /// Create/exec/delete cycles against the real binary leave its fds, children, the host's mount
 /// table and cgroups where they started. The host runs as its own process, so what other tests
@@ -12,21 +13,7 @@ struct SandboxLeakTests {
 
     static func childCount(_ pid: Int32) -> Int {
         let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { Int32($0) }
-        return pids.filter { candidate in
-            guard let stat = try? String(contentsOfFile: "/proc/\(candidate)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { return false }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            return fields.count > 2 && Int32(fields[1]) == pid
-        }.count
-    }
-
-    static func cgroupEntries(_ dataDir: String) -> Int {
-        let key = SandboxRuntimeKey.of(dataDir)
-        return ["memory", "pids", "cpu", "freezer"].reduce(0) { count, controller in
-            let root = "/sys/fs/cgroup/\(controller)/sandbox-host/\(key)"
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
-            return count + names.filter { !$0.contains(".") && $0 != "tasks" && $0 != "notify_on_release" }.count
-        }
+        return pids.filter { HostSnapshot.statFields($0).flatMap { $0.count > 2 ? Int32($0[1]) : nil } == pid }.count
     }
 
     @Test func twoHundredCyclesLeakNothing() async throws {
@@ -52,12 +39,12 @@ struct SandboxLeakTests {
         // Warm up (thread pools, poller, caches) before taking the baseline.
         for index in 0..<5 { try await cycle(index) }
         let fds = Self.fdCount(pid), children = Self.childCount(pid)
-        let mounts = HostSnapshot.mountCount(), cgroups = Self.cgroupEntries(dataDir)
+        let mounts = HostSnapshot.mountCount(), cgroups = HostSnapshot.cgroupDirectories(dataDir: dataDir)
         for index in 0..<200 { try await cycle(index) }
         #expect(Self.fdCount(pid) == fds, "host fds")
         #expect(Self.childCount(pid) == children, "host children")
         #expect(HostSnapshot.mountCount() == mounts, "host mount table")
-        #expect(Self.cgroupEntries(dataDir) == cgroups, "cgroup directories")
+        #expect(HostSnapshot.cgroupDirectories(dataDir: dataDir) == cgroups, "cgroup directories")
         #expect(cgroups == 0)
         let left = (try? FileManager.default.contentsOfDirectory(atPath: dataDir + "/sandboxes")) ?? []
         #expect(left.isEmpty, "sandbox directories left: \(left.count)")
@@ -65,9 +52,3 @@ struct SandboxLeakTests {
     }
 }
 
-/// The cgroup instance key of a data directory, as the runtime computes it.
-enum SandboxRuntimeKey {
-    static func of(_ dataDir: String) -> String {
-        SandboxHostTestBridge.instanceKey(dataDir)
-    }
-}

@@ -215,7 +215,7 @@ struct HostCrashTests {
         #expect(HostSnapshot.alive(sleepers).isEmpty, "sandbox processes outlived the host")
 
         let restarted = try await HostProcess(dataDir: dataDir)
-        let key6 = SandboxHostTestBridge.instanceKey(dataDir)
+        let key6 = SandboxRuntime.instanceKey(dataDir)
         let left = ["memory", "pids", "cpu", "freezer"].filter { FileManager.default.fileExists(atPath: "/sys/fs/cgroup/\($0)/sandbox-host/\(key6)/\(sandbox)") }
         #expect(left.isEmpty, "cgroups left after restart: \(left)")
         let state = try await restarted.request(.GET, "/api/sandboxes/\(sandbox)", key: key)

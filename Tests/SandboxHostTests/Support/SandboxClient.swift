@@ -76,10 +76,14 @@ enum HostSnapshot {
 
     /// A process's identity that survives pid reuse: pid and start time.
     static func identity(_ pid: Int32) -> String? {
+        statFields(pid).flatMap { $0.count > 19 ? "\(pid)@\($0[19])" : nil }
+    }
+
+    /// The fields of `/proc/<pid>/stat` after the command name (so index 0 is the state, 1 the parent).
+    static func statFields(_ pid: Int32) -> [Substring]? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
               let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        return fields.count > 19 ? "\(pid)@\(fields[19])" : nil
+        return stat[stat.index(after: close)...].split(separator: " ")
     }
 
     /// Which of `identities` still run (zombies count as gone).
@@ -100,7 +104,12 @@ enum HostSnapshot {
     }
 
     static func cgroupDirectories(instanceOf host: TestHost) -> Int {
-        let key = SandboxRuntime.instanceKey(host.directory)
+        cgroupDirectories(dataDir: host.directory)
+    }
+
+    /// Cgroup directories (in every v1 hierarchy the runtime uses) of the host on `dataDir`.
+    static func cgroupDirectories(dataDir: String) -> Int {
+        let key = SandboxRuntime.instanceKey(dataDir)
         func directories(under path: String) -> Int {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
             return names.reduce(0) { count, name in
@@ -118,6 +127,3 @@ enum HostSnapshot {
 
 let runningAsRoot = geteuid() == 0
 
-enum SandboxHostTestBridge {
-    static func instanceKey(_ dataDir: String) -> String { SandboxRuntime.instanceKey(dataDir) }
-}

@@ -128,3 +128,15 @@ int csb_openat2(int dirfd, const char *path, int flags, unsigned int mode, unsig
     } while (fd < 0 && (errno == EINTR || errno == EAGAIN));
     return fd;
 }
+
+int csb_o_tmpfile(void) {
+    return O_TMPFILE;
+}
+
+const void *csb_memmem(const void *haystack, size_t haystack_length, const void *needle, size_t needle_length) {
+    return memmem(haystack, haystack_length, needle, needle_length);
+}
+
+int csb_syncfs(int fd) {
+    return syncfs(fd);
+}

@@ -49,3 +49,19 @@ public struct WorkspacePath: Sendable, Hashable, CustomStringConvertible {
 
     public var isRoot: Bool { components.isEmpty }
 }
+
+extension WorkspacePath {
+    /// The path of `name` inside this one; `name` is one directory entry, never `.` or `..`.
+    public func appending(_ name: String) -> WorkspacePath { WorkspacePath(components: components + [name]) }
+
+    /// The path one level up; the workspace for the workspace.
+    public var parent: WorkspacePath { WorkspacePath(components: Array(components.dropLast())) }
+
+    /// The last component; nil for the workspace itself.
+    public var name: String? { components.last }
+
+    /// Whether `other` is this path or inside it.
+    public func contains(_ other: WorkspacePath) -> Bool { other.components.starts(with: components) }
+
+    init(components: [String]) { self.components = components }
+}

@@ -1,3 +1,4 @@
+import FileAPI
 import HTTPTypes
 import Hummingbird
 
@@ -83,6 +84,19 @@ public struct HostError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         if let cause { return "\(code): \(message) (cause: \(cause))" }
         return "\(code): \(message)"
+    }
+
+    /// A file operation's failure, with the status its kind calls for.
+    init(_ error: FileAPIError) {
+        let code: Code = switch error.kind {
+        case .invalidPath, .invalidRequest: .validation
+        case .notFound: .notFound
+        case .conflict: .conflict
+        case .tooLarge: .payloadTooLarge
+        case .quotaExceeded: .insufficientStorage
+        case .failure: .internalError
+        }
+        self.init(code, error.message, cause: error)
     }
 
     static func notFound(_ what: String) -> HostError { HostError(.notFound, "\(what) not found") }

@@ -36,6 +36,12 @@ int csb_openat2(int dirfd, const char *path, int flags, unsigned int mode, unsig
 
 /// O_PATH, hidden from Swift by Glibc without _GNU_SOURCE.
 #define CSB_O_PATH 010000000
+/// O_TMPFILE (its value differs by architecture): an unnamed file that vanishes unless linked.
+int csb_o_tmpfile(void);
+/// memmem(3), a GNU extension Glibc hides from Swift.
+const void *csb_memmem(const void *haystack, size_t haystack_length, const void *needle, size_t needle_length);
+/// syncfs(2): flushes the file system holding `fd` (one call instead of an fsync per file).
+int csb_syncfs(int fd);
 #define CSB_RESOLVE_NO_XDEV 0x01
 #define CSB_RESOLVE_NO_MAGICLINKS 0x02
 #define CSB_RESOLVE_NO_SYMLINKS 0x04

@@ -18,6 +18,10 @@ public enum DataDirectory {
             atPath: configuration.dataDir, withIntermediateDirectories: true,
             attributes: [.posixPermissions: 0o700])
         try FileManager.default.createDirectory(atPath: configuration.workspacesPath, withIntermediateDirectories: true)
+        // What a killed host was extracting: never acknowledged, so it goes.
+        try? FileManager.default.removeItem(atPath: configuration.stagingPath)
+        try FileManager.default.createDirectory(
+            atPath: configuration.stagingPath, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let database = try Database(path: configuration.databasePath)
         let newAdminKey = try database.runBlocking { connection in
             try connection.transaction { () -> String? in

@@ -1,3 +1,5 @@
+import FileAPI
+
 /// Everything the host is configured with; each field has a flag and an environment variable.
 public struct HostConfiguration: Sendable {
     public var host: String = "127.0.0.1"
@@ -16,6 +18,13 @@ public struct HostConfiguration: Sendable {
     /// A sandbox with no API activity and nothing running for this long is stopped.
     public var idleTimeout: Duration = .seconds(30 * 60)
 
+    /// Largest body of a file upload, raw PUT or archive upload, in bytes (413 beyond it).
+    public var maxUploadBytes: Int64 = 2 << 30
+    /// Disk space one workspace may use, in bytes (507 for a write beyond it).
+    public var workspaceQuotaBytes: Int64 = 10 << 30
+    /// Caps on one archive upload.
+    public var extractionLimits = ExtractionLimits()
+
     public init() {}
 
     /// Defaults overridden by `SANDBOX_HOST_*` environment variables.
@@ -32,10 +41,18 @@ public struct HostConfiguration: Sendable {
         if let value = environment["SANDBOX_HOST_SANDBOX_PIDS"].flatMap(Int.init) { configuration.sandboxLimits.pids = value }
         if let value = environment["SANDBOX_HOST_SANDBOX_DISK_MB"].flatMap(Int.init) { configuration.sandboxLimits.diskMB = value }
         if let value = environment["SANDBOX_HOST_IDLE_TIMEOUT"].flatMap(Int.init) { configuration.idleTimeout = .seconds(value) }
+        if let value = environment["SANDBOX_HOST_MAX_UPLOAD_BYTES"].flatMap(Int64.init) { configuration.maxUploadBytes = value }
+        if let value = environment["SANDBOX_HOST_WORKSPACE_QUOTA_MB"].flatMap(Int64.init) {
+            configuration.workspaceQuotaBytes = value << 20
+        }
+        if let value = environment["SANDBOX_HOST_ARCHIVE_MAX_BYTES"].flatMap(Int64.init) { configuration.extractionLimits.maxBytes = value }
+        if let value = environment["SANDBOX_HOST_ARCHIVE_MAX_ENTRIES"].flatMap(Int.init) { configuration.extractionLimits.maxEntries = value }
         return configuration
     }
 
     var databasePath: String { dataDir + "/sandbox-host.sqlite3" }
     var adminKeyPath: String { dataDir + "/admin.key" }
     var workspacesPath: String { dataDir + "/workspaces" }
+    /// Uploads and archive extractions in progress; emptied at every start.
+    var stagingPath: String { dataDir + "/staging" }
 }

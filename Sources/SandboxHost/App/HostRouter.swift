@@ -20,6 +20,7 @@ public enum HostRouter {
         router.addRoutes(sandboxes.endpoints, atPath: "/api/sandboxes")
         router.addRoutes(
             SessionsController(services: services, heartbeat: services.configuration.heartbeat).endpoints, atPath: "/api/sandboxes")
+        router.addRoutes(FilesController(services: services).endpoints, atPath: "/api/sandboxes")
         return router
     }
 }

@@ -1,3 +1,4 @@
+import FileAPI
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -25,6 +26,8 @@ struct ErrorMiddleware: RouterMiddleware {
             return ErrorBody.response(status: .internalServerError, code: "INTERNAL_ERROR", detail: "internal error")
         case let error as HostError:
             return ErrorBody.response(status: error.code.status, code: error.code.apiCode, detail: error.message, headers: error.headers)
+        case let error as FileAPIError:
+            return response(for: HostError(error), logger: logger)
         case let error as HTTPError:
             return httpErrorResponse(error)
         case let error as DecodingError:

@@ -24,4 +24,17 @@ enum Timestamp {
             + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))."
             + "\(pad(Int32(milliseconds % 1000), 3))Z"
     }
+
+    /// ISO-8601 UTC of a file time in seconds.
+    static func iso8601(seconds: Double) -> String { iso8601(milliseconds: Int64((seconds * 1000).rounded(.down))) }
+
+    /// An HTTP date (RFC 9110 IMF-fixdate: `Mon, 23 Nov 2026 01:44:26 GMT`).
+    static func httpDate(seconds: Double) -> String {
+        var time = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        var buffer = [CChar](repeating: 0, count: 64)
+        let count = strftime(&buffer, buffer.count, "%a, %d %b %Y %H:%M:%S GMT", &parts)
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 }

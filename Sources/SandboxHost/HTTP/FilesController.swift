@@ -1,0 +1,360 @@
+import FileAPI
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOPosix
+
+/// The Files section of the contract: uploads (multipart, raw, archive), list, tree, content
+/// with ranges, delete, move, search and the streamed archive download. Every path goes through
+/// `WorkspacePath` and `WorkspaceRoot`; every blocking call runs on the thread pool. The routes
+/// work on the workspace directory whether or not the sandbox runs.
+struct FilesController {
+    let services: HostServices
+    var threadPool: NIOThreadPool { .singleton }
+
+    /// `/api/sandboxes/…`
+    var endpoints: RouteCollection<AppRequestContext> {
+        RouteCollection(context: AppRequestContext.self)
+            .post("{sandbox_id}/files", use: upload)
+            .get("{sandbox_id}/files", use: list)
+            .delete("{sandbox_id}/files", use: delete)
+            .put("{sandbox_id}/files/content", use: put)
+            .get("{sandbox_id}/files/content", use: content)
+            .post("{sandbox_id}/files/archive", use: uploadArchive)
+            .get("{sandbox_id}/files/tree", use: tree)
+            .post("{sandbox_id}/files/move", use: move)
+            .get("{sandbox_id}/files/search", use: search)
+            .get("{sandbox_id}/download-archive", use: downloadArchive)
+    }
+
+    /// The caller's sandbox, its workspace root, and the route's `path` (default `/workspace`).
+    private func target(_ request: Request, _ context: AppRequestContext, requirePath: Bool = false)
+        async throws -> (record: SandboxRecord, root: WorkspaceRoot, path: WorkspacePath) {
+        let record = try await services.ownedSandbox(context)
+        let raw = request.uri.queryParameters["path"].map(String.init)
+        if requirePath && (raw ?? "").isEmpty { throw HostError(.unprocessable, "query parameter 'path' is required") }
+        let path = try WorkspacePath(raw ?? "")
+        let root = try WorkspaceRoot(path: services.workspaces.path(projectID: record.projectID))
+        services.runtime.touch(record.id)
+        return (record, root, path)
+    }
+
+    private func run<T: Sendable>(_ body: @Sendable @escaping () throws -> T) async throws -> T {
+        try await threadPool.runIfActive(body)
+    }
+
+    /// What the quota still allows in this workspace.
+    private func spaceLeft(_ root: WorkspaceRoot) async throws -> Int64 {
+        let quota = services.configuration.workspaceQuotaBytes
+        let used = try await run { root.usage() }
+        return max(0, quota - used)
+    }
+
+    private func checkDeclaredLength(_ request: Request) throws {
+        let limit = services.configuration.maxUploadBytes
+        if let length = request.headers[.contentLength].flatMap(Int64.init), length > limit {
+            throw HostError(.payloadTooLarge, "request body is \(length) bytes; the upload limit is \(limit)")
+        }
+    }
+
+    /// Feeds the request body to `consume` in batches of about 1 MiB, on the thread pool.
+    private func stream(_ request: Request, _ consume: @Sendable @escaping (ByteBuffer) throws -> Void) async throws {
+        var pending = ByteBuffer()
+        for try await chunk in request.body {
+            pending.writeImmutableBuffer(chunk)
+            if pending.readableBytes >= 1 << 20 {
+                let batch = pending
+                try await run { try consume(batch) }
+                pending.clear()
+            }
+        }
+        if pending.readableBytes > 0 {
+            let batch = pending
+            try await run { try consume(batch) }
+        }
+    }
+
+    // MARK: Uploads
+
+    struct UploadedFile: Encodable, Sendable {
+        let path: String
+        let size: Int64
+    }
+
+    struct Uploaded: Encodable, Sendable {
+        let status = "success"
+        let created = true
+        let path: String
+        let files: [UploadedFile]
+    }
+
+    @Sendable func upload(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<Uploaded> {
+        let record = try await services.ownedSandbox(context)
+        try checkDeclaredLength(request)
+        let root = try WorkspaceRoot(path: services.workspaces.path(projectID: record.projectID))
+        services.runtime.touch(record.id)
+        let upload = try MultipartUpload(
+            contentType: request.headers[.contentType] ?? "", stagingDirectory: services.configuration.stagingPath,
+            maxBytes: services.configuration.maxUploadBytes, spaceLeft: try await spaceLeft(root))
+        try await stream(request) { try upload.feed($0) }
+        guard !upload.files.isEmpty else { throw HostError(.unprocessable, "the form has no 'file' part") }
+        let base = try WorkspacePath(upload.fields["path"] ?? "")
+        let files = upload.files
+        let placed = try await run { () -> [UploadedFile] in
+            let single = files.count == 1 && !(upload.fields["path"] ?? "").isEmpty && !Self.isDirectory(root, base)
+            // Every destination is checked before the first is written: a bad name refuses the whole upload.
+            let destinations = try files.map { single ? base : try Self.place($0.filename, under: base) }
+            return try zip(files, destinations).map { staged, destination in
+                try staged.writer.commit(to: destination, in: root)
+                return UploadedFile(path: destination.description, size: staged.writer.size)
+            }
+        }
+        return JSONResponse(Uploaded(path: base.description, files: placed))
+    }
+
+    /// Where a part named `filename` lands below directory `base`; it may hold subdirectories,
+    /// never climb out.
+    static func place(_ filename: String, under base: WorkspacePath) throws -> WorkspacePath {
+        let trimmed = filename.drop { $0 == "/" }
+        guard !trimmed.isEmpty else { throw HostError(.unprocessable, "a file part has no filename") }
+        let path = try WorkspacePath(base.relative + "/" + trimmed)
+        guard base.contains(path), path != base else {
+            throw HostError(.validation, "filename '\(filename.prefix(200))' leaves the target directory")
+        }
+        return path
+    }
+
+    static func isDirectory(_ root: WorkspaceRoot, _ path: WorkspacePath) -> Bool {
+        (try? root.list(path)) != nil
+    }
+
+    @Sendable func put(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<UploadedFile> {
+        let (_, root, path) = try await target(request, context, requirePath: true)
+        try checkDeclaredLength(request)
+        let writer = try AtomicFileWriter(
+            stagingDirectory: services.configuration.stagingPath, maxBytes: services.configuration.maxUploadBytes,
+            spaceLeft: try await spaceLeft(root))
+        try await stream(request) { buffer in try buffer.withUnsafeReadableBytes { try writer.write($0) } }
+        try await run { try writer.commit(to: path, in: root) }
+        return JSONResponse(UploadedFile(path: path.description, size: writer.size))
+    }
+
+    struct Extracted: Encodable, Sendable {
+        struct Skipped: Encodable, Sendable {
+            let name: String
+            let reason: String
+        }
+        let status = "success"
+        let path: String
+        let extracted: Int
+        let skipped: [Skipped]
+    }
+
+    /// The body is spooled to an unnamed staging file (so libarchive can seek in a zip), then
+    /// extracted; a refused archive leaves nothing behind.
+    @Sendable func uploadArchive(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<Extracted> {
+        let (_, root, path) = try await target(request, context)
+        try checkDeclaredLength(request)
+        let staging = services.configuration.stagingPath
+        let spool = try AtomicFileWriter(stagingDirectory: staging, maxBytes: services.configuration.maxUploadBytes, readable: true)
+        try await stream(request) { buffer in try buffer.withUnsafeReadableBytes { try spool.write($0) } }
+        guard spool.size > 0 else { throw HostError(.validation, "the body is empty; send a tar, tar.gz or zip archive") }
+        let extractor = ArchiveExtractor(
+            root: root, stagingDirectory: staging, limits: services.configuration.extractionLimits,
+            spaceLeft: try await spaceLeft(root))
+        let report = try await run { () -> ExtractionReport in
+            lseek(spool.descriptor, 0, SEEK_SET)
+            return try extractor.extract(archive: spool.descriptor, into: path)
+        }
+        return JSONResponse(Extracted(
+            path: path.description, extracted: report.extracted,
+            skipped: report.skipped.map { Extracted.Skipped(name: $0.name, reason: $0.reason) }))
+    }
+
+    // MARK: Reading
+
+    struct Listed: Encodable, Sendable {
+        struct Entry: Encodable, Sendable {
+            let name: String
+            let path: String
+            let is_dir: Bool
+            let is_symlink: Bool
+            let size: Int64
+            let mod_time: String
+            let permissions: String
+        }
+        let files: [Entry]
+    }
+
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<Listed> {
+        let (_, root, path) = try await target(request, context)
+        let entries = try await run { try root.list(path) }
+        return JSONResponse(Listed(files: entries.map {
+            Listed.Entry(
+                name: $0.name, path: $0.path, is_dir: $0.isDirectory, is_symlink: $0.isSymlink, size: $0.size,
+                mod_time: Timestamp.iso8601(seconds: $0.modificationTime), permissions: $0.permissions)
+        }))
+    }
+
+    @Sendable func tree(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (_, root, path) = try await target(request, context)
+        let query = request.uri.queryParameters
+        var depth: Int?
+        if let raw = query["depth"], !raw.isEmpty {
+            guard let value = Int(raw), value >= 1, value <= 1000 else {
+                throw HostError(.unprocessable, "query parameter 'depth' must be a whole number from 1")
+            }
+            depth = value
+        }
+        let all = Self.flag(query["all"])
+        let levels = depth
+        let tree = try await run { try root.tree(path, depth: levels, all: all) }
+        let body = try await run { TreeJSON.encode(tree) }
+        return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: body))
+    }
+
+    static func flag(_ value: Substring?) -> Bool {
+        guard let value else { return false }
+        return ["true", "1", "yes"].contains(value.lowercased())
+    }
+
+    @Sendable func content(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (_, root, path) = try await target(request, context, requirePath: true)
+        let (file, size, modified) = try await run { try root.openForReading(path) }
+        var headers: HTTPFields = [
+            .contentType: ContentType.forName(path.name ?? ""), .acceptRanges: "bytes",
+            .lastModified: Timestamp.httpDate(seconds: modified),
+        ]
+        var status = HTTPResponse.Status.ok
+        var start: Int64 = 0
+        var count = size
+        switch ByteRange.parse(request.headers[.range], size: size) {
+        case .whole:
+            break
+        case .range(let range):
+            status = .partialContent
+            start = range.start
+            count = range.count
+            headers[.contentRange] = "bytes \(range.start)-\(range.end)/\(size)"
+        case .unsatisfiable:
+            headers[.contentRange] = "bytes */\(size)"
+            return Response(status: .rangeNotSatisfiable, headers: headers)
+        }
+        headers[.contentLength] = String(count)
+        let pool = threadPool
+        let (first, length) = (start, count)
+        return Response(status: status, headers: headers, body: ResponseBody(contentLength: Int(count)) { writer in
+            var offset = first
+            let end = first + length
+            while offset < end {
+                let want = Int(min(Int64(1 << 18), end - offset))
+                let at = offset
+                let buffer = try await pool.runIfActive { () -> ByteBuffer in
+                    var buffer = ByteBuffer()
+                    let read = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { pointer in
+                        max(0, pread(file.raw, pointer.baseAddress!, want, off_t(at)))
+                    }
+                    // A file that shrank meanwhile: pad, since the length was promised.
+                    if read < want { buffer.writeRepeatingByte(0, count: want - read) }
+                    return buffer
+                }
+                try await writer.write(buffer)
+                offset += Int64(want)
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    struct Found: Encodable, Sendable {
+        struct Match: Encodable, Sendable {
+            let path: String
+            let line: Int
+            let text: String
+        }
+        let matches: [Match]
+        let truncated: Bool
+    }
+
+    @Sendable func search(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<Found> {
+        let (_, root, path) = try await target(request, context)
+        let query = request.uri.queryParameters
+        guard let text = query["query"].map(String.init), !text.isEmpty else {
+            throw HostError(.unprocessable, "query parameter 'query' is required")
+        }
+        guard !text.utf8.contains(0), text.utf8.count <= 1000 else { throw HostError(.validation, "the query is not acceptable") }
+        var options = SearchOptions(query: text, glob: query["glob"].map(String.init).flatMap { $0.isEmpty ? nil : $0 })
+        options.ignoreCase = Self.flag(query["ignore_case"])
+        options.all = Self.flag(query["all"])
+        if let raw = query["limit"] {
+            guard let limit = Int(raw), (1...10_000).contains(limit) else {
+                throw HostError(.unprocessable, "query parameter 'limit' must be from 1 to 10000")
+            }
+            options.maxResults = limit
+        }
+        let searching = options
+        let result = try await run { try root.search(path, searching) }
+        return JSONResponse(Found(
+            matches: result.matches.map { Found.Match(path: $0.path, line: $0.line, text: $0.text) }, truncated: result.truncated))
+    }
+
+    @Sendable func downloadArchive(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (record, root, path) = try await target(request, context)
+        let query = request.uri.queryParameters
+        let formatName = query["format"].map(String.init) ?? "zip"
+        guard let format = ArchiveFormat(rawValue: formatName == "tgz" ? "tar.gz" : formatName) else {
+            throw HostError(.unprocessable, "query parameter 'format' must be zip, tar.gz or tar")
+        }
+        let writer = ArchiveWriter(root: root, path: path, format: format, all: Self.flag(query["all"]))
+        try await run { try writer.validate() }
+        let identity = try context.requireIdentity()
+        let project = try await services.projects.get(id: record.projectID, userID: identity.userID)
+        let name = Self.safeFilename(project?.name ?? "project")
+        let headers: HTTPFields = [
+            .contentType: format.contentType,
+            .contentDisposition: "attachment; filename=\"\(name)-code.\(format.fileExtension)\"",
+            .cacheControl: "no-store",
+        ]
+        return Response(status: .ok, headers: headers, body: ArchiveStream.body(writer))
+    }
+
+    /// A name safe inside a quoted `filename=`: letters, digits, `.`, `-`, `_`; others become `_`.
+    static func safeFilename(_ name: String) -> String {
+        let cleaned = String(name.unicodeScalars.map { scalar -> Character in
+            scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || "._-".unicodeScalars.contains(scalar))
+                ? Character(scalar) : "_"
+        }).prefix(100)
+        return cleaned.isEmpty ? "project" : String(cleaned)
+    }
+
+    // MARK: Changes
+
+    struct Deleted: Encodable, Sendable {
+        let status = "success"
+        let deleted = true
+        let path: String
+    }
+
+    @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<Deleted> {
+        let (_, root, path) = try await target(request, context, requirePath: true)
+        try await run { try root.delete(path) }
+        return JSONResponse(Deleted(path: path.description))
+    }
+
+    struct MoveBody: Decodable {
+        let from: String
+        let to: String
+    }
+
+    struct Moved: Encodable, Sendable {
+        let status = "success"
+        let path: String
+    }
+
+    @Sendable func move(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<Moved> {
+        let (_, root, _) = try await target(request, context)
+        let body = try await request.decodeJSON(as: MoveBody.self, context: context)
+        let from = try WorkspacePath(body.from), to = try WorkspacePath(body.to)
+        try await run { try root.move(from: from, to: to) }
+        return JSONResponse(Moved(path: to.description))
+    }
+}

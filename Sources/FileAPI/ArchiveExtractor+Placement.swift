@@ -105,6 +105,6 @@ extension ArchiveExtractor {
             }
         }
         move(stage.raw, target.raw, [])
-        csb_syncfs(target.raw)
+        if report.extracted > 0 { csb_syncfs(target.raw) }
     }
 }

@@ -49,7 +49,7 @@ public struct ArchiveExtractor: Sendable {
         }
         var report = try read(archive: archive, into: stage)
         removeEscapingLinks(stage, target: directory, report: &report)
-        csb_syncfs(stage.raw)
+        if report.extracted > 0 { csb_syncfs(stage.raw) }
         try merge(stage, into: directory, report: &report)
         return report
     }
@@ -177,7 +177,16 @@ public struct ArchiveExtractor: Sendable {
                 written += count
             }
         }
-        if declared > length { ftruncate(file.raw, off_t(declared)) } // a sparse file's trailing hole
+        if declared > length {
+            // A sparse file's trailing hole: no disk, but as costly to read as data, so it counts.
+            let compressed = max(1, archive_filter_bytes(reader, -1) - compressedStart)
+            if declared > limits.ratioThreshold, Double(declared) / Double(compressed) > limits.maxRatio {
+                throw FileAPIError(
+                    "\(components.joined(separator: "/")) expands more than \(Int(limits.maxRatio)):1; refused as a compression bomb",
+                    kind: .tooLarge)
+            }
+            ftruncate(file.raw, off_t(declared))
+        }
         fchmod(file.raw, mode)
         fchown(file.raw, root.ownerUID, root.ownerGID)
         var times = [timespec(tv_sec: archive_entry_mtime(entry), tv_nsec: 0), timespec(tv_sec: archive_entry_mtime(entry), tv_nsec: 0)]

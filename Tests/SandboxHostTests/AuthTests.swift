@@ -15,7 +15,12 @@ import Testing
         /// What another user's key gets: 404 for a resource of the owner's, 2xx for a collection.
         let strangerStatus: HTTPResponse.Status
         let ownerStatus: HTTPResponse.Status
+        var contentType = "application/json"
     }
+
+    static let boundary = "auth-matrix-boundary"
+    static let multipart = "--\(boundary)\r\nContent-Disposition: form-data; name=\"path\"\r\n\r\nup.txt\r\n"
+        + "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"up.txt\"\r\n\r\nhello\r\n--\(boundary)--\r\n"
 
     static func cases(project: String, thread: String, deletable: String, sandbox: String, deletableSandbox: String) -> [Case] {
         [
@@ -35,6 +40,17 @@ import Testing
             Case(method: .get, template: "/api/sandboxes/{sandbox_id}/sessions/{session_name}/status", uri: "/api/sandboxes/\(sandbox)/sessions/s/status", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
             Case(method: .get, template: "/api/sandboxes/{sandbox_id}/sessions/{session_name}/stream", uri: "/api/sandboxes/\(sandbox)/sessions/s/stream", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
             Case(method: .delete, template: "/api/sandboxes/{sandbox_id}/sessions/{session_name}", uri: "/api/sandboxes/\(sandbox)/sessions/s", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
+            // Files, in an order where each owner call finds what the one before it made.
+            Case(method: .put, template: "/api/sandboxes/{sandbox_id}/files/content", uri: "/api/sandboxes/\(sandbox)/files/content?path=a.txt", body: "hello", strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .get, template: "/api/sandboxes/{sandbox_id}/files/content", uri: "/api/sandboxes/\(sandbox)/files/content?path=a.txt", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .get, template: "/api/sandboxes/{sandbox_id}/files", uri: "/api/sandboxes/\(sandbox)/files?path=/workspace", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .get, template: "/api/sandboxes/{sandbox_id}/files/tree", uri: "/api/sandboxes/\(sandbox)/files/tree", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .get, template: "/api/sandboxes/{sandbox_id}/files/search", uri: "/api/sandboxes/\(sandbox)/files/search?query=hello", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .post, template: "/api/sandboxes/{sandbox_id}/files/move", uri: "/api/sandboxes/\(sandbox)/files/move", body: #"{"from":"a.txt","to":"b.txt"}"#, strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .delete, template: "/api/sandboxes/{sandbox_id}/files", uri: "/api/sandboxes/\(sandbox)/files?path=b.txt", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .post, template: "/api/sandboxes/{sandbox_id}/files", uri: "/api/sandboxes/\(sandbox)/files", body: multipart, strangerStatus: .notFound, ownerStatus: .ok, contentType: "multipart/form-data; boundary=\(boundary)"),
+            Case(method: .post, template: "/api/sandboxes/{sandbox_id}/files/archive", uri: "/api/sandboxes/\(sandbox)/files/archive?path=x", body: String(repeating: "\u{0}", count: 1024), strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .get, template: "/api/sandboxes/{sandbox_id}/download-archive", uri: "/api/sandboxes/\(sandbox)/download-archive", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
         ]
     }
 
@@ -76,10 +92,14 @@ import Testing
                         #expect(response.headers[.wwwAuthenticate] == "Bearer")
                     }
                 }
-                try await client.execute(uri: route.uri, method: route.method, headers: .bearer(strangerKey), body: body) { response in
+                var strangerHeaders = HTTPFields.bearer(strangerKey)
+                strangerHeaders[.contentType] = route.contentType
+                try await client.execute(uri: route.uri, method: route.method, headers: strangerHeaders, body: body) { response in
                     #expect(response.status == route.strangerStatus, "\(label) with another user's key: \(response.text)")
                 }
-                try await client.execute(uri: route.uri, method: route.method, headers: .bearer(owner), body: body) { response in
+                var ownerHeaders = HTTPFields.bearer(owner)
+                ownerHeaders[.contentType] = route.contentType
+                try await client.execute(uri: route.uri, method: route.method, headers: ownerHeaders, body: body) { response in
                     #expect(response.status == route.ownerStatus, "\(label) as owner: \(response.text)")
                 }
             }

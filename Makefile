@@ -54,4 +54,6 @@ bench: deps
 	@command -v bwrap >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq bubblewrap)
 	swift build -c release --product sandbox-host $(SWIFT_BUILD_FLAGS)
 	swift build -c release --product sandbox-init $(SWIFT_BUILD_FLAGS)
+	@command -v bsdtar >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libarchive-tools)
 	python3 benchmarks/run.py $(BENCH_FLAGS)
+	python3 benchmarks/files.py $(FILES_BENCH_FLAGS)

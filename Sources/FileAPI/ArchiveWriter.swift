@@ -83,12 +83,12 @@ public struct ArchiveWriter: Sendable {
     }
 
     private func walk(_ fd: Int32, prefix: String, archive: OpaquePointer, buffer: inout [UInt8], output: Output) throws {
-        for item in DirectoryEntry.read(fd).sorted(by: WorkspaceRoot.treeOrder) {
+        for item in WorkspaceRoot.sortedForTree(DirectoryEntry.read(fd)) {
             let name = prefix + item.name
             guard let entry = archive_entry_new() else { throw FileAPIError("libarchive: out of memory") }
             defer { archive_entry_free(entry) }
-            archive_entry_set_mtime(entry, item.info.st_mtim.tv_sec, item.info.st_mtim.tv_nsec)
-            archive_entry_set_perm(entry, item.info.st_mode & 0o777)
+            archive_entry_set_mtime(entry, item.modified.tv_sec, item.modified.tv_nsec)
+            archive_entry_set_perm(entry, item.mode & 0o777)
             if item.isDirectory {
                 if !all && HeavyDirectories.contains(item.name) { continue }
                 guard let child = DirectoryEntry.openDirectory(fd, item.name) else { continue }

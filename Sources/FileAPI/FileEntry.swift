@@ -20,9 +20,9 @@ public struct FileEntry: Sendable, Equatable {
         path = parent.appending(entry.name).description
         isDirectory = entry.isDirectory
         isSymlink = entry.isSymlink
-        size = Int64(entry.info.st_size)
-        modificationTime = entry.info.modificationSeconds
-        let bits = String(entry.info.st_mode & 0o7777, radix: 8)
+        size = entry.size
+        modificationTime = entry.modificationSeconds
+        let bits = String(entry.mode & 0o7777, radix: 8)
         permissions = String(repeating: "0", count: max(0, 4 - bits.count)) + bits
     }
 }

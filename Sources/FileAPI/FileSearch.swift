@@ -45,7 +45,7 @@ extension WorkspaceRoot {
         var buffer = [UInt8](repeating: 0, count: options.maxFileBytes)
 
         func visit(_ fd: Int32, _ at: WorkspacePath, relative: String) {
-            for entry in DirectoryEntry.read(fd).sorted(by: Self.treeOrder) {
+            for entry in Self.sortedForTree(DirectoryEntry.read(fd)) {
                 if truncated { return }
                 let childRelative = relative.isEmpty ? entry.name : relative + "/" + entry.name
                 if entry.isDirectory {
@@ -54,7 +54,7 @@ extension WorkspaceRoot {
                     visit(child.raw, at.appending(entry.name), relative: childRelative)
                     continue
                 }
-                guard entry.isRegular, entry.info.st_size <= options.maxFileBytes else { continue }
+                guard entry.isRegular, entry.size <= options.maxFileBytes else { continue }
                 if let glob = options.glob {
                     let subject = glob.contains("/") ? childRelative : entry.name
                     guard fnmatch(glob, subject, 0) == 0 else { continue }

@@ -75,7 +75,7 @@ extension WorkspaceRoot {
     public func usage() -> Int64 {
         func walk(_ fd: Int32) -> Int64 {
             DirectoryEntry.read(fd).reduce(Int64(0)) { total, entry in
-                var sum = total + Int64(entry.info.st_blocks) * 512
+                var sum = total + entry.blocks * 512
                 if entry.isDirectory, let child = DirectoryEntry.openDirectory(fd, entry.name) { sum += walk(child.raw) }
                 return sum
             }

@@ -36,31 +36,32 @@ enum TreeJSON {
         buffer.writeInteger(UInt8(ascii: "]"))
     }
 
-    /// A JSON string literal: quotes, backslashes and control characters escaped.
+    /// A JSON string literal: quotes, backslashes and control characters escaped. Most names need
+    /// none, so the bytes are scanned first and copied in one go.
     static func writeString(_ string: String, to buffer: inout ByteBuffer) {
-        buffer.writeInteger(UInt8(ascii: "\""))
-        var plainStart = string.utf8.startIndex
-        let utf8 = string.utf8
-        var index = utf8.startIndex
-        while index < utf8.endIndex {
-            let byte = utf8[index]
-            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 {
-                buffer.writeBytes(utf8[plainStart..<index])
+        var string = string
+        string.makeContiguousUTF8()
+        string.utf8.withContiguousStorageIfAvailable { bytes in
+            buffer.writeInteger(UInt8(ascii: "\""))
+            var plainStart = 0
+            for index in 0..<bytes.count {
+                let byte = bytes[index]
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+                buffer.writeBytes(UnsafeBufferPointer(rebasing: bytes[plainStart..<index]))
                 switch byte {
-                case UInt8(ascii: "\""): buffer.writeString("\\\"")
-                case UInt8(ascii: "\\"): buffer.writeString("\\\\")
-                case 0x0A: buffer.writeString("\\n")
-                case 0x0D: buffer.writeString("\\r")
-                case 0x09: buffer.writeString("\\t")
+                case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
+                case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
+                case 0x0A: buffer.writeStaticString("\\n")
+                case 0x0D: buffer.writeStaticString("\\r")
+                case 0x09: buffer.writeStaticString("\\t")
                 default:
                     let hex = String(byte, radix: 16)
                     buffer.writeString("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
                 }
-                plainStart = utf8.index(after: index)
+                plainStart = index + 1
             }
-            index = utf8.index(after: index)
+            buffer.writeBytes(UnsafeBufferPointer(rebasing: bytes[plainStart...]))
+            buffer.writeInteger(UInt8(ascii: "\""))
         }
-        buffer.writeBytes(utf8[plainStart..<utf8.endIndex])
-        buffer.writeInteger(UInt8(ascii: "\""))
     }
 }

@@ -40,6 +40,7 @@ public struct HostConfiguration: Sendable {
         if let value = environment["SANDBOX_HOST_SANDBOX_CPUS"].flatMap(Double.init) { configuration.sandboxLimits.cpus = value }
         if let value = environment["SANDBOX_HOST_SANDBOX_PIDS"].flatMap(Int.init) { configuration.sandboxLimits.pids = value }
         if let value = environment["SANDBOX_HOST_SANDBOX_DISK_MB"].flatMap(Int.init) { configuration.sandboxLimits.diskMB = value }
+        if let value = environment["SANDBOX_HOST_HEARTBEAT_MS"].flatMap(Int.init), value > 0 { configuration.heartbeat = .milliseconds(value) }
         if let value = environment["SANDBOX_HOST_IDLE_TIMEOUT"].flatMap(Int.init) { configuration.idleTimeout = .seconds(value) }
         if let value = environment["SANDBOX_HOST_MAX_UPLOAD_BYTES"].flatMap(Int64.init) { configuration.maxUploadBytes = value }
         if let value = environment["SANDBOX_HOST_WORKSPACE_QUOTA_MB"].flatMap(Int64.init) {

@@ -50,7 +50,7 @@ let package = Package(
         ),
         .target(
             name: "Deploy",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: ["FileAPI", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -1,4 +1,5 @@
-/// The one error type of the `Deploy` module (filled in by its issue; see ARCHITECTURE.md).
+/// The one error type of the `Deploy` module: a message safe to show a client (no credentials:
+/// every remote URL in it is redacted) and the cause for logs.
 public struct DeployError: Error, CustomStringConvertible, Sendable {
     public let message: String
     public let cause: (any Error)?

@@ -50,6 +50,10 @@ import Testing
             Case(method: .delete, template: "/api/sandboxes/{sandbox_id}/files", uri: "/api/sandboxes/\(sandbox)/files?path=b.txt", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
             Case(method: .post, template: "/api/sandboxes/{sandbox_id}/files", uri: "/api/sandboxes/\(sandbox)/files", body: multipart, strangerStatus: .notFound, ownerStatus: .ok, contentType: "multipart/form-data; boundary=\(boundary)"),
             Case(method: .post, template: "/api/sandboxes/{sandbox_id}/files/archive", uri: "/api/sandboxes/\(sandbox)/files/archive?path=x", body: String(repeating: "\u{0}", count: 1024), strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .get, template: "/api/project/{project_id}/deployment/live-status", uri: "/api/project/\(project)/deployment/live-status", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .post, template: "/api/project/{project_id}/deploy/git", uri: "/api/project/\(project)/deploy/git", body: "{}", strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .post, template: "/api/project/{project_id}/deploy/git/update", uri: "/api/project/\(project)/deploy/git/update", body: "{}", strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .get, template: "/api/project/{project_id}/deployment/status", uri: "/api/project/\(project)/deployment/status", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
             Case(method: .get, template: "/api/sandboxes/{sandbox_id}/download-archive", uri: "/api/sandboxes/\(sandbox)/download-archive", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
         ]
     }
@@ -61,7 +65,7 @@ import Testing
         let strangerKey = try host.makeUser("stranger")
         let routes = HostRouter.build(services: host.services).routes
             .map { "\($0.method.rawValue) \($0.path)" }
-            .filter { !$0.contains("/api/health") }
+            .filter { $0.contains(" /api/") && !$0.contains("/api/health") }
 
         try await host.test { client in
             let owner = host.adminKey

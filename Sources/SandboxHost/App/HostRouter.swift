@@ -8,6 +8,7 @@ public enum HostRouter {
         // log, and the rate limit needs the identity that auth sets.
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: ErrorMiddleware())
+        router.add(middleware: AppsHostMiddleware(site: DeploymentSite(paths: services.deploymentPaths)))
         router.add(middleware: BodyLimitMiddleware(maxBodyBytes: services.configuration.maxBodyBytes))
         router.add(middleware: AuthMiddleware(authenticator: services.authenticator))
         router.add(middleware: RateLimitMiddleware(limiter: services.rateLimiter))
@@ -21,6 +22,14 @@ public enum HostRouter {
         router.addRoutes(
             SessionsController(services: services, heartbeat: services.configuration.heartbeat).endpoints, atPath: "/api/sandboxes")
         router.addRoutes(FilesController(services: services).endpoints, atPath: "/api/sandboxes")
+        let deployments = DeploymentsController(services: services)
+        router.addRoutes(deployments.endpoints, atPath: "/api/project")
+        router.addRoutes(deployments.siteEndpoints, atPath: "/deployments")
+        // Paths no route knows: a site's on its `{project_id}.apps.localhost` host, else 404.
+        let appsHost = AppsHostMiddleware(site: DeploymentSite(paths: services.deploymentPaths))
+        router.get("**") { request, context in
+            try await appsHost.handle(request, context: context) { _, _ in throw HostError.notFound("route") }
+        }
         return router
     }
 }

@@ -12,6 +12,9 @@ public struct HostServices: Sendable {
     public let rateLimiter: RateLimiter
     public let sandboxes: SandboxStore
     public let runtime: SandboxRuntime
+    public let deployments: DeploymentStore
+    let deploymentPaths: DeploymentPaths
+    let deployer: DeployService
     /// Random per process start; `/api/health` reports it so clients can tell a restart.
     public let instanceID: String
     public let environment: [String: String]
@@ -36,6 +39,11 @@ public struct HostServices: Sendable {
         runtimeConfiguration.idleTimeout = configuration.idleTimeout
         self.runtime = try SandboxRuntime(
             configuration: runtimeConfiguration, database: database, workspaces: workspaces, logger: logger)
+        self.deployments = DeploymentStore(database: database)
+        self.deploymentPaths = DeploymentPaths(dataDir: configuration.dataDir)
+        self.deployer = DeployService(
+            store: deployments, paths: deploymentPaths, workspaces: workspaces, runtime: runtime, logger: logger)
+        _ = try deployments.failInterrupted()
         self.instanceID = Identifier.randomHex(bytes: 12)
         self.environment = environment
     }

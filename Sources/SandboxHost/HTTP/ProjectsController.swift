@@ -73,6 +73,7 @@ struct ProjectsController {
             throw HostError.notFound("project")
         }
         try await services.workspaces.remove(projectID: id)
+        try await services.workspaces.removeTree(services.deploymentPaths.project(id))
         return JSONResponse(Deleted(status: "success", deleted: true, project_id: id))
     }
 }

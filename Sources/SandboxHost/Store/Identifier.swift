@@ -14,6 +14,12 @@ enum Identifier {
         return out
     }
 
+    /// Whether `text` has the shape of an id made here (hex digits and dashes, UUID length): what
+    /// may be joined into a host path.
+    static func looksValid(_ text: String) -> Bool {
+        text.utf8.count == 36 && text.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) || $0 == 0x2D }
+    }
+
     /// A random (version 4) UUID string: 122 random bits, the shape clients of the contract expect.
     static func uuid() -> String {
         var generator = SystemRandomNumberGenerator()

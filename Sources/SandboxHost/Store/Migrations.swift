@@ -60,6 +60,24 @@ enum Migrations {
             last_active_at TEXT NOT NULL
         );
         """,
+        // 3: deployments (each one immutable once it ended; the newest deployed one is served).
+        """
+        CREATE TABLE deployments (
+            id TEXT PRIMARY KEY,
+            project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+            state TEXT NOT NULL,
+            branch TEXT NOT NULL,
+            remote_url TEXT,
+            build_command TEXT,
+            output_dir TEXT,
+            message TEXT NOT NULL,
+            commit_sha TEXT,
+            error TEXT,
+            created_at TEXT NOT NULL,
+            ready_at TEXT
+        );
+        CREATE INDEX deployments_project ON deployments(project_id, created_at);
+        """,
     ]
 
     /// Applies each migration past the recorded version, each in its own transaction.

@@ -27,6 +27,11 @@ public struct WorkspaceStore: Sendable {
         try await threadPool.runIfActive { try Self.removeTree(path) }
     }
 
+    /// Removes any directory tree the host owns (a project's deployments), links not followed.
+    func removeTree(_ path: String) async throws {
+        try await threadPool.runIfActive { try Self.removeTree(path) }
+    }
+
     /// Removes workspaces whose project no longer exists (a crash between the row's delete and
     /// the files' removal leaves one behind). Answers how many it removed.
     func removeOrphans(keeping projectIDs: Set<String>) throws -> Int {

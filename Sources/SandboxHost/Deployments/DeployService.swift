@@ -1,0 +1,152 @@
+import Deploy
+import FileAPI
+import Foundation
+import Logging
+import NIOPosix
+
+/// Runs deployments: commit the workspace to the project's repository, push it when a remote is
+/// given, build inside the sandbox when asked (or when `package.json` has a `build` script), copy
+/// the output out and switch the served site to it. One deployment per project at a time (later
+/// ones wait their turn); each is recorded with its state as it moves
+/// `preparing → pushing → building → deployed | failed`.
+actor DeployService {
+    let store: DeploymentStore
+    let paths: DeploymentPaths
+    let workspaces: WorkspaceStore
+    let runtime: SandboxRuntime
+    let logger: Logger
+    private var busy: Set<String> = []
+    private var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
+
+    init(store: DeploymentStore, paths: DeploymentPaths, workspaces: WorkspaceStore, runtime: SandboxRuntime, logger: Logger) {
+        self.store = store
+        self.paths = paths
+        self.workspaces = workspaces
+        self.runtime = runtime
+        self.logger = logger
+    }
+
+    func deploy(_ project: Project, _ request: DeployRequest) async throws -> Deployment {
+        await acquire(project.id)
+        defer { release(project.id) }
+        var deployment = Deployment(
+            id: Identifier.uuid(), projectID: project.id, state: .preparing, branch: request.branch,
+            remoteURL: request.remote?.raw, buildCommand: request.buildCommand, outputDirectory: request.outputDirectory,
+            message: request.message, commit: nil, error: nil, createdAt: Timestamp.iso8601(), readyAt: nil)
+        try await store.insert(deployment)
+        do {
+            try await run(&deployment, project, request)
+            deployment.state = .deployed
+            deployment.readyAt = Timestamp.iso8601()
+        } catch {
+            deployment.state = .failed
+            deployment.error = Self.describe(error)
+            logger.info("deployment failed", metadata: ["project": "\(project.id)", "error": "\(deployment.error ?? "")"])
+        }
+        try await store.update(deployment)
+        return deployment
+    }
+
+    private func run(_ deployment: inout Deployment, _ project: Project, _ request: DeployRequest) async throws {
+        let workspace = workspaces.path(projectID: project.id)
+        let repository = ProjectRepository(gitDir: paths.repository(project.id))
+        let (branch, message) = (request.branch, request.message)
+        deployment.commit = try await blocking {
+            try repository.commit(workTree: workspace, branch: branch, message: message, author: "sandbox-host")
+        }
+        try await store.update(deployment)
+        if let remote = request.remote {
+            deployment.state = .pushing
+            try await store.update(deployment)
+            try await blocking { try repository.push(to: remote, branch: branch) }
+        }
+        let root = try WorkspaceRoot(path: workspace)
+        var buildCommand = request.buildCommand
+        if buildCommand == nil, request.outputDirectory == nil, try await blocking({ Self.hasBuildScript(root) }) {
+            buildCommand = "npm run build"
+        }
+        if let command = buildCommand {
+            deployment.state = .building
+            try await store.update(deployment)
+            let record = try await runtime.ensureActive(projectID: project.id, image: project.image)
+            var exec = ExecRequest(command: command)
+            exec.timeoutSeconds = request.buildTimeout
+            let result = try await runtime.execute(record, exec)
+            guard result.exit_code == 0 else {
+                let tail = result.output.split(separator: "\n").suffix(5).joined(separator: "\n")
+                throw DeployError(result.timed_out
+                    ? "the build did not finish within \(Int(request.buildTimeout)) s"
+                    : "the build failed with exit code \(result.exit_code): \(tail)")
+            }
+        }
+        let built = buildCommand != nil
+        let output = try await blocking { try Self.outputDirectory(root, given: request.outputDirectory, built: built) }
+        let (site, sites, current, id) = (paths.site(project.id, deployment.id), paths.sites(project.id), paths.current(project.id), deployment.id)
+        try await blocking {
+            try FileManager.default.createDirectory(atPath: sites, withIntermediateDirectories: true)
+            _ = try root.copyTree(output, to: site)
+            // The switch: a new link renamed over the old one, so a reader sees one site or the other.
+            let temporary = current + ".next-" + id
+            try? FileManager.default.removeItem(atPath: temporary)
+            try FileManager.default.createSymbolicLink(atPath: temporary, withDestinationPath: "sites/" + id)
+            guard rename(temporary, current) == 0 else { throw DeployError("cannot switch the served site") }
+        }
+    }
+
+    /// The directory to publish: the one given, else (after a build) the first of `dist`,
+    /// `build`, `out` that exists, else the workspace itself.
+    static func outputDirectory(_ root: WorkspaceRoot, given: String?, built: Bool) throws -> WorkspacePath {
+        if let given {
+            let path = try WorkspacePath(given)
+            guard (try? root.list(path)) != nil else { throw DeployError("output_dir \(path) is not a directory in the workspace") }
+            return path
+        }
+        if built {
+            for name in ["dist", "build", "out"] {
+                let path = try WorkspacePath(name)
+                if (try? root.list(path)) != nil { return path }
+            }
+            throw DeployError("the build made none of dist, build, out: give output_dir")
+        }
+        return try WorkspacePath("")
+    }
+
+    /// Whether `package.json` has a `build` script.
+    static func hasBuildScript(_ root: WorkspaceRoot) -> Bool {
+        guard let file = try? root.openForReading(try WorkspacePath("package.json")), file.size < 1 << 20 else { return false }
+        var data = Data(count: Int(file.size))
+        let count = data.withUnsafeMutableBytes { read(file.fd.raw, $0.baseAddress!, $0.count) }
+        guard count == Int(file.size),
+              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let scripts = json["scripts"] as? [String: Any] else { return false }
+        return scripts["build"] is String
+    }
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case let error as DeployError: error.message
+        case let error as FileAPIError: error.message
+        case let error as HostError: error.message
+        default: "internal error"
+        }
+    }
+
+    private func blocking<T: Sendable>(_ body: @Sendable @escaping () throws -> T) async throws -> T {
+        try await NIOThreadPool.singleton.runIfActive(body)
+    }
+
+    private func acquire(_ projectID: String) async {
+        if busy.insert(projectID).inserted { return }
+        await withCheckedContinuation { waiting[projectID, default: []].append($0) }
+    }
+
+    private func release(_ projectID: String) {
+        if var queue = waiting[projectID], !queue.isEmpty {
+            let next = queue.removeFirst()
+            waiting[projectID] = queue.isEmpty ? nil : queue
+            next.resume()  // the turn passes on; the project stays busy
+        } else {
+            busy.remove(projectID)
+        }
+    }
+}

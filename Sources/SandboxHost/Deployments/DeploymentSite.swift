@@ -1,0 +1,55 @@
+import FileAPI
+import Foundation
+import Hummingbird
+import NIOPosix
+
+/// Serves a project's current deployment: files by path, `index.html` for a directory and as
+/// the fallback for a path that names nothing (single-page apps). Paths are resolved like the
+/// file API's, inside the deployment's directory; anything that would leave it is a 404.
+struct DeploymentSite: Sendable {
+    let paths: DeploymentPaths
+
+    func response(projectID: String, path raw: String) async throws -> Response {
+        guard Identifier.looksValid(projectID) else { throw HostError.notFound("deployment") }
+        let current = paths.current(projectID)
+        let found = try await NIOThreadPool.singleton.runIfActive { () -> (FileDescriptor, Int64, String)? in
+            guard let root = try? WorkspaceRoot(path: current), let path = try? WorkspacePath(raw) else { return nil }
+            func open(_ path: WorkspacePath) -> (FileDescriptor, Int64, String)? {
+                do {
+                    let file = try root.openForReading(path)
+                    return (file.fd, file.size, path.name ?? "index.html")
+                } catch let error as FileAPIError where error.kind == .invalidRequest {
+                    return try? open(WorkspacePath(path.relative + "/index.html"))
+                } catch {
+                    return nil
+                }
+            }
+            if let file = open(path) { return file }
+            // A single-page app's own routes: unknown paths get its index.html.
+            guard path.components.last.map({ !$0.contains(".") }) ?? true else { return nil }
+            return open(try WorkspacePath("index.html"))
+        }
+        guard let (file, size, name) = found else { throw HostError.notFound("file") }
+        let pool = NIOThreadPool.singleton
+        return Response(
+            status: .ok, headers: [.contentType: ContentType.forName(name), .contentLength: String(size), .cacheControl: "no-cache"],
+            body: ResponseBody(contentLength: Int(size)) { writer in
+                var offset: Int64 = 0
+                while offset < size {
+                    let want = Int(min(Int64(1 << 18), size - offset))
+                    let at = offset
+                    let buffer = try await pool.runIfActive { () -> ByteBuffer in
+                        var buffer = ByteBuffer()
+                        let read = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { pointer in
+                            max(0, pread(file.raw, pointer.baseAddress!, want, off_t(at)))
+                        }
+                        if read < want { buffer.writeRepeatingByte(0, count: want - read) }
+                        return buffer
+                    }
+                    try await writer.write(buffer)
+                    offset += Int64(want)
+                }
+                try await writer.finish(nil)
+            })
+    }
+}

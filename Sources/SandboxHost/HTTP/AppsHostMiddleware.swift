@@ -1,0 +1,26 @@
+import HTTPTypes
+import Hummingbird
+
+/// `{project_id}.apps.localhost:PORT`: a request whose Host names a project's site is served
+/// from its deployment, before any route or key check (a site is public).
+struct AppsHostMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+    let site: DeploymentSite
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let candidates = [request.head.authority, request.headers[Self.hostField]].compactMap { $0 }
+        guard let projectID = candidates.lazy.compactMap(Self.projectID(host:)).first else { return try await next(request, context) }
+        return try await site.response(projectID: projectID, path: String(request.uri.path.dropFirst()))
+    }
+
+    /// `Host` as a plain field (HTTP/1 servers turn it into `authority`; some paths keep it as is).
+    static let hostField = HTTPField.Name("Host")!
+
+    /// The project id of `<id>.apps.localhost[:port]`, else nil.
+    static func projectID(host: String) -> String? {
+        let name = host.split(separator: ":", maxSplits: 1).first.map { $0.lowercased() } ?? ""
+        guard name.hasSuffix(".apps.localhost") else { return nil }
+        let label = String(name.dropLast(".apps.localhost".count))
+        return Identifier.looksValid(label) ? label : nil
+    }
+}

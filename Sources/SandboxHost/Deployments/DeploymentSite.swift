@@ -30,26 +30,8 @@ struct DeploymentSite: Sendable {
             return open(try WorkspacePath("index.html"))
         }
         guard let (file, size, name) = found else { throw HostError.notFound("file") }
-        let pool = NIOThreadPool.singleton
         return Response(
             status: .ok, headers: [.contentType: ContentType.forName(name), .contentLength: String(size), .cacheControl: "no-cache"],
-            body: ResponseBody(contentLength: Int(size)) { writer in
-                var offset: Int64 = 0
-                while offset < size {
-                    let want = Int(min(Int64(1 << 18), size - offset))
-                    let at = offset
-                    let buffer = try await pool.runIfActive { () -> ByteBuffer in
-                        var buffer = ByteBuffer()
-                        let read = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { pointer in
-                            max(0, pread(file.raw, pointer.baseAddress!, want, off_t(at)))
-                        }
-                        if read < want { buffer.writeRepeatingByte(0, count: want - read) }
-                        return buffer
-                    }
-                    try await writer.write(buffer)
-                    offset += Int64(want)
-                }
-                try await writer.finish(nil)
-            })
+            body: FileBody.body(file, count: size))
     }
 }

@@ -241,28 +241,7 @@ struct FilesController {
             return Response(status: .rangeNotSatisfiable, headers: headers)
         }
         headers[.contentLength] = String(count)
-        let pool = threadPool
-        let (first, length) = (start, count)
-        return Response(status: status, headers: headers, body: ResponseBody(contentLength: Int(count)) { writer in
-            var offset = first
-            let end = first + length
-            while offset < end {
-                let want = Int(min(Int64(1 << 18), end - offset))
-                let at = offset
-                let buffer = try await pool.runIfActive { () -> ByteBuffer in
-                    var buffer = ByteBuffer()
-                    let read = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { pointer in
-                        max(0, pread(file.raw, pointer.baseAddress!, want, off_t(at)))
-                    }
-                    // A file that shrank meanwhile: pad, since the length was promised.
-                    if read < want { buffer.writeRepeatingByte(0, count: want - read) }
-                    return buffer
-                }
-                try await writer.write(buffer)
-                offset += Int64(want)
-            }
-            try await writer.finish(nil)
-        })
+        return Response(status: status, headers: headers, body: FileBody.body(file, start: start, count: count, threadPool: threadPool))
     }
 
     struct Found: Encodable, Sendable {

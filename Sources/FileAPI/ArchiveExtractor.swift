@@ -73,7 +73,7 @@ public struct ArchiveExtractor: Sendable {
             let status = archive_read_next_header(reader, &entry)
             if status == ARCHIVE_EOF { break }
             if status == ARCHIVE_FATAL || entry == nil {
-                let reason = entries == 0 ? "the body is not a tar, tar.gz or zip archive" : "the archive is damaged: \(Self.error(reader))"
+                let reason = entries == 0 ? "the body is not a tar, tar.gz or zip archive" : "the archive is damaged: \(ArchiveLocale.error(reader))"
                 throw FileAPIError.invalidRequest(reason)
             }
             entries += 1
@@ -82,7 +82,7 @@ public struct ArchiveExtractor: Sendable {
             }
             let name = archive_entry_pathname(entry).map { String(cString: $0) } ?? ""
             if status < ARCHIVE_WARN {
-                report.skipped.append(.init(name: name, reason: "unreadable entry: \(Self.error(reader))"))
+                report.skipped.append(.init(name: name, reason: "unreadable entry: \(ArchiveLocale.error(reader))"))
                 continue
             }
             if let reason = try extractEntry(entry!, name: name, reader: reader, stage: stage, report: &report) {
@@ -150,17 +150,12 @@ public struct ArchiveExtractor: Sendable {
             let status = archive_read_data_block(reader, &buffer, &size, &offset)
             if status == ARCHIVE_EOF { break }
             guard status >= ARCHIVE_WARN else {
-                throw FileAPIError.invalidRequest("the archive is damaged at \(components.joined(separator: "/")): \(Self.error(reader))")
+                throw FileAPIError.invalidRequest("the archive is damaged at \(components.joined(separator: "/")): \(ArchiveLocale.error(reader))")
             }
             let end = offset + Int64(size)
             if end > length {
                 try checkTotal(report.bytes + (end - length))
-                let compressed = max(1, archive_filter_bytes(reader, -1) - compressedStart)
-                if end > limits.ratioThreshold, Double(end) / Double(compressed) > limits.maxRatio {
-                    throw FileAPIError(
-                        "\(components.joined(separator: "/")) expands more than \(Int(limits.maxRatio)):1; refused as a compression bomb",
-                        kind: .tooLarge)
-                }
+                try checkRatio(end, since: compressedStart, reader, components)
                 report.bytes += end - length
                 length = end
             }
@@ -179,12 +174,7 @@ public struct ArchiveExtractor: Sendable {
         }
         if declared > length {
             // A sparse file's trailing hole: no disk, but as costly to read as data, so it counts.
-            let compressed = max(1, archive_filter_bytes(reader, -1) - compressedStart)
-            if declared > limits.ratioThreshold, Double(declared) / Double(compressed) > limits.maxRatio {
-                throw FileAPIError(
-                    "\(components.joined(separator: "/")) expands more than \(Int(limits.maxRatio)):1; refused as a compression bomb",
-                    kind: .tooLarge)
-            }
+            try checkRatio(declared, since: compressedStart, reader, components)
             ftruncate(file.raw, off_t(declared))
         }
         fchmod(file.raw, mode)
@@ -193,6 +183,16 @@ public struct ArchiveExtractor: Sendable {
         futimens(file.raw, &times)
         report.extracted += 1
         return nil
+    }
+
+    /// An entry of `length` bytes made from what the reader consumed since `compressedStart`:
+    /// past the threshold, more than `maxRatio` to one is a bomb.
+    private func checkRatio(_ length: Int64, since compressedStart: Int64, _ reader: OpaquePointer, _ components: [String]) throws {
+        let compressed = max(1, archive_filter_bytes(reader, -1) - compressedStart)
+        guard length > limits.ratioThreshold, Double(length) / Double(compressed) > limits.maxRatio else { return }
+        throw FileAPIError(
+            "\(components.joined(separator: "/")) expands more than \(Int(limits.maxRatio)):1; refused as a compression bomb",
+            kind: .tooLarge)
     }
 
     private func checkTotal(_ bytes: Int64) throws {
@@ -244,9 +244,5 @@ public struct ArchiveExtractor: Sendable {
             }
         }
         return result
-    }
-
-    private static func error(_ archive: OpaquePointer) -> String {
-        archive_error_string(archive).map { String(cString: $0) } ?? "unknown error"
     }
 }

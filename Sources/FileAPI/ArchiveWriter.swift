@@ -74,7 +74,7 @@ public struct ArchiveWriter: Sendable {
                 return length
             }, nil)
         }
-        guard opened == ARCHIVE_OK else { throw FileAPIError("cannot start the archive: \(Self.error(archive))") }
+        guard opened == ARCHIVE_OK else { throw FileAPIError("cannot start the archive: \(ArchiveLocale.error(archive))") }
         var buffer = [UInt8](repeating: 0, count: 1 << 18)
         try withExtendedLifetime(output) {
             try walk(directory.raw, prefix: "", archive: archive, buffer: &buffer, output: output)
@@ -140,10 +140,6 @@ public struct ArchiveWriter: Sendable {
     }
 
     private func stopped(_ output: Output, _ archive: OpaquePointer) -> FileAPIError {
-        output.stopped ? FileAPIError("the download was abandoned", kind: .failure) : FileAPIError("cannot write the archive: \(Self.error(archive))")
-    }
-
-    private static func error(_ archive: OpaquePointer) -> String {
-        archive_error_string(archive).map { String(cString: $0) } ?? "unknown error"
+        output.stopped ? FileAPIError("the download was abandoned", kind: .failure) : FileAPIError("cannot write the archive: \(ArchiveLocale.error(archive))")
     }
 }

@@ -36,6 +36,12 @@ extension WorkspaceRoot {
             .sorted { ($0.isDirectory ? 0 : 1, $0.name.lowercased(), $0.name) < ($1.isDirectory ? 0 : 1, $1.name.lowercased(), $1.name) }
     }
 
+    /// Whether `path` leads (as the sandbox resolves it) to a directory: a lookup, no listing.
+    public func isDirectory(_ path: WorkspacePath) -> Bool {
+        guard let location = try? resolve(path, followFinal: true) else { return false }
+        return location.name == nil
+    }
+
     /// `path`, which must be a directory (400 otherwise, 404 when missing), open for reading.
     func openDirectory(_ path: WorkspacePath) throws -> FileDescriptor {
         let location = try resolve(path, followFinal: true)

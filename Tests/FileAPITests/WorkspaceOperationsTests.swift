@@ -72,6 +72,20 @@ import Glibc
         #expect(try String(contentsOfFile: workspace.base + "/secret.txt", encoding: .utf8) == "SECRET")
     }
 
+    @Test func isDirectoryFollowsLinksAndSaysNoToWhatIsNotThere() throws {
+        let workspace = try Workspace()
+        try workspace.write("src/a.ts", "a")
+        try workspace.link("to-src", to: "/workspace/src")
+        try workspace.link("out", to: "/")
+        let root = try workspace.root()
+        #expect(root.isDirectory(try WorkspacePath("")))
+        #expect(root.isDirectory(try WorkspacePath("src")))
+        #expect(root.isDirectory(try WorkspacePath("to-src")))
+        #expect(!root.isDirectory(try WorkspacePath("src/a.ts")))
+        #expect(!root.isDirectory(try WorkspacePath("missing")))
+        #expect(!root.isDirectory(try WorkspacePath("out")), "a link that leaves is no directory of ours")
+    }
+
     @Test func usageCountsAllocatedBytes() throws {
         let workspace = try Workspace()
         try workspace.write("a/b.bin", String(repeating: "x", count: 1 << 20))

@@ -98,13 +98,13 @@ actor DeployService {
     static func outputDirectory(_ root: WorkspaceRoot, given: String?, built: Bool) throws -> WorkspacePath {
         if let given {
             let path = try WorkspacePath(given)
-            guard (try? root.list(path)) != nil else { throw DeployError("output_dir \(path) is not a directory in the workspace") }
+            guard root.isDirectory(path) else { throw DeployError("output_dir \(path) is not a directory in the workspace") }
             return path
         }
         if built {
             for name in ["dist", "build", "out"] {
                 let path = try WorkspacePath(name)
-                if (try? root.list(path)) != nil { return path }
+                if root.isDirectory(path) { return path }
             }
             throw DeployError("the build made none of dist, build, out: give output_dir")
         }

@@ -101,7 +101,7 @@ struct FilesController {
         let base = try WorkspacePath(upload.fields["path"] ?? "")
         let files = upload.files
         let placed = try await run { () -> [UploadedFile] in
-            let single = files.count == 1 && !(upload.fields["path"] ?? "").isEmpty && !Self.isDirectory(root, base)
+            let single = files.count == 1 && !(upload.fields["path"] ?? "").isEmpty && !root.isDirectory(base)
             // Every destination is checked before the first is written: a bad name refuses the whole upload.
             let destinations = try files.map { single ? base : try Self.place($0.filename, under: base) }
             return try zip(files, destinations).map { staged, destination in
@@ -122,10 +122,6 @@ struct FilesController {
             throw HostError(.validation, "filename '\(filename.prefix(200))' leaves the target directory")
         }
         return path
-    }
-
-    static func isDirectory(_ root: WorkspaceRoot, _ path: WorkspacePath) -> Bool {
-        (try? root.list(path)) != nil
     }
 
     @Sendable func put(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<UploadedFile> {

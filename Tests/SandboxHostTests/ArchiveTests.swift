@@ -176,15 +176,7 @@ struct ArchiveTests {
     }
 
     static func python(_ script: String, arguments: [String] = []) throws -> Data {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = ["-c", script] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return data
+        try Subprocess.run("/usr/bin/python3", ["-c", script] + arguments, mergeStandardError: false).output
     }
 
     @Test func bombsAndCapsRefuseTheWholeArchive() async throws {

@@ -10,17 +10,11 @@ import Testing
 struct DeployTests {
     @discardableResult
     static func git(_ arguments: [String], in directory: String? = nil) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-        process.arguments = (directory.map { ["-C", $0] } ?? []) + ["-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let (status, data) = try Subprocess.run(
+            "/usr/bin/git",
+            (directory.map { ["-C", $0] } ?? []) + ["-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"] + arguments)
         let output = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else { throw HostProcessError("git \(arguments.joined(separator: " ")): \(output)") }
+        guard status == 0 else { throw HostProcessError("git \(arguments.joined(separator: " ")): \(output)") }
         return output
     }
 

@@ -30,7 +30,7 @@ struct FilesTests {
             #expect(slice.status == .partialContent)
             #expect(slice.body == "console")
             #expect(slice.headers[.contentRange] == "bytes 0-6/18")
-            #expect(try await files.read("src/app.ts", headers: [.range: "bytes=-3"]).body == "i')\n".suffix(3).description)
+            #expect(try await files.read("src/app.ts", headers: [.range: "bytes=-3"]).body == "')\n")
             let beyond = try await files.read("src/app.ts", headers: [.range: "bytes=100-"])
             #expect(beyond.status == .rangeNotSatisfiable)
             #expect(beyond.headers[.contentRange] == "bytes */18")

@@ -106,16 +106,8 @@ final class HostProcess: Sendable {
 
     /// Runs the binary with `arguments` (a CLI command) and answers its exit status and output.
     static func command(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let (status, data) = try Subprocess.run(binary, arguments)
+        return (status, String(decoding: data, as: UTF8.self))
     }
 }
 

@@ -51,14 +51,14 @@ actor DeployService {
         let workspace = workspaces.path(projectID: project.id)
         let repository = ProjectRepository(gitDir: paths.repository(project.id))
         let (branch, message) = (request.branch, request.message)
-        deployment.commit = try await blocking {
+        deployment.commit = try await onOwnThread {
             try repository.commit(workTree: workspace, branch: branch, message: message, author: "sandbox-host")
         }
         try await store.update(deployment)
         if let remote = request.remote {
             deployment.state = .pushing
             try await store.update(deployment)
-            try await blocking { try repository.push(to: remote, branch: branch) }
+            try await onOwnThread { try repository.push(to: remote, branch: branch) }
         }
         let root = try WorkspaceRoot(path: workspace)
         var buildCommand = request.buildCommand
@@ -128,6 +128,14 @@ actor DeployService {
         case let error as FileAPIError: error.message
         case let error as HostError: error.message
         default: "internal error"
+        }
+    }
+
+    /// git may wait on a slow remote for up to its deadline: it gets a thread of its own rather
+    /// than one of the shared pool's few, which every file route needs.
+    private func onOwnThread<T: Sendable>(_ body: @Sendable @escaping () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
         }
     }
 

@@ -75,7 +75,9 @@ struct SandboxContainmentTests {
             let sandboxes = SandboxClient(client: client, key: host.adminKey)
             let (_, sandbox) = try await sandboxes.create()
             let slowest = try await Self.slowestHealth(client) {
-                let result = try await sandboxes.exec(sandbox, "bomb() { bomb | bomb & }; bomb; while :; do :; done", timeout: 3)
+                // The bomb in a subshell: dash forks each element of `bomb | bomb &` from the shell
+                // that runs it, and exits on a failed fork; the outer shell must live to time out.
+                let result = try await sandboxes.exec(sandbox, "(bomb() { bomb | bomb & }; bomb); while :; do :; done", timeout: 3)
                 #expect(result["timed_out"] as? Bool == true)
             }
             #expect(slowest < 1.0, "health took \(slowest) s during the fork bomb")

@@ -34,9 +34,15 @@ struct FilesController {
         let raw = request.uri.queryParameters["path"].map(String.init)
         if requirePath && (raw ?? "").isEmpty { throw HostError(.unprocessable, "query parameter 'path' is required") }
         let path = try WorkspacePath(raw ?? "")
-        let root = try WorkspaceRoot(path: services.workspaces.path(projectID: record.projectID))
+        let root = try await openRoot(record)
         services.runtime.touch(record.id)
         return (record, root, path)
+    }
+
+    /// The sandbox's workspace, opened on the thread pool (a path lookup may wait on the disk).
+    private func openRoot(_ record: SandboxRecord) async throws -> WorkspaceRoot {
+        let path = services.workspaces.path(projectID: record.projectID)
+        return try await run { try WorkspaceRoot(path: path) }
     }
 
     private func run<T: Sendable>(_ body: @Sendable @escaping () throws -> T) async throws -> T {
@@ -91,7 +97,7 @@ struct FilesController {
     @Sendable func upload(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<Uploaded> {
         let record = try await services.ownedSandbox(context)
         try checkDeclaredLength(request)
-        let root = try WorkspaceRoot(path: services.workspaces.path(projectID: record.projectID))
+        let root = try await openRoot(record)
         services.runtime.touch(record.id)
         let upload = try MultipartUpload(
             contentType: request.headers[.contentType] ?? "", stagingDirectory: services.configuration.stagingPath,
@@ -127,9 +133,9 @@ struct FilesController {
     @Sendable func put(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<UploadedFile> {
         let (_, root, path) = try await target(request, context, requirePath: true)
         try checkDeclaredLength(request)
-        let writer = try AtomicFileWriter(
-            stagingDirectory: services.configuration.stagingPath, maxBytes: services.configuration.maxUploadBytes,
-            spaceLeft: try await spaceLeft(root))
+        let (staging, maxBytes, left) = (services.configuration.stagingPath, services.configuration.maxUploadBytes, try await spaceLeft(root))
+        // Creating a file waits on the file system's journal: never on the event loop.
+        let writer = try await run { try AtomicFileWriter(stagingDirectory: staging, maxBytes: maxBytes, spaceLeft: left) }
         try await stream(request) { buffer in try buffer.withUnsafeReadableBytes { try writer.write($0) } }
         try await run { try writer.commit(to: path, in: root) }
         return JSONResponse(UploadedFile(path: path.description, size: writer.size))
@@ -152,7 +158,8 @@ struct FilesController {
         let (_, root, path) = try await target(request, context)
         try checkDeclaredLength(request)
         let staging = services.configuration.stagingPath
-        let spool = try AtomicFileWriter(stagingDirectory: staging, maxBytes: services.configuration.maxUploadBytes, readable: true)
+        let maxBytes = services.configuration.maxUploadBytes
+        let spool = try await run { try AtomicFileWriter(stagingDirectory: staging, maxBytes: maxBytes, readable: true) }
         try await stream(request) { buffer in try buffer.withUnsafeReadableBytes { try spool.write($0) } }
         guard spool.size > 0 else { throw HostError(.validation, "the body is empty; send a tar, tar.gz or zip archive") }
         let extractor = ArchiveExtractor(

@@ -22,6 +22,11 @@ public enum HostRouter {
         router.addRoutes(
             SessionsController(services: services, heartbeat: services.configuration.heartbeat).endpoints, atPath: "/api/sandboxes")
         router.addRoutes(FilesController(services: services).endpoints, atPath: "/api/sandboxes")
+        let agentRuns = AgentRunsController(services: services)
+        router.addRoutes(agentRuns.threadEndpoints, atPath: "/api/thread")
+        router.addRoutes(agentRuns.agentEndpoints, atPath: "/api/agent")
+        router.addRoutes(agentRuns.runEndpoints, atPath: "/api/agent-run")
+        router.addRoutes(ModelsController(services: services).endpoints, atPath: "/api/models")
         let deployments = DeploymentsController(services: services)
         router.addRoutes(deployments.endpoints, atPath: "/api/project")
         router.addRoutes(deployments.siteEndpoints, atPath: "/deployments")

@@ -1,3 +1,4 @@
+import AgentLoop
 import Logging
 
 /// The services every controller draws on, built once at start.
@@ -15,6 +16,8 @@ public struct HostServices: Sendable {
     public let deployments: DeploymentStore
     let deploymentPaths: DeploymentPaths
     let deployer: DeployService
+    public let agentRuns: AgentRunStore
+    let agents: AgentService
     /// Random per process start; `/api/health` reports it so clients can tell a restart.
     public let instanceID: String
     public let environment: [String: String]
@@ -44,7 +47,22 @@ public struct HostServices: Sendable {
         self.deployer = DeployService(
             store: deployments, paths: deploymentPaths, workspaces: workspaces, runtime: runtime, logger: logger)
         _ = try deployments.failInterrupted()
+        self.agentRuns = AgentRunStore(database: database)
+        let interrupted = try agentRuns.failInterrupted()
+        if interrupted > 0 { logger.warning("agent runs interrupted by the last shutdown marked failed", metadata: ["count": "\(interrupted)"]) }
+        self.agents = AgentService(
+            provider: AgentService.loadProvider(environment: environment, dataDir: configuration.dataDir),
+            runs: agentRuns, threads: threads, projects: projects, runtime: runtime, workspaces: workspaces,
+            configuration: configuration, retry: Self.retryPolicy(environment), logger: logger)
         self.instanceID = Identifier.randomHex(bytes: 12)
         self.environment = environment
+    }
+
+    /// Provider retries: `SANDBOX_HOST_LLM_MAX_ATTEMPTS` (5) tries, backoff from
+    /// `SANDBOX_HOST_LLM_RETRY_MS` (500) doubling to 8 s.
+    static func retryPolicy(_ environment: [String: String]) -> RetryPolicy {
+        let attempts = environment["SANDBOX_HOST_LLM_MAX_ATTEMPTS"].flatMap(Int.init).map { min(max($0, 1), 20) } ?? 5
+        let initial = environment["SANDBOX_HOST_LLM_RETRY_MS"].flatMap(Int.init).map { min(max($0, 1), 60_000) } ?? 500
+        return RetryPolicy(attempts: attempts, initialDelay: .milliseconds(initial), maxDelay: .milliseconds(max(initial, 8_000)))
     }
 }

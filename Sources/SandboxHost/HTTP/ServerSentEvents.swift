@@ -17,6 +17,11 @@ enum ServerSentEvents {
         return ByteBuffer(string: text)
     }
 
+    /// An event whose JSON is already written (stored agent-run events).
+    static func event(id: Int, name: String = "message", json: String) -> ByteBuffer {
+        ByteBuffer(string: "id: \(id)\nevent: \(name)\ndata: \(json)\n\n")
+    }
+
     static let ping = ByteBuffer(string: "event: ping\ndata: {\"type\":\"ping\"}\n\n")
 
     /// Where a reconnecting client resumes: `Last-Event-ID`, else `?after=`, else the start.

@@ -106,7 +106,9 @@ extension SandboxRuntime {
                 group.cancelAll()
                 return (status, false)
             }
-            try? await NIOThreadPool.singleton.runIfActive { cgroups.killCommandGroup(sandboxID, command: id) }
+            // In a task of its own: when the caller was cancelled (an agent run stopped), a
+            // cancelled thread-pool call would never run, and the command would live on.
+            await Task { try? await NIOThreadPool.singleton.runIfActive { cgroups.killCommandGroup(sandboxID, command: id) } }.value
             var status: Int32 = SandboxProcess.killedStatus
             while let next = await group.next() {
                 if let value = next { status = value }

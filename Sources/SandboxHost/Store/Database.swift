@@ -31,6 +31,17 @@ public final class Database: Sendable {
         try await run { connection in try connection.transaction { try body(connection) } }
     }
 
+    /// Runs `body` with commits that do not wait for the disk (`synchronous = NORMAL` in WAL
+    /// mode): what it writes survives the host being killed, not a power cut. For agent-run
+    /// events, written by the dozen per second, where an fsync each would be the run's cost.
+    public func runRelaxed<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        try await run { connection in
+            try connection.exec("PRAGMA synchronous = NORMAL")
+            defer { try? connection.exec("PRAGMA synchronous = FULL") }
+            return try body(connection)
+        }
+    }
+
     /// Runs `body` synchronously on the calling thread: for the CLI, which has no event loop.
     public func runBlocking<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
         try lock.withLock { _ in try body(connection) }

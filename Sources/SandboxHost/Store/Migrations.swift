@@ -78,6 +78,35 @@ enum Migrations {
         );
         CREATE INDEX deployments_project ON deployments(project_id, created_at);
         """,
+        // 4: agent runs, their events (numbered per run, gap-free), and the tool fields of messages
+        // so a follow-up run can replay the conversation to the model. At most one run per thread
+        // is running: the partial unique index makes a racing second start fail.
+        """
+        CREATE TABLE agent_runs (
+            id TEXT PRIMARY KEY,
+            thread_id TEXT NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
+            status TEXT NOT NULL,
+            model TEXT NOT NULL,
+            max_steps INTEGER NOT NULL,
+            started_at TEXT NOT NULL,
+            completed_at TEXT,
+            error TEXT,
+            prompt_tokens INTEGER NOT NULL DEFAULT 0,
+            completion_tokens INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX agent_runs_thread ON agent_runs(thread_id, started_at);
+        CREATE UNIQUE INDEX agent_runs_active ON agent_runs(thread_id) WHERE status = 'running';
+        CREATE TABLE agent_run_events (
+            run_id TEXT NOT NULL REFERENCES agent_runs(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            payload TEXT NOT NULL,
+            PRIMARY KEY (run_id, seq)
+        ) WITHOUT ROWID;
+        ALTER TABLE messages ADD COLUMN tool_calls TEXT;
+        ALTER TABLE messages ADD COLUMN tool_call_id TEXT;
+        ALTER TABLE messages ADD COLUMN tool_name TEXT;
+        ALTER TABLE messages ADD COLUMN run_id TEXT;
+        """,
     ]
 
     /// Applies each migration past the recorded version, each in its own transaction.

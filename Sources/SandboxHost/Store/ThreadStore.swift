@@ -1,3 +1,6 @@
+import AgentLoop
+import Foundation
+
 /// Threads and their messages; every lookup joins through the project to its owner.
 public struct ThreadStore: Sendable {
     let database: Database
@@ -68,15 +71,68 @@ public struct ThreadStore: Sendable {
     public func messages(threadID: String, userID: String) async throws -> [ChatMessage]? {
         try await database.run { connection in
             guard try Self.owns(threadID: threadID, userID: userID, in: connection) else { return nil }
-            return try connection.query(
-                "SELECT id, thread_id, role, content, created_at FROM messages WHERE thread_id = ? ORDER BY seq",
-                [.text(threadID)]
-            ).map {
-                ChatMessage(
-                    id: try $0.text(0), threadID: try $0.text(1),
-                    role: ChatMessage.Role(rawValue: try $0.text(2)) ?? .user,
-                    content: try $0.text(3), createdAt: try $0.text(4))
+            return try Self.messages(threadID: threadID, in: connection)
+        }
+    }
+
+    static func messages(threadID: String, in connection: SQLiteConnection) throws -> [ChatMessage] {
+        try connection.query("""
+            SELECT id, thread_id, role, content, created_at, tool_calls, tool_call_id, tool_name, run_id
+            FROM messages WHERE thread_id = ? ORDER BY seq
+            """, [.text(threadID)]
+        ).map {
+            var message = ChatMessage(
+                id: try $0.text(0), threadID: try $0.text(1),
+                role: ChatMessage.Role(rawValue: try $0.text(2)) ?? .user,
+                content: try $0.text(3), createdAt: try $0.text(4))
+            message.toolCalls = $0.optionalText(5).flatMap { try? JSONDecoder().decode([ToolCall].self, from: Data($0.utf8)) }
+            message.toolCallID = $0.optionalText(6)
+            message.toolName = $0.optionalText(7)
+            message.runID = $0.optionalText(8)
+            return message
+        }
+    }
+
+    /// The conversation as a model must see it: every tool call answered (a call whose result
+    /// was never stored, because the host died mid-tool, gets one saying so).
+    public func conversation(threadID: String) async throws -> [ConversationMessage] {
+        let stored = try await database.run { try Self.messages(threadID: threadID, in: $0) }
+        var conversation: [ConversationMessage] = []
+        var unanswered: [ToolCall] = []
+        func closeOpenCalls() {
+            for call in unanswered {
+                conversation.append(ConversationMessage(
+                    role: .tool, text: "[no result: the run ended before this call finished]", toolCallID: call.id, toolName: call.name))
             }
+            unanswered = []
+        }
+        for message in stored.map(\.conversationMessage) {
+            if message.role == .tool {
+                guard let index = unanswered.firstIndex(where: { $0.id == message.toolCallID }) else { continue }
+                unanswered.remove(at: index)
+            } else {
+                closeOpenCalls()
+            }
+            conversation.append(message)
+            if message.role == .assistant { unanswered = message.toolCalls }
+        }
+        closeOpenCalls()
+        return conversation
+    }
+
+    /// Appends an agent's message (assistant or tool) to a thread the run already owns.
+    func appendAgentMessage(_ message: ConversationMessage, id: String, threadID: String, runID: String) async throws {
+        let calls = message.toolCalls.isEmpty ? nil : (try? JSONEncoder().encode(message.toolCalls)).map { String(decoding: $0, as: UTF8.self) }
+        let row: [SQLiteValue] = [
+            .text(id), .text(threadID), .text(message.role.rawValue), .text(message.text), .text(Timestamp.iso8601()),
+            calls.map(SQLiteValue.text) ?? .null, message.toolCallID.map(SQLiteValue.text) ?? .null,
+            message.toolName.map(SQLiteValue.text) ?? .null, .text(runID),
+        ]
+        _ = try await database.run { connection in
+            try connection.run("""
+                INSERT INTO messages (id, thread_id, role, content, created_at, tool_calls, tool_call_id, tool_name, run_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, row)
         }
     }
 

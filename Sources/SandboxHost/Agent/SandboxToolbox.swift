@@ -1,0 +1,139 @@
+import AgentLoop
+import FileAPI
+import Foundation
+import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The agent's tools on one sandbox, through the same runtime and file services as the HTTP
+/// API (and so under the same path rules, limits and quota). Errors become `AgentLoopError`s
+/// whose message a model may read: sandbox paths only, never host ones.
+struct SandboxToolbox: SandboxTools {
+    let record: SandboxRecord
+    let runtime: SandboxRuntime
+    let workspacePath: String
+    let configuration: HostConfiguration
+    var threadPool: NIOThreadPool { .singleton }
+
+    static let devServerSession = "dev_server_web"
+
+    func shell(command: String, timeoutSeconds: Double, cwd: String?, session: String?) async throws -> ShellOutcome {
+        guard !command.utf8.contains(0) else { throw AgentLoopError(.invalidArguments, "shell: the command contains a NUL byte") }
+        var exec = ExecRequest(command: command)
+        exec.timeoutSeconds = timeoutSeconds
+        if let cwd, !cwd.isEmpty {
+            guard !cwd.utf8.contains(0) else { throw AgentLoopError(.invalidArguments, "shell: cwd contains a NUL byte") }
+            exec.cwd = cwd.hasPrefix("/") ? cwd : "/workspace/" + cwd
+        }
+        do {
+            if let session {
+                guard SandboxRuntime.validSessionName(session) else {
+                    throw AgentLoopError(.invalidArguments, "shell: session_name may hold letters, digits, '-', '_' and '.', up to 64")
+                }
+                let id = try await runtime.startInSession(record, exec, sessionName: session)
+                return ShellOutcome(output: "started in session '\(session)' as command \(id); it keeps running in the background", exitCode: nil)
+            }
+            let result = try await runtime.execute(record, exec)
+            return ShellOutcome(output: result.output, exitCode: result.exit_code, timedOut: result.timed_out, truncated: result.truncated)
+        } catch let error as HostError {
+            throw AgentLoopError(.toolFailed, error.message)
+        }
+    }
+
+    func readFile(path: String, maxBytes: Int) async throws -> [UInt8] {
+        try await files { root in
+            let (file, size, _) = try root.openForReading(try WorkspacePath(path))
+            guard size <= Int64(maxBytes) else {
+                throw AgentLoopError(.toolFailed, "\(path) is \(size) bytes, too large to read whole; use shell (head, tail, sed -n, grep)")
+            }
+            var bytes = [UInt8](repeating: 0, count: Int(size))
+            var done = 0
+            while done < bytes.count {
+                let count = bytes.withUnsafeMutableBytes { pread(file.raw, $0.baseAddress! + done, $0.count - done, off_t(done)) }
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else { break }
+                done += count
+            }
+            return Array(bytes[..<done])
+        }
+    }
+
+    func writeFile(path: String, content: [UInt8]) async throws {
+        let (staging, maxBytes, quota) = (configuration.stagingPath, configuration.maxUploadBytes, configuration.workspaceQuotaBytes)
+        try await files { root in
+            let target = try WorkspacePath(path)
+            let writer = try AtomicFileWriter(stagingDirectory: staging, maxBytes: maxBytes, spaceLeft: max(0, quota - root.usage()))
+            try writer.write(content)
+            try writer.commit(to: target, in: root)
+        }
+    }
+
+    func listFiles(path: String, depth: Int) async throws -> String {
+        try await files { root in
+            var lines: [String] = []
+            func render(_ nodes: [TreeNode], indent: String) {
+                for node in nodes where lines.count < 2000 {
+                    if node.isDirectory {
+                        lines.append(indent + node.name + "/" + (node.heavy ? "  (not listed)" : ""))
+                        render(node.children ?? [], indent: indent + "  ")
+                    } else {
+                        lines.append(indent + node.name + (node.isSymlink ? "  (link)" : "  \(node.size ?? 0) B"))
+                    }
+                }
+            }
+            let tree = try root.tree(try WorkspacePath(path), depth: depth, all: false)
+            render(tree.nodes, indent: "")
+            if lines.count >= 2000 { lines.append("[listing cut at 2000 entries; list a subdirectory]") }
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    func searchFiles(query: String, path: String, glob: String?) async throws -> String {
+        try await files { root in
+            let (matches, truncated) = try root.search(try WorkspacePath(path), SearchOptions(query: query, glob: glob))
+            var text = matches.map { "\($0.path):\($0.line): \($0.text)" }.joined(separator: "\n")
+            if truncated { text += "\n[more matches not shown; narrow the search]" }
+            return text
+        }
+    }
+
+    func deleteFile(path: String) async throws {
+        try await files { root in
+            let target = try WorkspacePath(path)
+            guard !target.isRoot else { throw AgentLoopError(.invalidArguments, "delete_file: the workspace itself cannot be deleted") }
+            try root.delete(target)
+        }
+    }
+
+    func startDevServer(command: String?, port: Int?) async throws -> String {
+        let chosen: String
+        if let command, !command.trimmingCharacters(in: .whitespaces).isEmpty {
+            chosen = command
+        } else {
+            guard let detected = try await files({ root in DevServerCommand.detect(in: root, port: port) }) else {
+                throw AgentLoopError(.toolFailed, "no dev server command found (no package.json dev/start script, manage.py, app.py or index.html); pass a command")
+            }
+            chosen = detected
+        }
+        let outcome = try await shell(command: chosen, timeoutSeconds: 86_400, cwd: nil, session: Self.devServerSession)
+        return "started `\(chosen)` in session '\(Self.devServerSession)'. " + outcome.output
+    }
+
+    func previewURL(port: Int) async throws -> String {
+        guard let pid = await runtime.initPID(record.id) else { return "the sandbox is not running; nothing listens on port \(port)" }
+        let listening = try await threadPool.runIfActive { ListeningPorts.read(pid: pid) }.contains(port)
+        guard listening else { return "nothing listens on port \(port) in the sandbox yet (a dev server may still be starting)" }
+        return "port \(port) is listening inside the sandbox; check it from the sandbox with `curl -s localhost:\(port)` (the host's preview proxy is not part of this version)"
+    }
+
+    /// Opens the workspace and runs `body` on the thread pool; FileAPI errors become tool errors.
+    private func files<T: Sendable>(_ body: @Sendable @escaping (WorkspaceRoot) throws -> T) async throws -> T {
+        let path = workspacePath
+        do {
+            return try await threadPool.runIfActive { try body(try WorkspaceRoot(path: path)) }
+        } catch let error as FileAPIError {
+            throw AgentLoopError(.toolFailed, error.message)
+        }
+    }
+}

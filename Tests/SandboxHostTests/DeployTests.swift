@@ -35,7 +35,7 @@ struct DeployTests {
         while let relative = enumerator?.nextObject() as? String {
             if relative == ".git" || relative.hasPrefix(".git/") { continue }
             var isDirectory: ObjCBool = false
-            FileManager.default.fileExists(atPath: root + "/" + relative, isDirectory: &isDirectory)
+            _ = FileManager.default.fileExists(atPath: root + "/" + relative, isDirectory: &isDirectory)
             if !isDirectory.boolValue { result[relative] = (try? String(contentsOfFile: root + "/" + relative, encoding: .utf8)) ?? "?" }
         }
         return result

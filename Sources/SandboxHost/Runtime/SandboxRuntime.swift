@@ -187,7 +187,7 @@ public actor SandboxRuntime {
         try? await NIOThreadPool.singleton.runIfActive { cgroups.removeLeftovers() }
     }
 
-    private var imageReady = false
+    private var imageBuild: Task<Void, any Error>?
 
     /// The image's root, and the `/usr` laid over it (the host's, for the default image only).
     func imageLayers(_ name: String) async throws -> (root: String, usr: String?) {
@@ -200,20 +200,32 @@ public actor SandboxRuntime {
 
     /// The default image's root: a skeleton with a curated `/etc`, built once per data directory
     /// and shared read-only by every sandbox (each sees it through its own idmapped mount).
+    ///
+    /// One build at a time: the actor is re-entered while a build waits on the thread pool, and
+    /// concurrent first creates (twenty agent runs starting together) must share that build, not
+    /// race on its staging directory.
     func defaultImage() async throws -> String {
         let path = configuration.dataDir + "/images/default/rootfs"
-        if imageReady { return path }
-        try await NIOThreadPool.singleton.runIfActive {
-            if !FileManager.default.fileExists(atPath: path + "/etc/passwd") {
-                let staging = path + ".building-\(getpid())"
-                try? FileManager.default.removeItem(atPath: staging)
-                try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
-                try RootfsBuilder.build(at: staging, uidBase: 0)
-                try? FileManager.default.removeItem(atPath: path)
-                try FileManager.default.moveItem(atPath: staging, toPath: path)
+        if let imageBuild { try await imageBuild.value; return path }
+        let build = Task {
+            try await NIOThreadPool.singleton.runIfActive {
+                if !FileManager.default.fileExists(atPath: path + "/etc/passwd") {
+                    let staging = path + ".building-\(getpid())"
+                    try? FileManager.default.removeItem(atPath: staging)
+                    try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+                    try RootfsBuilder.build(at: staging, uidBase: 0)
+                    try? FileManager.default.removeItem(atPath: path)
+                    try FileManager.default.moveItem(atPath: staging, toPath: path)
+                }
             }
         }
-        imageReady = true
+        imageBuild = build
+        do {
+            try await build.value
+        } catch {
+            imageBuild = nil
+            throw error
+        }
         return path
     }
 

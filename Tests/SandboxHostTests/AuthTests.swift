@@ -22,7 +22,7 @@ import Testing
     static let multipart = "--\(boundary)\r\nContent-Disposition: form-data; name=\"path\"\r\n\r\nup.txt\r\n"
         + "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"up.txt\"\r\n\r\nhello\r\n--\(boundary)--\r\n"
 
-    static func cases(project: String, thread: String, deletable: String, sandbox: String, deletableSandbox: String) -> [Case] {
+    static func cases(project: String, thread: String, deletable: String, sandbox: String, deletableSandbox: String, run: String) -> [Case] {
         [
             Case(method: .get, template: "/api/projects", uri: "/api/projects", body: nil, strangerStatus: .ok, ownerStatus: .ok),
             Case(method: .post, template: "/api/projects", uri: "/api/projects", body: #"{"name":"x"}"#, strangerStatus: .created, ownerStatus: .created),
@@ -55,6 +55,15 @@ import Testing
             Case(method: .post, template: "/api/project/{project_id}/deploy/git/update", uri: "/api/project/\(project)/deploy/git/update", body: "{}", strangerStatus: .notFound, ownerStatus: .ok),
             Case(method: .get, template: "/api/project/{project_id}/deployment/status", uri: "/api/project/\(project)/deployment/status", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
             Case(method: .get, template: "/api/sandboxes/{sandbox_id}/download-archive", uri: "/api/sandboxes/\(sandbox)/download-archive", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .get, template: "/api/models/available", uri: "/api/models/available", body: nil, strangerStatus: .ok, ownerStatus: .ok),
+            // No provider is configured here: the owner passes auth and learns how to configure one.
+            Case(method: .post, template: "/api/thread/{thread_id}/agent/start", uri: "/api/thread/\(thread)/agent/start", body: #"{"message":"hi"}"#, strangerStatus: .badRequest, ownerStatus: .badRequest),
+            Case(method: .post, template: "/api/agent/initiate", uri: "/api/agent/initiate", body: #"{"prompt":"hi"}"#, strangerStatus: .badRequest, ownerStatus: .badRequest),
+            Case(method: .get, template: "/api/thread/{thread_id}/agent-runs", uri: "/api/thread/\(thread)/agent-runs", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .get, template: "/api/agent-run/{agent_run_id}", uri: "/api/agent-run/\(run)", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .get, template: "/api/agent-run/{agent_run_id}/status", uri: "/api/agent-run/\(run)/status", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .get, template: "/api/agent-run/{agent_run_id}/stream", uri: "/api/agent-run/\(run)/stream", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .post, template: "/api/agent-run/{agent_run_id}/stop", uri: "/api/agent-run/\(run)/stop", body: "{}", strangerStatus: .notFound, ownerStatus: .ok),
         ]
     }
 
@@ -76,7 +85,11 @@ import Testing
             let sandbox = try await sandboxes.ensureActive(project)
             let (_, deletableSandbox) = try await sandboxes.create(name: "sandbox to delete")
             _ = try await sandboxes.exec(sandbox, "true", extra: ["blocking": false, "session_name": "s"])
-            let cases = Self.cases(project: project, thread: thread, deletable: deletable, sandbox: sandbox, deletableSandbox: deletableSandbox)
+            guard case .started(let run) = try await host.services.agentRuns.start(threadID: thread, model: "m", maxSteps: 1, userMessage: nil) else {
+                Issue.record("cannot create a run")
+                return
+            }
+            let cases = Self.cases(project: project, thread: thread, deletable: deletable, sandbox: sandbox, deletableSandbox: deletableSandbox, run: run.id)
             // A route added to the router but not to this matrix fails here.
             #expect(Set(cases.map { "\($0.method.rawValue) \($0.template)" }) == Set(routes))
 

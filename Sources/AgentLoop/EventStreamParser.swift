@@ -1,9 +1,9 @@
 /// Splits a `text/event-stream` body into events as bytes arrive (the WHATWG rules: lines end in
 /// LF, CR or CRLF; `data:` lines join with LF; a blank line dispatches; `:` lines are comments).
-struct EventStreamParser {
-    struct Event: Equatable {
-        var name: String?
-        var data: String
+public struct EventStreamParser: Sendable {
+    public struct Event: Equatable, Sendable {
+        public var name: String?
+        public var data: String
     }
 
     private var line: [UInt8] = []
@@ -13,7 +13,9 @@ struct EventStreamParser {
     /// Bytes fed so far: a provider stream larger than this is refused as runaway.
     private(set) var total = 0
 
-    mutating func feed(_ bytes: some Sequence<UInt8>) -> [Event] {
+    public init() {}
+
+    public mutating func feed(_ bytes: some Sequence<UInt8>) -> [Event] {
         var events: [Event] = []
         for byte in bytes {
             total += 1
@@ -29,7 +31,7 @@ struct EventStreamParser {
     }
 
     /// The last event of a stream that ended without a blank line after it.
-    mutating func finish() -> Event? {
+    public mutating func finish() -> Event? {
         if !line.isEmpty { _ = endLine() }
         return endLine()
     }

@@ -233,6 +233,8 @@ struct AgentRunFailureTests {
             #expect(models.map { $0["id"] as? String } == ["fake-large", "fake-small"])
             #expect(models.map { $0["default"] as? Bool } == [true, false])
             #expect(models.allSatisfy { $0["provider"] as? String == "openai" })
+            let health = try await agent.get("/api/health/deep").text
+            #expect(health.contains("model provider: openai") && !health.contains("sk-test"))
 
             let (status, body) = try await agent.post("/api/agent/initiate", #"{"prompt":"Say hello from the sandbox","project_name":"greeter"}"#)
             #expect(status == .created)

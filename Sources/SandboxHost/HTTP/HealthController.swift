@@ -90,13 +90,12 @@ struct HealthController {
         return Component(status: status, detail: detail, free_bytes: free)
     }
 
+    /// Configured or not (and why not); the provider is not called, so health never spends tokens.
     private func llmComponent() -> Component {
-        let environment = services.environment
-        let configured = ["SANDBOX_HOST_LLM_PROVIDER", "SANDBOX_HOST_LLM_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"]
-            .contains { !(environment[$0] ?? "").isEmpty }
-        if configured { return Component(status: .ok, detail: "an LLM provider is configured") }
-        return Component(
-            status: .degraded,
-            detail: "no LLM provider configured: set SANDBOX_HOST_LLM_PROVIDER, SANDBOX_HOST_LLM_BASE_URL and SANDBOX_HOST_LLM_API_KEY")
+        let provider = services.agents.provider
+        if let configuration = provider.configuration {
+            return Component(status: .ok, detail: "model provider: \(configuration)")
+        }
+        return Component(status: .degraded, detail: provider.problem ?? "no model provider configured")
     }
 }

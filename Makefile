@@ -57,3 +57,4 @@ bench: deps
 	@command -v bsdtar >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libarchive-tools)
 	python3 benchmarks/run.py $(BENCH_FLAGS)
 	python3 benchmarks/files.py $(FILES_BENCH_FLAGS)
+	python3 benchmarks/agent.py $(AGENT_BENCH_FLAGS)

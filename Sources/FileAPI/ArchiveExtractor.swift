@@ -35,7 +35,7 @@ public struct ArchiveExtractor: Sendable {
         guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
             throw FileAPIError("cannot create a staging directory", cause: FileSystemFailure(call: "mkdtemp", code: errno))
         }
-        let stagePath = String(cString: template)
+        let stagePath = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         let stageFD = Glibc.open(stagePath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard stageFD >= 0 else { throw FileAPIError("cannot open the staging directory") }
         let stage = FileDescriptor(stageFD)

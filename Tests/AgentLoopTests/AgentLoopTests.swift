@@ -112,3 +112,19 @@ import Testing
         #expect(fromFile.kind == .anthropic && fromFile.models == ["c"])
     }
 }
+
+@Suite struct JSONValueTests {
+    @Test("jsonText is JSON any parser reads back to the same value: escapes, control bytes, unicode, numbers")
+    func roundTrip() throws {
+        let tricky = "quote \" backslash \\ slash / newline \n tab \t cr \r bell \u{07} nul \u{00} é 漢 🎉 \u{2028}"
+        let value: JSONValue = ["s": .string(tricky), "n": .number(-3), "f": .number(1.5), "e": .number(1e-7), "big": .number(1e20),
+                                "b": true, "null": .null, "a": [1, "x", [:]], "nested": ["z": "last", "a": "first"]]
+        let text = value.jsonText
+        #expect(text.hasPrefix(#"{"a":[1,"x",{}],"b":true,"big":"#))
+        #expect(text.contains(#""n":-3"#) && text.contains(#""nested":{"a":"first","z":"last"}"#))
+        #expect(JSONValue.parse(text) == value)
+        let parsed = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
+        #expect(parsed?["s"] as? String == tricky)
+        #expect(JSONValue.number(.nan).jsonText == "null")
+    }
+}

@@ -21,6 +21,8 @@ actor AgentService {
     let runtime: SandboxRuntime
     let workspaces: WorkspaceStore
     let configuration: HostConfiguration
+    let sandboxes: SandboxStore
+    let devServers: DevServerRegistry
     let hub = AgentRunHub()
     let retry: RetryPolicy
     let logger: Logger
@@ -28,8 +30,11 @@ actor AgentService {
 
     init(
         provider: Provider, runs: AgentRunStore, threads: ThreadStore, projects: ProjectStore, runtime: SandboxRuntime,
-        workspaces: WorkspaceStore, configuration: HostConfiguration, retry: RetryPolicy, logger: Logger
+        workspaces: WorkspaceStore, configuration: HostConfiguration, sandboxes: SandboxStore, devServers: DevServerRegistry,
+        retry: RetryPolicy, logger: Logger
     ) {
+        self.sandboxes = sandboxes
+        self.devServers = devServers
         self.provider = provider
         self.runs = runs
         self.threads = threads
@@ -117,7 +122,8 @@ actor AgentService {
         do {
             let record = try await runtime.ensureActive(projectID: project.id, image: project.image)
             let tools = SandboxToolbox(
-                record: record, runtime: runtime, workspacePath: workspaces.path(projectID: project.id), configuration: configuration)
+                record: record, runtime: runtime, workspacePath: workspaces.path(projectID: project.id), configuration: configuration,
+                workspaces: workspaces, sandboxes: sandboxes, devServers: devServers)
             let runner = AgentRunner(
                 provider: plan.client, model: plan.model, toolbox: Toolbox(sandbox: tools), system: plan.system,
                 maxSteps: plan.maxSteps, contextTokens: plan.contextTokens, retry: retry)

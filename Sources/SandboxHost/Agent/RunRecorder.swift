@@ -26,7 +26,7 @@ actor RunRecorder: AgentRunSink {
         let item = (sequence: sequence, payload: AgentEventPayload.text(event, sequence: sequence))
         let (store, runID) = (self.store, self.runID)
         try await Task { try await store.appendEvent(runID: runID, sequence: item.sequence, payload: item.payload) }.value
-        await hub.publish(runID, item)
+        await hub.publish(runID, sequence: item.sequence, payload: item.payload)
     }
 
     func append(_ message: ConversationMessage, id: String) async throws {

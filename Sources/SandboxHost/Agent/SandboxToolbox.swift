@@ -14,9 +14,10 @@ struct SandboxToolbox: SandboxTools {
     let runtime: SandboxRuntime
     let workspacePath: String
     let configuration: HostConfiguration
+    let workspaces: WorkspaceStore
+    let sandboxes: SandboxStore
+    let devServers: DevServerRegistry
     var threadPool: NIOThreadPool { .singleton }
-
-    static let devServerSession = "dev_server_web"
 
     func shell(command: String, timeoutSeconds: Double, cwd: String?, session: String?) async throws -> ShellOutcome {
         guard !command.utf8.contains(0) else { throw AgentLoopError(.invalidArguments, "shell: the command contains a NUL byte") }
@@ -107,24 +108,22 @@ struct SandboxToolbox: SandboxTools {
     }
 
     func startDevServer(command: String?, port: Int?) async throws -> String {
-        let chosen: String
-        if let command, !command.trimmingCharacters(in: .whitespaces).isEmpty {
-            chosen = command
-        } else {
-            guard let detected = try await files({ root in DevServerCommand.detect(in: root, port: port) }) else {
-                throw AgentLoopError(.toolFailed, "no dev server command found (no package.json dev/start script, manage.py, app.py or index.html); pass a command")
-            }
-            chosen = detected
+        do {
+            let launched = try await DevServerLauncher(runtime: runtime, workspaces: workspaces, registry: devServers)
+                .start(record, command: command, port: port, session: DevServerController.defaultSession)
+            return "started `\(launched.command)` in session '\(DevServerController.defaultSession)'"
+                + (launched.detected ? " (chosen from the project)" : "") + "; once it listens, get_preview_url gives its URL"
+        } catch let error as HostError {
+            throw AgentLoopError(.toolFailed, error.message)
         }
-        let outcome = try await shell(command: chosen, timeoutSeconds: 86_400, cwd: nil, session: Self.devServerSession)
-        return "started `\(chosen)` in session '\(Self.devServerSession)'. " + outcome.output
     }
 
     func previewURL(port: Int) async throws -> String {
-        guard let pid = await runtime.initPID(record.id) else { return "the sandbox is not running; nothing listens on port \(port)" }
-        let listening = try await threadPool.runIfActive { ListeningPorts.read(pid: pid) }.contains(port)
-        guard listening else { return "nothing listens on port \(port) in the sandbox yet (a dev server may still be starting)" }
-        return "port \(port) is listening inside the sandbox; check it from the sandbox with `curl -s localhost:\(port)` (the host's preview proxy is not part of this version)"
+        guard await runtime.listeningPorts(record.id).contains(port) else {
+            return "nothing listens on port \(port) in the sandbox yet (a dev server may still be starting)"
+        }
+        let token = try await sandboxes.previewToken(id: record.id)
+        return "http://\(port)-\(record.id).\(configuration.previewDomain):\(configuration.port)/?\(PreviewCookie.queryName)=\(token)"
     }
 
     /// Opens the workspace and runs `body` on the thread pool; FileAPI errors become tool errors.

@@ -22,6 +22,9 @@ public struct HostConfiguration: Sendable {
     public var maxUploadBytes: Int64 = 2 << 30
     /// Disk space one workspace may use, in bytes (507 for a write beyond it).
     public var workspaceQuotaBytes: Int64 = 10 << 30
+    /// Preview hosts are `{port}-{sandbox_id}.<previewDomain>`; `*.localhost` resolves to the
+    /// loopback in browsers, so the default needs no DNS on one machine.
+    public var previewDomain = "preview.localhost"
     /// Caps on one archive upload.
     public var extractionLimits = ExtractionLimits()
 
@@ -42,6 +45,7 @@ public struct HostConfiguration: Sendable {
         if let value = environment["SANDBOX_HOST_SANDBOX_DISK_MB"].flatMap(Int.init) { configuration.sandboxLimits.diskMB = value }
         if let value = environment["SANDBOX_HOST_HEARTBEAT_MS"].flatMap(Int.init), value > 0 { configuration.heartbeat = .milliseconds(value) }
         if let value = environment["SANDBOX_HOST_IDLE_TIMEOUT"].flatMap(Int.init) { configuration.idleTimeout = .seconds(value) }
+        if let value = environment["SANDBOX_HOST_PREVIEW_DOMAIN"], !value.isEmpty { configuration.previewDomain = value.lowercased() }
         if let value = environment["SANDBOX_HOST_MAX_UPLOAD_BYTES"].flatMap(Int64.init) { configuration.maxUploadBytes = value }
         if let value = environment["SANDBOX_HOST_WORKSPACE_QUOTA_MB"].flatMap(Int64.init) {
             configuration.workspaceQuotaBytes = value << 20

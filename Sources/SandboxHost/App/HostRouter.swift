@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 
 /// Builds the router: middleware outermost first, then one controller per resource.
@@ -8,6 +9,9 @@ public enum HostRouter {
         // log, and the rate limit needs the identity that auth sets.
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: ErrorMiddleware())
+        // Previews before the body limit and the key check: their bodies stream to the app, and
+        // they carry a preview token (or the owner's key), checked there.
+        router.add(middleware: PreviewMiddleware(services: services))
         router.add(middleware: AppsHostMiddleware(site: DeploymentSite(paths: services.deploymentPaths)))
         router.add(middleware: BodyLimitMiddleware(maxBodyBytes: services.configuration.maxBodyBytes))
         router.add(middleware: AuthMiddleware(authenticator: services.authenticator))
@@ -22,6 +26,7 @@ public enum HostRouter {
         router.addRoutes(
             SessionsController(services: services, heartbeat: services.configuration.heartbeat).endpoints, atPath: "/api/sandboxes")
         router.addRoutes(FilesController(services: services).endpoints, atPath: "/api/sandboxes")
+        router.addRoutes(DevServerController(services: services).endpoints, atPath: "/api/sandboxes")
         let agentRuns = AgentRunsController(services: services)
         router.addRoutes(agentRuns.threadEndpoints, atPath: "/api/thread")
         router.addRoutes(agentRuns.agentEndpoints, atPath: "/api/agent")
@@ -34,6 +39,10 @@ public enum HostRouter {
         let appsHost = AppsHostMiddleware(site: DeploymentSite(paths: services.deploymentPaths))
         router.get("**") { request, context in
             try await appsHost.handle(request, context: context) { _, _ in throw HostError.notFound("route") }
+        }
+        // Every other method too, so a preview (matched by the middleware above) can be any request.
+        for method in [HTTPRequest.Method.post, .put, .patch, .delete, .head, .options] {
+            router.on("**", method: method) { _, _ -> Response in throw HostError.notFound("route") }
         }
         return router
     }

@@ -18,6 +18,7 @@ public struct HostServices: Sendable {
     let deployer: DeployService
     public let agentRuns: AgentRunStore
     let agents: AgentService
+    let devServers = DevServerRegistry()
     /// Random per process start; `/api/health` reports it so clients can tell a restart.
     public let instanceID: String
     public let environment: [String: String]
@@ -53,7 +54,7 @@ public struct HostServices: Sendable {
         self.agents = AgentService(
             provider: AgentService.loadProvider(environment: environment, dataDir: configuration.dataDir),
             runs: agentRuns, threads: threads, projects: projects, runtime: runtime, workspaces: workspaces,
-            configuration: configuration, retry: Self.retryPolicy(environment), logger: logger)
+            configuration: configuration, sandboxes: sandboxes, devServers: devServers, retry: Self.retryPolicy(environment), logger: logger)
         self.instanceID = Identifier.randomHex(bytes: 12)
         self.environment = environment
     }

@@ -159,7 +159,9 @@ struct AgentRunsController {
         let after = ServerSentEvents.resumePoint(request)
         let (hub, store, heartbeat) = (agents.hub, services.agentRuns, self.heartbeat)
         return Response(status: .ok, headers: ServerSentEvents.headers, body: ResponseBody { writer in
-            guard let watch = await hub.watch(run.id, after: after) else {
+            // Events from the hub and heartbeats from a timer arrive on one stream, for the one writer.
+            let (deliveries, continuation) = AsyncStream<AgentRunHub.Delivery>.makeStream()
+            guard let watch = await hub.watch(run.id, after: after, continuation: continuation) else {
                 // Not live (finished, or left by a previous host): everything is in the database.
                 for event in try await store.events(runID: run.id, after: after) {
                     try await writer.write(ServerSentEvents.event(id: event.sequence, json: event.payload))
@@ -167,32 +169,20 @@ struct AgentRunsController {
                 return try await writer.finish(nil)
             }
             defer { Task { await hub.unwatch(run.id, id: watch.id) } }
-            for event in watch.backlog {
-                try await writer.write(ServerSentEvents.event(id: event.sequence, json: event.payload))
-            }
-            // Live events and heartbeats, merged for the one writer; the hub ends the live feed
-            // after the run's final event.
-            let (merged, continuation) = AsyncStream<AgentRunHub.Item?>.makeStream()
-            let forward = Task {
-                for await event in watch.live { continuation.yield(event) }
-                continuation.finish()
-            }
+            for event in watch.backlog { try await writer.write(event.frame) }
             let beat = Task {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: heartbeat)
-                    continuation.yield(nil)
+                    continuation.yield(.ping)
                 }
             }
-            defer {
-                forward.cancel()
-                beat.cancel()
-            }
-            for await item in merged {
-                guard let event = item else {
-                    try await writer.write(ServerSentEvents.ping)
-                    continue
+            defer { beat.cancel() }
+            // The hub finishes the stream after the run's final event.
+            for await delivery in deliveries {
+                switch delivery {
+                case .event(let event): try await writer.write(event.frame)
+                case .ping: try await writer.write(ServerSentEvents.ping)
                 }
-                try await writer.write(ServerSentEvents.event(id: event.sequence, json: event.payload))
             }
             try await writer.finish(nil)
         })

@@ -107,6 +107,11 @@ enum Migrations {
         ALTER TABLE messages ADD COLUMN tool_name TEXT;
         ALTER TABLE messages ADD COLUMN run_id TEXT;
         """,
+        // 5: each sandbox's preview token (made on first use): what a preview URL carries instead
+        // of an API key.
+        """
+        ALTER TABLE sandboxes ADD COLUMN preview_token TEXT;
+        """,
     ]
 
     /// Applies each migration past the recorded version, each in its own transaction.

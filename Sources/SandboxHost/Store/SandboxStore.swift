@@ -50,6 +50,24 @@ public struct SandboxStore: Sendable {
     }
 
     /// Records when the API last used the sandbox (written when it stops).
+    /// The sandbox and its owner, for a preview request (which names a sandbox, not a user).
+    func withOwner(id: String) async throws -> (record: SandboxRecord, userID: String)? {
+        try await database.run { connection in
+            try connection.query("""
+                SELECT \(Self.columns), p.user_id FROM sandboxes s JOIN projects p ON p.id = s.project_id WHERE s.id = ?
+                """, [.text(id)]).first.map { (try Self.record($0), try $0.text(10)) }
+        }
+    }
+
+    /// The sandbox's preview token, made (96+ random bits) on first use.
+    func previewToken(id: String) async throws -> String {
+        let fresh = Identifier.randomHex(bytes: 16)
+        return try await database.transaction { connection in
+            try connection.run("UPDATE sandboxes SET preview_token = ? WHERE id = ? AND preview_token IS NULL", [.text(fresh), .text(id)])
+            return try connection.query("SELECT preview_token FROM sandboxes WHERE id = ?", [.text(id)]).first?.optionalText(0) ?? fresh
+        }
+    }
+
     func setLastActive(id: String, _ lastActiveAt: String) async throws {
         _ = try await database.run { connection in
             try connection.run("UPDATE sandboxes SET last_active_at = ? WHERE id = ?", [.text(lastActiveAt), .text(id)])

@@ -120,7 +120,9 @@ public struct ThreadStore: Sendable {
         return conversation
     }
 
-    /// Appends an agent's message (assistant or tool) to a thread the run already owns.
+    /// Appends an agent's message (assistant or tool) to a thread the run already owns. Written
+    /// like the run's events (see `Database.runRelaxed`): it survives a killed host; a power cut
+    /// may take the last ones, which the run's events would then also lack.
     func appendAgentMessage(_ message: ConversationMessage, id: String, threadID: String, runID: String) async throws {
         let calls = message.toolCalls.isEmpty ? nil : (try? JSONEncoder().encode(message.toolCalls)).map { String(decoding: $0, as: UTF8.self) }
         let row: [SQLiteValue] = [
@@ -128,7 +130,7 @@ public struct ThreadStore: Sendable {
             calls.map(SQLiteValue.text) ?? .null, message.toolCallID.map(SQLiteValue.text) ?? .null,
             message.toolName.map(SQLiteValue.text) ?? .null, .text(runID),
         ]
-        _ = try await database.run { connection in
+        _ = try await database.runRelaxed { connection in
             try connection.run("""
                 INSERT INTO messages (id, thread_id, role, content, created_at, tool_calls, tool_call_id, tool_name, run_id)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)

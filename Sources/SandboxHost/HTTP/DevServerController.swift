@@ -1,0 +1,272 @@
+import FileAPI
+import Foundation
+import Hummingbird
+import NIOPosix
+
+/// Dev servers and previews: start one (a command, or one chosen from the project), follow it
+/// (status, every output line, the preview URL once it listens), and the preview URLs of a port.
+struct DevServerController {
+    let services: HostServices
+    var heartbeat: Duration { services.configuration.heartbeat }
+    /// How often a stream looks for the dev server's port while waiting for it.
+    var portPoll: Duration = .milliseconds(250)
+    static let defaultSession = "dev_server_web"
+
+    /// `/api/sandboxes/{sandbox_id}/…`
+    var endpoints: RouteCollection<AppRequestContext> {
+        RouteCollection(context: AppRequestContext.self)
+            .post("{sandbox_id}/dev-server/start", use: start)
+            .get("{sandbox_id}/dev-server/stream", use: stream)
+            .get("{sandbox_id}/preview-url", use: previewURL)
+            .get("{sandbox_id}/expo-url", use: expoURL)
+    }
+
+    struct StartBody: Decodable {
+        let command: String?
+        let port: Int?
+        let session_name: String?
+    }
+
+    struct Started: Encodable, Sendable {
+        let status = "starting"
+        let session_name: String
+        let command: String
+        let command_id: String
+        let port: Int?
+        let detected: Bool
+        let message: String
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(status, forKey: .status)
+            try container.encode(session_name, forKey: .session_name)
+            try container.encode(command, forKey: .command)
+            try container.encode(command_id, forKey: .command_id)
+            try container.encode(port, forKey: .port)
+            try container.encode(detected, forKey: .detected)
+            try container.encode(message, forKey: .message)
+        }
+
+        enum CodingKeys: String, CodingKey { case status, session_name, command, command_id, port, detected, message }
+    }
+
+    /// Starts the dev server in its session; one already running there is stopped first (a
+    /// restart). Without a command, one is chosen from the project as a developer would.
+    @Sendable func start(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<Started> {
+        let record = try await services.ownedSandbox(context)
+        let body = try await request.decodeJSON(as: StartBody.self, context: context)
+        let session = body.session_name ?? Self.defaultSession
+        guard SandboxRuntime.validSessionName(session) else {
+            throw HostError(.unprocessable, "field 'session_name' may hold letters, digits, '-', '_' and '.', up to 64")
+        }
+        if let port = body.port, !(1...65535).contains(port) { throw HostError(.unprocessable, "field 'port' must be from 1 to 65535") }
+        let launched = try await DevServerLauncher(runtime: services.runtime, workspaces: services.workspaces, registry: services.devServers)
+            .start(record, command: body.command, port: body.port, session: session)
+        let (command, commandID, detected) = (launched.command, launched.commandID, launched.detected)
+        return JSONResponse(Started(
+            session_name: session, command: command, command_id: commandID, port: body.port, detected: detected,
+            message: "Dev server starting in session '\(session)'" + (detected ? " (chosen from the project)" : "")))
+    }
+
+    /// Status, every output line (replayed from the session's log, then live), the preview URL
+    /// once the dev server listens, heartbeats, and `done` when it exits. Log lines carry ids
+    /// (`Last-Event-ID` skips those already seen); status events are state and come again.
+    @Sendable func stream(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let record = try await services.ownedSandbox(context)
+        let name = request.uri.queryParameters.get("session_name") ?? Self.defaultSession
+        guard SandboxRuntime.validSessionName(name) else { throw HostError(.unprocessable, "query parameter 'session_name' is not a session name") }
+        let after = ServerSentEvents.resumePoint(request)
+        let links = PreviewLinks(request: request, configuration: services.configuration)
+        let (services, heartbeat, portPoll) = (self.services, self.heartbeat, self.portPoll)
+        return Response(status: .ok, headers: ServerSentEvents.headers, body: ResponseBody { writer in
+            var feed = DevServerFeed(writer: writer, after: after)
+            try await feed.status("checking")
+            guard let session = try services.runtime.session(record.id, named: name, create: false) else {
+                try await feed.status("stopped")
+                try await feed.done()
+                return try await writer.finish(nil)
+            }
+            let entry = await services.devServers.get(sandboxID: record.id, session: name)
+            let (subscription, replay, live) = session.events(after: 0)
+            defer { session.unsubscribe(subscription) }
+            let current = entry?.commandID ?? session.commands.last?.id
+            var lastSequence = 0
+            var exitCode: Int?
+            for event in replay {
+                lastSequence = event.sequence
+                if event.type == .log { try await feed.log(event) }
+                if event.type == .exit, event.command_id == current { exitCode = event.exit_code }
+            }
+            guard exitCode == nil, session.isRunning else {
+                try await feed.flush()
+                try await feed.status(exitCode.map { $0 == 0 || $0 == 137 || $0 == 143 } ?? true ? "stopped" : "error")
+                try await feed.done()
+                return try await writer.finish(nil)
+            }
+            try await feed.status("starting")
+
+            enum Item: Sendable { case event(SessionEvent), beat, poll }
+            let (merged, continuation) = AsyncStream<Item>.makeStream()
+            let forward = Task {
+                for await event in live { continuation.yield(.event(event)) }
+                continuation.finish()
+            }
+            let beat = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: heartbeat)
+                    continuation.yield(.beat)
+                }
+            }
+            let poll = Task {
+                while !Task.isCancelled {
+                    continuation.yield(.poll)
+                    try? await Task.sleep(for: portPoll)
+                }
+            }
+            defer {
+                forward.cancel()
+                beat.cancel()
+                poll.cancel()
+            }
+            var previewSent = false
+            loop: for await item in merged {
+                switch item {
+                case .beat:
+                    try await writer.write(ServerSentEvents.ping)
+                case .poll:
+                    guard !previewSent else { continue }
+                    let ports = await services.runtime.listeningPorts(record.id)
+                    let port = entry?.port.flatMap { ports.contains($0) ? $0 : nil }
+                        ?? (entry?.port == nil ? ports.subtracting(entry?.baseline ?? []).min() : nil)
+                    guard let port else { continue }
+                    previewSent = true
+                    poll.cancel()
+                    let token = try await services.sandboxes.previewToken(id: record.id)
+                    try await feed.status("running")
+                    try await feed.send(["type": "preview_url", "url": links.hostURL(sandboxID: record.id, port: port, token: token),
+                                         "path_url": links.pathURL(sandboxID: record.id, port: port, token: token), "port": port])
+                case .event(var event):
+                    // A reader too far behind lost live events: take them from the log file.
+                    var pending = [event]
+                    if event.sequence > lastSequence + 1 {
+                        pending = Session.read(session.logPath).filter { $0.sequence > lastSequence && $0.sequence <= event.sequence }
+                    }
+                    for next in pending where next.sequence > lastSequence {
+                        event = next
+                        lastSequence = event.sequence
+                        if event.type == .log { try await feed.log(event) }
+                        if event.type == .exit, event.command_id == current {
+                            try await feed.flush()
+                            let code = event.exit_code ?? 0
+                            try await feed.status(code == 0 || code == 137 || code == 143 ? "stopped" : "error")
+                            try await feed.done()
+                            break loop
+                        }
+                    }
+                }
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    struct PreviewBody: Encodable, Sendable {
+        let preview_url: String?
+        let path_url: String?
+        let port: Int
+        let status: String
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(preview_url, forKey: .preview_url)
+            try container.encode(path_url, forKey: .path_url)
+            try container.encode(port, forKey: .port)
+            try container.encode(status, forKey: .status)
+        }
+
+        enum CodingKeys: String, CodingKey { case preview_url, path_url, port, status }
+    }
+
+    /// `available` only when something listens on the port inside the sandbox.
+    @Sendable func previewURL(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<PreviewBody> {
+        let record = try await services.ownedSandbox(context)
+        guard let raw = request.uri.queryParameters.get("port"), let port = Int(raw), (1...65535).contains(port) else {
+            throw HostError(.unprocessable, "query parameter 'port' must be from 1 to 65535")
+        }
+        guard await services.runtime.listeningPorts(record.id).contains(port) else {
+            return JSONResponse(PreviewBody(preview_url: nil, path_url: nil, port: port, status: "dev_server_not_running"))
+        }
+        let links = PreviewLinks(request: request, configuration: services.configuration)
+        let token = try await services.sandboxes.previewToken(id: record.id)
+        return JSONResponse(PreviewBody(
+            preview_url: links.hostURL(sandboxID: record.id, port: port, token: token),
+            path_url: links.pathURL(sandboxID: record.id, port: port, token: token), port: port, status: "available"))
+    }
+
+    struct ExpoBody: Encodable, Sendable {
+        let expo_url: String?
+        let status: String
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(expo_url, forKey: .expo_url)
+            try container.encode(status, forKey: .status)
+        }
+
+        enum CodingKeys: String, CodingKey { case expo_url, status }
+    }
+
+    /// An `exp://` URL for an Expo (Metro) server on 8081, through the preview host.
+    @Sendable func expoURL(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<ExpoBody> {
+        let record = try await services.ownedSandbox(context)
+        guard await services.runtime.listeningPorts(record.id).contains(8081) else {
+            return JSONResponse(ExpoBody(expo_url: nil, status: "dev_server_not_running"))
+        }
+        let token = try await services.sandboxes.previewToken(id: record.id)
+        let links = PreviewLinks(request: request, configuration: services.configuration)
+        return JSONResponse(ExpoBody(expo_url: links.expoURL(sandboxID: record.id, token: token), status: "available"))
+    }
+}
+
+/// The writing side of a dev-server stream: numbered log lines, status and other events.
+struct DevServerFeed {
+    var writer: any ResponseBodyWriter
+    /// Log lines with an id up to this were seen by the client before (`Last-Event-ID`).
+    let after: Int
+    private var lines = LogLines()
+    private var lastStatus: String?
+
+    init(writer: any ResponseBodyWriter, after: Int) {
+        self.writer = writer
+        self.after = after
+    }
+
+    /// A log line's id: its chunk's sequence and its place in the chunk.
+    static func id(sequence: Int, line: Int) -> Int { sequence * 100_000 + min(line, 99_999) }
+
+    mutating func log(_ event: SessionEvent) async throws {
+        let stream = event.stream ?? "stdout"
+        for (index, line) in lines.feed(event.data ?? "", key: stream).enumerated() {
+            let id = Self.id(sequence: event.sequence, line: index)
+            guard id > after else { continue }
+            try await writer.write(ServerSentEvents.event(id: id, payload: ["type": "log", "stream": stream, "data": line]))
+        }
+    }
+
+    mutating func flush() async throws {
+        for (stream, line) in lines.flush() {
+            try await writer.write(ServerSentEvents.event(id: nil, payload: ["type": "log", "stream": stream, "data": line]))
+        }
+    }
+
+    mutating func status(_ status: String) async throws {
+        guard status != lastStatus else { return }
+        lastStatus = status
+        try await send(["type": "status", "status": status])
+    }
+
+    mutating func done() async throws { try await send(["type": "done"]) }
+
+    mutating func send(_ payload: [String: Any]) async throws {
+        try await writer.write(ServerSentEvents.event(id: nil, payload: payload))
+    }
+}

@@ -8,10 +8,14 @@ public struct AppRequestContext: RequestContext {
     public var identity: Authenticator.Identity?
     /// Largest request body a JSON route reads; set from the configuration by `BodyLimitMiddleware`.
     public var maxBodyBytes: Int = 1 << 20
+    /// The event loop of the client's connection (a preview's upstream connection is put on it,
+    /// so relaying never hops threads).
+    public let eventLoop: any EventLoop
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.identity = nil
+        self.eventLoop = source.channel.eventLoop
     }
 
     public var maxUploadSize: Int { maxBodyBytes }

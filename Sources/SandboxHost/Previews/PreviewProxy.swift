@@ -30,13 +30,13 @@ struct PreviewProxy: Sendable {
         let dropAuthorization: Bool
     }
 
-    func forward(_ request: Request, to upstream: Upstream) async throws -> Response {
+    func forward(_ request: Request, to upstream: Upstream, on eventLoop: (any EventLoop)? = nil) async throws -> Response {
         let (pid, port) = (upstream.initPID, upstream.target.port)
         let fd = try await threadPool.runIfActive { try SandboxRuntime.connectInside(initPID: pid, port: port) }
         let head = Self.upstreamHead(request, upstream)
         let relay = BodyRelay()
         let (heads, headContinuation) = AsyncThrowingStream<HTTPResponseHead, any Error>.makeStream()
-        let group = self.group
+        let group: any EventLoopGroup = eventLoop ?? self.group
         let task = Task {
             do {
                 let channel = try await ClientBootstrap(group: group).withConnectedSocket(fd) { channel in

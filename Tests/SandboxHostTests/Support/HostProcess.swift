@@ -90,6 +90,17 @@ final class HostProcess: Sendable {
         return (Int(response.status.code), String(buffer: bytes))
     }
 
+    /// One request with a raw body; answers status and body.
+    func requestBytes(_ method: HTTPMethod, _ path: String, key: String?, body: [UInt8]) async throws -> (status: Int, body: String) {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        if let key { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        let bytes = try await response.body.collect(upTo: 16 << 20)
+        return (Int(response.status.code), String(buffer: bytes))
+    }
+
     /// The admin key the host wrote on first start.
     var adminKey: String {
         get throws { try String(contentsOfFile: dataDir + "/admin.key", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) }

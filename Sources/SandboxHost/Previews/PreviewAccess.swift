@@ -1,0 +1,52 @@
+import HTTPTypes
+
+/// Who may open a preview: the holder of the sandbox's preview token (in the URL once, then in
+/// its cookie) or of an API key of the sandbox's owner. Anyone else gets what a missing sandbox
+/// gets: 404.
+struct PreviewAccess: Sendable {
+    let services: HostServices
+
+    enum Grant: Sendable {
+        /// The token came in the URL: keep it in a cookie and redirect without it.
+        case tokenInURL(token: String)
+        /// The preview's cookie, or the owner's API key.
+        case allowed
+    }
+
+    struct Decision: Sendable {
+        let record: SandboxRecord
+        let grant: Grant
+        /// The request's `Authorization` carries one of our API keys: it must not go upstream.
+        let dropAuthorization: Bool
+    }
+
+    /// The sandbox and how access was granted; `HostError.notFound` when it is not.
+    func check(_ target: PreviewTarget, uri: String, headers: HTTPFields) async throws -> Decision {
+        guard let (record, owner) = try await services.sandboxes.withOwner(id: target.sandboxID) else { throw HostError.notFound("preview") }
+        let token = try await services.sandboxes.previewToken(id: record.id)
+        let bearer = Self.bearer(headers)
+        let dropAuthorization = bearer.map { APIKey.parse($0) != nil } ?? false
+        if let given = PreviewCookie.queryToken(uri), Self.same(given, token) {
+            return Decision(record: record, grant: .tokenInURL(token: token), dropAuthorization: dropAuthorization)
+        }
+        if let cookie = PreviewCookie.token(in: headers[.cookie], sandboxID: record.id), Self.same(cookie, token) {
+            return Decision(record: record, grant: .allowed, dropAuthorization: dropAuthorization)
+        }
+        if let bearer, let identity = try await services.authenticator.authenticate(bearer), identity.userID == owner {
+            return Decision(record: record, grant: .allowed, dropAuthorization: true)
+        }
+        throw HostError.notFound("preview")
+    }
+
+    /// An API key in `Authorization` (never `?token=`: that query may be the app's own).
+    static func bearer(_ headers: HTTPFields) -> String? {
+        guard let header = headers[.authorization] else { return nil }
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return parts[1].trimmingCharacters(in: .whitespaces)
+    }
+
+    static func same(_ lhs: String, _ rhs: String) -> Bool {
+        APIKey.constantTimeEqual(Array(lhs.utf8), Array(rhs.utf8))
+    }
+}

@@ -1,0 +1,134 @@
+import HTTPTypes
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
+
+/// WebSocket upgrades of preview URLs (a dev server's hot reload): the handshake is made with the
+/// app first, on a socket inside the sandbox; only if the app accepts does the client get its
+/// `101`, with the subprotocol the app chose. Then frames are relayed both ways until either side
+/// closes. Anything else (not a preview, no access, the app refuses) is left to the HTTP path,
+/// which answers it as an ordinary request (404 without access).
+enum PreviewWebSocket {
+    typealias Handler = WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>
+
+    static func shouldUpgrade(_ request: HTTPRequest, services: HostServices, logger: Logger) async -> ShouldUpgradeResult<Handler> {
+        let host = request.authority ?? request.headerFields[AppsHostMiddleware.hostField]
+        let uri = request.path ?? "/"
+        guard let target = PreviewTarget.parse(host: host, uri: uri, domain: services.configuration.previewDomain),
+              let decision = try? await PreviewAccess(services: services).check(target, uri: uri, headers: request.headerFields),
+              let pid = await services.runtime.initPID(decision.record.id)
+        else { return .dontUpgrade }
+        services.runtime.touch(decision.record.id)
+        let port = target.port
+        do {
+            let fd = try await NIOThreadPool.singleton.runIfActive { try SandboxRuntime.connectInside(initPID: pid, port: port) }
+            let head = upstreamHead(request, target: target, publicHost: host ?? "localhost", dropAuthorization: decision.dropAuthorization)
+            guard let (upstream, subprotocol) = try await connect(fd: fd, head: head) else { return .dontUpgrade }
+            var headers = HTTPFields()
+            if let subprotocol { headers[.secWebSocketProtocol] = subprotocol }
+            return .upgrade(headers) { inbound, outbound, _ in
+                try await relay(upstream, inbound: inbound, outbound: outbound)
+            }
+        } catch {
+            logger.debug("preview websocket not upgraded", metadata: ["error": "\(error)"])
+            return .dontUpgrade
+        }
+    }
+
+    /// The app's side of the handshake, as `PreviewProxy` writes an HTTP request (its own Host,
+    /// no API key, none of our cookies); the upgrader adds the WebSocket headers.
+    static func upstreamHead(_ request: HTTPRequest, target: PreviewTarget, publicHost: String, dropAuthorization: Bool) -> HTTPRequestHead {
+        var headers = HTTPHeaders()
+        for field in request.headerFields {
+            let name = field.name.canonicalName
+            if PreviewProxy.hopByHop.contains(name) || name == "host" || name.hasPrefix("sec-websocket-") && name != "sec-websocket-protocol" { continue }
+            if name.hasPrefix("x-forwarded-") || name == "forwarded" { continue }
+            if name == "authorization" && dropAuthorization { continue }
+            if name == "cookie" {
+                let kept = PreviewCookie.strip(field.value)
+                if !kept.isEmpty { headers.add(name: "Cookie", value: kept) }
+                continue
+            }
+            headers.add(name: field.name.rawName, value: field.value)
+        }
+        headers.add(name: "Host", value: "localhost:\(target.port)")
+        headers.add(name: "X-Forwarded-Host", value: publicHost)
+        headers.add(name: "X-Forwarded-Proto", value: "http")
+        return HTTPRequestHead(version: .http1_1, method: .GET, uri: PreviewCookie.removingToken(target.upstreamPath), headers: headers)
+    }
+
+    enum Upgrade: Sendable {
+        case websocket(NIOAsyncChannel<WebSocketFrame, WebSocketFrame>, String?)
+        case refused
+    }
+
+    /// The WebSocket handshake with the app over the connected socket; nil when it refuses.
+    static func connect(fd: Int32, head: HTTPRequestHead) async throws -> (NIOAsyncChannel<WebSocketFrame, WebSocketFrame>, String?)? {
+        let negotiated: EventLoopFuture<Upgrade> = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .withConnectedSocket(fd) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(maxFrameSize: 1 << 24) { channel, response in
+                        channel.eventLoop.makeCompletedFuture {
+                            let frames = try NIOAsyncChannel<WebSocketFrame, WebSocketFrame>(wrappingChannelSynchronously: channel)
+                            return .websocket(frames, response.headers.first(name: "Sec-WebSocket-Protocol"))
+                        }
+                    }
+                    let configuration = NIOTypedHTTPClientUpgradeConfiguration<Upgrade>(
+                        upgradeRequestHead: head, upgraders: [upgrader],
+                        notUpgradingCompletionHandler: { channel in
+                            channel.close(promise: nil)
+                            return channel.eventLoop.makeSucceededFuture(.refused)
+                        })
+                    return try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(
+                        configuration: .init(upgradeConfiguration: configuration))
+                }
+            }
+        switch try await negotiated.get() {
+        case .websocket(let channel, let subprotocol): return (channel, subprotocol)
+        case .refused: return nil
+        }
+    }
+
+    /// Frames both ways until either side closes. Data frames (text, binary, continuation) pass
+    /// as they are, masked toward the app as a client must; the app's pings are answered here.
+    static func relay(
+        _ upstream: NIOAsyncChannel<WebSocketFrame, WebSocketFrame>, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter
+    ) async throws {
+        try await upstream.executeThenClose { fromApp, toApp in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for try await frame in inbound {
+                        let opcode: WebSocketOpcode = switch frame.opcode {
+                        case .text: .text
+                        case .binary: .binary
+                        case .continuation: .continuation
+                        }
+                        try await toApp.write(WebSocketFrame(fin: frame.fin, opcode: opcode, maskKey: .random(), data: frame.data))
+                    }
+                    var status = ByteBuffer()
+                    status.writeInteger(UInt16(1000))
+                    try? await toApp.write(WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: .random(), data: status))
+                }
+                group.addTask {
+                    for try await frame in fromApp {
+                        switch frame.opcode {
+                        case .text, .binary, .continuation:
+                            try await outbound.write(.custom(WebSocketFrame(fin: frame.fin, opcode: frame.opcode, data: frame.unmaskedData)))
+                        case .ping:
+                            try await toApp.write(WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: frame.unmaskedData))
+                        case .connectionClose:
+                            return
+                        default:
+                            continue
+                        }
+                    }
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+        }
+    }
+}

@@ -10,7 +10,7 @@ SWIFT_BUILD_FLAGS ?=
 
 # Debian packages the build links against, and what the sandbox runtime and its tests use.
 APT_PACKAGES := pkg-config libsqlite3-dev libarchive-dev git
-APT_TEST_PACKAGES := $(APT_PACKAGES) procps python3 busybox-static
+APT_TEST_PACKAGES := $(APT_PACKAGES) procps python3 busybox-static curl nodejs chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test build deps test-deps openapi clean bench

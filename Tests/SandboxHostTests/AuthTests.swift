@@ -55,6 +55,10 @@ import Testing
             Case(method: .post, template: "/api/project/{project_id}/deploy/git/update", uri: "/api/project/\(project)/deploy/git/update", body: "{}", strangerStatus: .notFound, ownerStatus: .ok),
             Case(method: .get, template: "/api/project/{project_id}/deployment/status", uri: "/api/project/\(project)/deployment/status", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
             Case(method: .get, template: "/api/sandboxes/{sandbox_id}/download-archive", uri: "/api/sandboxes/\(sandbox)/download-archive", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .post, template: "/api/sandboxes/{sandbox_id}/dev-server/start", uri: "/api/sandboxes/\(sandbox)/dev-server/start", body: #"{"command":"true"}"#, strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .get, template: "/api/sandboxes/{sandbox_id}/dev-server/stream", uri: "/api/sandboxes/\(sandbox)/dev-server/stream?session_name=none", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .get, template: "/api/sandboxes/{sandbox_id}/preview-url", uri: "/api/sandboxes/\(sandbox)/preview-url?port=3000", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .get, template: "/api/sandboxes/{sandbox_id}/expo-url", uri: "/api/sandboxes/\(sandbox)/expo-url", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
             Case(method: .get, template: "/api/models/available", uri: "/api/models/available", body: nil, strangerStatus: .ok, ownerStatus: .ok),
             // No provider is configured here: the owner passes auth and learns how to configure one.
             Case(method: .post, template: "/api/thread/{thread_id}/agent/start", uri: "/api/thread/\(thread)/agent/start", body: #"{"message":"hi"}"#, strangerStatus: .badRequest, ownerStatus: .badRequest),

@@ -17,23 +17,34 @@ enum PreviewWebSocket {
     static func shouldUpgrade(_ request: HTTPRequest, services: HostServices, logger: Logger) async -> ShouldUpgradeResult<Handler> {
         let host = request.authority ?? request.headerFields[AppsHostMiddleware.hostField]
         let uri = request.path ?? "/"
-        guard let target = PreviewTarget.parse(host: host, uri: uri, domain: services.configuration.previewDomain),
-              let decision = try? await PreviewAccess(services: services).check(target, uri: uri, headers: request.headerFields),
-              let pid = await services.runtime.initPID(decision.record.id)
-        else { return .dontUpgrade }
+        guard let target = PreviewTarget.parse(host: host, uri: uri, domain: services.configuration.previewDomain) else { return .dontUpgrade }
+        let decision: PreviewAccess.Decision
+        do {
+            decision = try await PreviewAccess(services: services).check(target, uri: uri, headers: request.headerFields)
+        } catch {
+            logger.warning("preview websocket refused", metadata: ["error": "\(error)"])
+            return .dontUpgrade
+        }
+        guard let pid = await services.runtime.initPID(decision.record.id) else {
+            logger.warning("preview websocket: sandbox not running")
+            return .dontUpgrade
+        }
         services.runtime.touch(decision.record.id)
         let port = target.port
         do {
             let fd = try await NIOThreadPool.singleton.runIfActive { try SandboxRuntime.connectInside(initPID: pid, port: port) }
             let head = upstreamHead(request, target: target, publicHost: host ?? "localhost", dropAuthorization: decision.dropAuthorization)
-            guard let (upstream, subprotocol) = try await connect(fd: fd, head: head) else { return .dontUpgrade }
+            guard let (upstream, subprotocol) = try await connect(fd: fd, head: head) else {
+                logger.warning("preview websocket: the app refused the upgrade")
+                return .dontUpgrade
+            }
             var headers = HTTPFields()
             if let subprotocol { headers[.secWebSocketProtocol] = subprotocol }
             return .upgrade(headers) { inbound, outbound, _ in
                 try await relay(upstream, inbound: inbound, outbound: outbound)
             }
         } catch {
-            logger.debug("preview websocket not upgraded", metadata: ["error": "\(error)"])
+            logger.warning("preview websocket not upgraded", metadata: ["error": "\(error)"])
             return .dontUpgrade
         }
     }

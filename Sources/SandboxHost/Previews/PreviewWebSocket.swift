@@ -22,11 +22,11 @@ enum PreviewWebSocket {
         do {
             decision = try await PreviewAccess(services: services).check(target, uri: uri, headers: request.headerFields)
         } catch {
-            logger.warning("preview websocket refused", metadata: ["error": "\(error)"])
+            logger.debug("preview websocket refused", metadata: ["error": "\(error)"])
             return .dontUpgrade
         }
         guard let pid = await services.runtime.initPID(decision.record.id) else {
-            logger.warning("preview websocket: sandbox not running")
+            logger.debug("preview websocket: sandbox not running")
             return .dontUpgrade
         }
         services.runtime.touch(decision.record.id)
@@ -35,7 +35,7 @@ enum PreviewWebSocket {
             let fd = try await NIOThreadPool.singleton.runIfActive { try SandboxRuntime.connectInside(initPID: pid, port: port) }
             let head = upstreamHead(request, target: target, publicHost: host ?? "localhost", dropAuthorization: decision.dropAuthorization)
             guard let (upstream, subprotocol) = try await connect(fd: fd, head: head) else {
-                logger.warning("preview websocket: the app refused the upgrade")
+                logger.debug("preview websocket: the app refused the upgrade")
                 return .dontUpgrade
             }
             var headers = HTTPFields()
@@ -44,7 +44,7 @@ enum PreviewWebSocket {
                 try await relay(upstream, inbound: inbound, outbound: outbound)
             }
         } catch {
-            logger.warning("preview websocket not upgraded", metadata: ["error": "\(error)"])
+            logger.debug("preview websocket not upgraded", metadata: ["error": "\(error)"])
             return .dontUpgrade
         }
     }
@@ -108,8 +108,9 @@ enum PreviewWebSocket {
     static func relay(
         _ upstream: NIOAsyncChannel<WebSocketFrame, WebSocketFrame>, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter
     ) async throws {
+        enum Ended: Sendable { case client, app, waited }
         try await upstream.executeThenClose { fromApp, toApp in
-            try await withThrowingTaskGroup(of: Void.self) { group in
+            try await withThrowingTaskGroup(of: Ended.self) { group in
                 group.addTask {
                     for try await frame in inbound {
                         let opcode: WebSocketOpcode = switch frame.opcode {
@@ -122,6 +123,7 @@ enum PreviewWebSocket {
                     var status = ByteBuffer()
                     status.writeInteger(UInt16(1000))
                     try? await toApp.write(WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: .random(), data: status))
+                    return .client
                 }
                 group.addTask {
                     for try await frame in fromApp {
@@ -131,13 +133,22 @@ enum PreviewWebSocket {
                         case .ping:
                             try await toApp.write(WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: frame.unmaskedData))
                         case .connectionClose:
-                            return
+                            return .app
                         default:
                             continue
                         }
                     }
+                    return .app
                 }
-                try await group.next()
+                // The client closed: let the app answer its close frame (a closing handshake)
+                // before the connection goes, for a second at most.
+                if try await group.next() == .client {
+                    group.addTask {
+                        try await Task.sleep(for: .seconds(1))
+                        return .waited
+                    }
+                    _ = try await group.next()
+                }
                 group.cancelAll()
             }
         }

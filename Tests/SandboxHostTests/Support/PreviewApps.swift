@@ -53,7 +53,9 @@ enum PreviewApps {
     """#
 
     /// A Node HTTP server with a WebSocket echo (the handshake and frames by hand: Node 20 has
-    /// no WebSocket server built in), bound to localhost.
+    /// no WebSocket server built in), bound to localhost. Deliberately fragile: with no `error`
+    /// handler on its sockets, a connection torn down without a closing handshake kills it — so
+    /// the test's second connection checks that the proxy closes politely.
     static let node = #"""
     const http = require('http'), crypto = require('crypto');
     const port = Number(process.argv[2]);
@@ -61,6 +63,7 @@ enum PreviewApps {
     server.on('upgrade', (req, socket) => {
       const accept = crypto.createHash('sha1').update(req.headers['sec-websocket-key'] + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
       const protocol = req.headers['sec-websocket-protocol'] ? `Sec-WebSocket-Protocol: ${req.headers['sec-websocket-protocol'].split(',')[0].trim()}\r\n` : '';
+
       socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n${protocol}\r\n`);
       let buffer = Buffer.alloc(0);
       socket.on('data', (data) => {

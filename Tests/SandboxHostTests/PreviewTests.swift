@@ -1,4 +1,6 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
 import Testing
 
 extension HeavySuites {
@@ -30,13 +32,22 @@ extension HeavySuites {
         }
 
         /// Reads the dev-server stream until `preview_url` (or the end); answers the events.
-        static func followUntilPreview(_ host: HostProcess, key: String, sandbox: String) throws -> [[String: Any]] {
-            let result = try curl("\(host.baseURL)/api/sandboxes/\(sandbox)/dev-server/stream?token=\(key)", ["-N", "--max-time", "30"])
+        static func followUntilPreview(_ host: HostProcess, key: String, sandbox: String) async throws -> [[String: Any]] {
+            var request = HTTPClientRequest(url: "\(host.baseURL)/api/sandboxes/\(sandbox)/dev-server/stream")
+            request.headers.add(name: "Authorization", value: "Bearer \(key)")
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
             var events: [[String: Any]] = []
-            for line in result.body.split(separator: "\n") where line.hasPrefix("data: ") {
-                let event = json(String(line.dropFirst(6)))
-                events.append(event)
-                if event["type"] as? String == "preview_url" { break }
+            var pending = ""
+            for try await buffer in response.body {
+                pending += String(buffer: buffer)
+                while let end = pending.range(of: "\n") {
+                    let line = String(pending[..<end.lowerBound])
+                    pending = String(pending[end.upperBound...])
+                    guard line.hasPrefix("data: ") else { continue }
+                    let event = json(String(line.dropFirst(6)))
+                    events.append(event)
+                    if event["type"] as? String == "preview_url" || event["type"] as? String == "done" { return events }
+                }
             }
             return events
         }
@@ -65,7 +76,7 @@ extension HeavySuites {
             #expect(started.status == 200, "\(started.body)")
             #expect(Self.json(started.body)["session_name"] as? String == "dev_server_web")
 
-            let events = try Self.followUntilPreview(host, key: key, sandbox: sandbox)
+            let events = try await Self.followUntilPreview(host, key: key, sandbox: sandbox)
             let statuses = events.filter { $0["type"] as? String == "status" }.compactMap { $0["status"] as? String }
             #expect(statuses == ["checking", "starting", "running"])
             #expect(events.contains { $0["type"] as? String == "log" && ($0["data"] as? String) == "listening on 8000" })

@@ -38,14 +38,18 @@ struct AuthMiddleware: RouterMiddleware {
     }
 
     static func presentedKey(_ request: Request) -> String? {
-        if let header = request.headers[.authorization] {
-            let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-            guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-            return parts[1].trimmingCharacters(in: .whitespaces)
-        }
+        if request.headers[.authorization] != nil { return bearer(request.headers) }
         if acceptsQueryToken(request), let token = request.uri.queryParameters.get("token"), !token.isEmpty {
             return token
         }
         return nil
+    }
+
+    /// The token of `Authorization: Bearer …`, if that is the scheme.
+    static func bearer(_ headers: HTTPFields) -> String? {
+        guard let header = headers[.authorization] else { return nil }
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return parts[1].trimmingCharacters(in: .whitespaces)
     }
 }

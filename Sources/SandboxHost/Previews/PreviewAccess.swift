@@ -24,7 +24,7 @@ struct PreviewAccess: Sendable {
     func check(_ target: PreviewTarget, uri: String, headers: HTTPFields) async throws -> Decision {
         guard let (record, owner) = try await services.sandboxes.withOwner(id: target.sandboxID) else { throw HostError.notFound("preview") }
         let token = try await services.sandboxes.previewToken(id: record.id)
-        let bearer = Self.bearer(headers)
+        let bearer = AuthMiddleware.bearer(headers)  // never `?token=`: that query may be the app's own
         let dropAuthorization = bearer.map { APIKey.parse($0) != nil } ?? false
         if let given = PreviewCookie.queryToken(uri), Self.same(given, token) {
             return Decision(record: record, grant: .tokenInURL(token: token), dropAuthorization: dropAuthorization)
@@ -36,14 +36,6 @@ struct PreviewAccess: Sendable {
             return Decision(record: record, grant: .allowed, dropAuthorization: true)
         }
         throw HostError.notFound("preview")
-    }
-
-    /// An API key in `Authorization` (never `?token=`: that query may be the app's own).
-    static func bearer(_ headers: HTTPFields) -> String? {
-        guard let header = headers[.authorization] else { return nil }
-        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        return parts[1].trimmingCharacters(in: .whitespaces)
     }
 
     static func same(_ lhs: String, _ rhs: String) -> Bool {

@@ -15,12 +15,6 @@ struct PreviewProxy: Sendable {
     let threadPool: NIOThreadPool
     let group: any EventLoopGroup
 
-    /// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
-    static let hopByHop: Set<String> = [
-        "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-        "transfer-encoding", "upgrade",
-    ]
-
     struct Upstream: Sendable {
         let initPID: Int32
         let target: PreviewTarget
@@ -88,7 +82,7 @@ struct PreviewProxy: Sendable {
             throw HostError(.sandboxUnavailable, "the app on port \(upstream.target.port) did not answer", cause: error)
         }
         var headers = HTTPFields()
-        for (name, value) in responseHead.headers where !Self.hopByHop.contains(name.lowercased()) {
+        for (name, value) in responseHead.headers where !PreviewHeaders.hopByHop.contains(name.lowercased()) {
             guard let field = HTTPField.Name(name) else { continue }
             headers.append(HTTPField(name: field, value: name.lowercased() == "location" ? Self.rewriteLocation(value, upstream) : value))
         }
@@ -105,25 +99,10 @@ struct PreviewProxy: Sendable {
         return Response(status: HTTPResponse.Status(code: Int(responseHead.status.code), reasonPhrase: responseHead.status.reasonPhrase), headers: headers, body: body)
     }
 
-    /// The request as the app should see it: its own `Host`, forwarding headers, no hop-by-hop
-    /// headers, no API key, none of our cookies.
+    /// The request as the app should see it (`PreviewHeaders`), at its path without our token.
     static func upstreamHead(_ request: Request, _ upstream: Upstream) -> HTTPRequestHead {
-        var headers = HTTPHeaders()
-        for field in request.headers {
-            let name = field.name.canonicalName
-            if hopByHop.contains(name) || name == "host" || name.hasPrefix("x-forwarded-") || name == "forwarded" { continue }
-            if name == "authorization" && upstream.dropAuthorization { continue }
-            if name == "cookie" {
-                let kept = PreviewCookie.strip(field.value)
-                if !kept.isEmpty { headers.add(name: "Cookie", value: kept) }
-                continue
-            }
-            headers.add(name: field.name.rawName, value: field.value)
-        }
-        headers.add(name: "Host", value: "localhost:\(upstream.target.port)")
-        headers.add(name: "X-Forwarded-Host", value: upstream.publicHost)
-        headers.add(name: "X-Forwarded-Proto", value: "http")
-        if upstream.target.form == .path { headers.add(name: "X-Forwarded-Prefix", value: upstream.target.prefix) }
+        let headers = PreviewHeaders.forApp(
+            request.headers, target: upstream.target, publicHost: upstream.publicHost, dropAuthorization: upstream.dropAuthorization)
         let method = HTTPMethod(rawValue: request.method.rawValue)
         return HTTPRequestHead(version: .http1_1, method: method, uri: PreviewCookie.removingToken(upstream.target.upstreamPath), headers: headers)
     }

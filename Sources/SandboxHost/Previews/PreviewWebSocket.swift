@@ -49,25 +49,10 @@ enum PreviewWebSocket {
         }
     }
 
-    /// The app's side of the handshake, as `PreviewProxy` writes an HTTP request (its own Host,
-    /// no API key, none of our cookies); the upgrader adds the WebSocket headers.
+    /// The app's side of the handshake (`PreviewHeaders`); the upgrader adds the WebSocket headers.
     static func upstreamHead(_ request: HTTPRequest, target: PreviewTarget, publicHost: String, dropAuthorization: Bool) -> HTTPRequestHead {
-        var headers = HTTPHeaders()
-        for field in request.headerFields {
-            let name = field.name.canonicalName
-            if PreviewProxy.hopByHop.contains(name) || name == "host" || name.hasPrefix("sec-websocket-") && name != "sec-websocket-protocol" { continue }
-            if name.hasPrefix("x-forwarded-") || name == "forwarded" { continue }
-            if name == "authorization" && dropAuthorization { continue }
-            if name == "cookie" {
-                let kept = PreviewCookie.strip(field.value)
-                if !kept.isEmpty { headers.add(name: "Cookie", value: kept) }
-                continue
-            }
-            headers.add(name: field.name.rawName, value: field.value)
-        }
-        headers.add(name: "Host", value: "localhost:\(target.port)")
-        headers.add(name: "X-Forwarded-Host", value: publicHost)
-        headers.add(name: "X-Forwarded-Proto", value: "http")
+        let headers = PreviewHeaders.forApp(
+            request.headerFields, target: target, publicHost: publicHost, dropAuthorization: dropAuthorization, webSocket: true)
         return HTTPRequestHead(version: .http1_1, method: .GET, uri: PreviewCookie.removingToken(target.upstreamPath), headers: headers)
     }
 

@@ -1,3 +1,4 @@
+import AgentLoop
 import AsyncHTTPClient
 import Foundation
 import NIOCore
@@ -29,6 +30,25 @@ extension HeavySuites {
 
         static func json(_ text: String) -> [String: Any] {
             (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
+        }
+
+        /// Writes `app` into the sandbox as `file` and starts `command` as its dev server on `port`.
+        static func serve(_ host: HostProcess, key: String, sandbox: String, app: String = PreviewApps.python, file: String = "server.py",
+                          command: String, port: Int, session: String = "dev_server_web") async throws {
+            #expect(try await host.requestBytes(.PUT, "/api/sandboxes/\(sandbox)/files/content?path=\(file)", key: key, body: Array(app.utf8)).status == 200)
+            let body = JSONValue.object(["command": .string(command), "port": .number(Double(port)), "session_name": .string(session)]).jsonText
+            let started = try await host.request(.POST, "/api/sandboxes/\(sandbox)/dev-server/start", key: key, body: body)
+            #expect(started.status == 200, "\(started.body)")
+        }
+
+        /// The preview URL of `port` once something listens there (polling `preview-url`), or "".
+        static func previewURL(_ host: HostProcess, key: String, sandbox: String, port: Int) async throws -> String {
+            for _ in 0..<100 {
+                let answer = json(try await host.request(.GET, "/api/sandboxes/\(sandbox)/preview-url?port=\(port)", key: key).body)
+                if let url = answer["preview_url"] as? String { return url }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            return ""
         }
 
         /// Reads the dev-server stream until `preview_url` (or the end); answers the events.
@@ -135,12 +155,7 @@ extension HeavySuites {
             // The 50 MB file, through `python3 -m http.server` (the contract's example server).
             _ = try await host.request(.POST, "/api/sandboxes/\(sandbox)/dev-server/start", key: key,
                                        body: #"{"command":"python3 -m http.server 8001","port":8001,"session_name":"files"}"#)
-            var listening = false
-            for _ in 0..<100 where !listening {
-                listening = Self.json(try await host.request(.GET, "/api/sandboxes/\(sandbox)/preview-url?port=8001", key: key).body)["status"] as? String == "available"
-                if !listening { try await Task.sleep(for: .milliseconds(100)) }
-            }
-            #expect(listening)
+            #expect(try await Self.previewURL(host, key: key, sandbox: sandbox, port: 8001) != "")
             for form in ["host", "path"] {
                 let output = FileManager.default.temporaryDirectory.appendingPathComponent("big-\(UUID())").path
                 defer { try? FileManager.default.removeItem(atPath: output) }
@@ -161,18 +176,12 @@ extension HeavySuites {
             let key = try host.adminKey
             let (_, first) = try await host.createSandbox(key: key, name: "a")
             let (_, second) = try await host.createSandbox(key: key, name: "b")
-            for sandbox in [first, second] {
-                #expect(try await host.requestBytes(.PUT, "/api/sandboxes/\(sandbox)/files/content?path=server.py", key: key, body: Array(PreviewApps.python.utf8)).status == 200)
-            }
-            _ = try await host.request(.POST, "/api/sandboxes/\(first)/dev-server/start", key: key, body: #"{"command":"python3 server.py 8000","port":8000}"#)
-            _ = try await host.request(.POST, "/api/sandboxes/\(second)/dev-server/start", key: key, body: #"{"command":"python3 server.py 9000","port":9000}"#)
             var tokens: [String: String] = [:]
             for (sandbox, port) in [(first, 8000), (second, 9000)] {
-                for _ in 0..<100 {
-                    let answer = Self.json(try await host.request(.GET, "/api/sandboxes/\(sandbox)/preview-url?port=\(port)", key: key).body)
-                    if let url = answer["preview_url"] as? String { tokens[sandbox] = url.components(separatedBy: "preview_token=").last; break }
-                    try await Task.sleep(for: .milliseconds(100))
-                }
+                try await Self.serve(host, key: key, sandbox: sandbox, command: "python3 server.py \(port)", port: port)
+            }
+            for (sandbox, port) in [(first, 8000), (second, 9000)] {
+                tokens[sandbox] = try await Self.previewURL(host, key: key, sandbox: sandbox, port: port).components(separatedBy: "preview_token=").last
             }
             let firstToken = try #require(tokens[first]), secondToken = try #require(tokens[second])
             #expect(firstToken != secondToken && firstToken.count >= 24)
@@ -225,15 +234,10 @@ extension HeavySuites.PreviewTests {
         defer { Task { try? await host.stop() } }
         let key = try host.adminKey
         let (_, sandbox) = try await host.createSandbox(key: key)
-        #expect(try await host.requestBytes(.PUT, "/api/sandboxes/\(sandbox)/files/content?path=ws.js", key: key, body: Array(PreviewApps.node.utf8)).status == 200)
-        _ = try await host.request(.POST, "/api/sandboxes/\(sandbox)/dev-server/start", key: key, body: #"{"command":"node ws.js 8002","port":8002}"#)
-        var token = ""
-        for _ in 0..<100 where token.isEmpty {
-            let answer = Self.json(try await host.request(.GET, "/api/sandboxes/\(sandbox)/preview-url?port=8002", key: key).body)
-            token = (answer["preview_url"] as? String)?.components(separatedBy: "preview_token=").last ?? ""
-            if token.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        try #require(!token.isEmpty, "the node server never listened")
+        try await Self.serve(host, key: key, sandbox: sandbox, app: PreviewApps.node, file: "ws.js", command: "node ws.js 8002", port: 8002)
+        let url = try await Self.previewURL(host, key: key, sandbox: sandbox, port: 8002)
+        try #require(!url.isEmpty, "the node server never listened")
+        let token = url.components(separatedBy: "preview_token=").last ?? ""
         let script = FileManager.default.temporaryDirectory.appendingPathComponent("ws-\(UUID()).py").path
         try PreviewApps.webSocketClient.write(toFile: script, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: script) }
@@ -275,13 +279,8 @@ extension HeavySuites.PreviewTests {
         defer { Task { try? await host.stop() } }
         let key = try host.adminKey
         let (_, sandbox) = try await host.createSandbox(key: key)
-        #expect(try await host.requestBytes(.PUT, "/api/sandboxes/\(sandbox)/files/content?path=server.py", key: key, body: Array(PreviewApps.python.utf8)).status == 200)
-        _ = try await host.request(.POST, "/api/sandboxes/\(sandbox)/dev-server/start", key: key, body: #"{"command":"python3 server.py 5173","port":5173}"#)
-        var url = ""
-        for _ in 0..<100 where url.isEmpty {
-            url = Self.json(try await host.request(.GET, "/api/sandboxes/\(sandbox)/preview-url?port=5173", key: key).body)["preview_url"] as? String ?? ""
-            if url.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
-        }
+        try await Self.serve(host, key: key, sandbox: sandbox, command: "python3 server.py 5173", port: 5173)
+        let url = try await Self.previewURL(host, key: key, sandbox: sandbox, port: 5173)
         try #require(!url.isEmpty)
         let profile = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: profile) }
@@ -303,13 +302,8 @@ extension HeavySuites.PreviewTests {
         defer { Task { try? await host.stop() } }
         let key = try host.adminKey
         let (_, sandbox) = try await host.createSandbox(key: key)
-        #expect(try await host.requestBytes(.PUT, "/api/sandboxes/\(sandbox)/files/content?path=server.py", key: key, body: Array(PreviewApps.python.utf8)).status == 200)
-        _ = try await host.request(.POST, "/api/sandboxes/\(sandbox)/dev-server/start", key: key, body: #"{"command":"python3 server.py 8000","port":8000}"#)
-        var ready = false
-        for _ in 0..<100 where !ready {
-            ready = Self.json(try await host.request(.GET, "/api/sandboxes/\(sandbox)/preview-url?port=8000", key: key).body)["status"] as? String == "available"
-            if !ready { try await Task.sleep(for: .milliseconds(100)) }
-        }
+        try await Self.serve(host, key: key, sandbox: sandbox, command: "python3 server.py 8000", port: 8000)
+        try #require(try await Self.previewURL(host, key: key, sandbox: sandbox, port: 8000) != "")
         // One small transfer first, so what the proxy's first use allocates once (event-loop
         // threads' malloc arenas, the client bootstrap) is in the baseline.
         _ = try Subprocess.run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-H", "Authorization: Bearer \(key)",

@@ -44,6 +44,9 @@ struct AgentRunFailureTests {
             #expect(busy == .conflict)
             #expect(body["code"] as? String == "CONFLICT")
 
+            let running = try await agent.run(runID)
+            #expect(running["completed_at"] is NSNull && running["error"] is NSNull)
+
             let started = ContinuousClock.now
             let (status, stop) = try await agent.post("/api/agent-run/\(runID)/stop", "{}")
             #expect(status == .ok)

@@ -32,22 +32,9 @@ struct DevServerController {
         let session_name: String
         let command: String
         let command_id: String
-        let port: Int?
+        @NullEncoded var port: Int?
         let detected: Bool
         let message: String
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(status, forKey: .status)
-            try container.encode(session_name, forKey: .session_name)
-            try container.encode(command, forKey: .command)
-            try container.encode(command_id, forKey: .command_id)
-            try container.encode(port, forKey: .port)
-            try container.encode(detected, forKey: .detected)
-            try container.encode(message, forKey: .message)
-        }
-
-        enum CodingKeys: String, CodingKey { case status, session_name, command, command_id, port, detected, message }
     }
 
     /// Starts the dev server in its session; one already running there is stopped first (a
@@ -170,20 +157,10 @@ struct DevServerController {
     }
 
     struct PreviewBody: Encodable, Sendable {
-        let preview_url: String?
-        let path_url: String?
+        @NullEncoded var preview_url: String?
+        @NullEncoded var path_url: String?
         let port: Int
         let status: String
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(preview_url, forKey: .preview_url)
-            try container.encode(path_url, forKey: .path_url)
-            try container.encode(port, forKey: .port)
-            try container.encode(status, forKey: .status)
-        }
-
-        enum CodingKeys: String, CodingKey { case preview_url, path_url, port, status }
     }
 
     /// `available` only when something listens on the port inside the sandbox.
@@ -203,16 +180,8 @@ struct DevServerController {
     }
 
     struct ExpoBody: Encodable, Sendable {
-        let expo_url: String?
+        @NullEncoded var expo_url: String?
         let status: String
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(expo_url, forKey: .expo_url)
-            try container.encode(status, forKey: .status)
-        }
-
-        enum CodingKeys: String, CodingKey { case expo_url, status }
     }
 
     /// An `exp://` URL for an Expo (Metro) server on 8081, through the preview host.

@@ -29,20 +29,9 @@ struct SessionsController {
     struct CommandBody: Encodable, Sendable {
         let command_id: String
         let command: String
-        let exit_code: Int?
+        @NullEncoded var exit_code: Int?
         let running: Bool
         let logs: String
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(command_id, forKey: .command_id)
-            try container.encode(command, forKey: .command)
-            try container.encode(exit_code, forKey: .exit_code)
-            try container.encode(running, forKey: .running)
-            try container.encode(logs, forKey: .logs)
-        }
-
-        enum CodingKeys: String, CodingKey { case command_id, command, exit_code, running, logs }
     }
 
     struct StatusBody: Encodable, Sendable {

@@ -22,8 +22,9 @@ struct PreviewAccess: Sendable {
 
     /// The sandbox and how access was granted; `HostError.notFound` when it is not.
     func check(_ target: PreviewTarget, uri: String, headers: HTTPFields) async throws -> Decision {
-        guard let (record, owner) = try await services.sandboxes.withOwner(id: target.sandboxID) else { throw HostError.notFound("preview") }
-        let token = try await services.sandboxes.previewToken(id: record.id)
+        guard let (record, owner, stored) = try await services.sandboxes.withOwner(id: target.sandboxID) else { throw HostError.notFound("preview") }
+        // Every preview request comes here: read the token, and make one only the first time.
+        let token = if let stored { stored } else { try await services.sandboxes.previewToken(id: record.id) }
         let bearer = AuthMiddleware.bearer(headers)  // never `?token=`: that query may be the app's own
         let dropAuthorization = bearer.map { APIKey.parse($0) != nil } ?? false
         if let given = PreviewCookie.queryToken(uri), Self.same(given, token) {

@@ -50,16 +50,18 @@ public struct SandboxStore: Sendable {
     }
 
     /// Records when the API last used the sandbox (written when it stops).
-    /// The sandbox and its owner, for a preview request (which names a sandbox, not a user).
-    func withOwner(id: String) async throws -> (record: SandboxRecord, userID: String)? {
+    /// The sandbox, its owner and its preview token if it has one yet: all a preview request
+    /// (which names a sandbox, not a user) needs, in one read.
+    func withOwner(id: String) async throws -> (record: SandboxRecord, userID: String, previewToken: String?)? {
         try await database.run { connection in
             try connection.query("""
-                SELECT \(Self.columns), p.user_id FROM sandboxes s JOIN projects p ON p.id = s.project_id WHERE s.id = ?
-                """, [.text(id)]).first.map { (try Self.record($0), try $0.text(10)) }
+                SELECT \(Self.columns), p.user_id, s.preview_token FROM sandboxes s JOIN projects p ON p.id = s.project_id WHERE s.id = ?
+                """, [.text(id)]).first.map { (try Self.record($0), try $0.text(10), $0.optionalText(11)) }
         }
     }
 
-    /// The sandbox's preview token, made (96+ random bits) on first use.
+    /// The sandbox's preview token, made (128 random bits) on first use. A write transaction:
+    /// request paths read the token with `withOwner` and come here only when it is missing.
     func previewToken(id: String) async throws -> String {
         let fresh = Identifier.randomHex(bytes: 16)
         return try await database.transaction { connection in

@@ -555,7 +555,7 @@ int main(int argc, char **argv) {
     }
     if (!config.sandbox_dir || !config.lower_root || !config.workspace || config.uid_base == 0) {
         fprintf(stderr, "usage: sandbox-init --sandbox-dir DIR --lower-root DIR [--usr-lower DIR] --workspace DIR --uid-base N\n"
-                        "       [--id-count N] [--tmp-size BYTES] [--hostname NAME] [--cgroup DIR]...\n"
+                        "       [--id-count N] [--tmp-size BYTES] [--hostname NAME] [--cgroup JOIN-FILE]...\n"
                         "(run by sandbox-host with its control socket as fd 3)\n");
         return 2;
     }
@@ -567,10 +567,10 @@ int main(int argc, char **argv) {
     sbi_tracing = getenv("SANDBOX_INIT_TRACE") != NULL;
     sbi_trace("start");
     // Join the sandbox's cgroups first, so PID 1 and everything under it is born inside them.
-    char path[4096];
+    // Each --cgroup is the file to write 0 into (v1 `tasks`, v2 `cgroup.procs`: see CgroupManager);
+    // this process has one thread, so moving the caller moves all of it.
     for (int i = 0; i < config.cgroup_count; i++) {
-        snprintf(path, sizeof path, "%s/cgroup.procs", config.cgroups[i]);
-        if (sbi_write_file(path, "0") < 0) sbi_fail("join-cgroup");
+        if (sbi_write_file(config.cgroups[i], "0") < 0) sbi_fail("join-cgroup");
     }
 
     const size_t stack_size = 1 << 20;

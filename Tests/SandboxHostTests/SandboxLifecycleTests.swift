@@ -112,6 +112,46 @@ struct SandboxLifecycleTests {
         }
     }
 
+    /// PID 1 and every process a command starts (a detached one included) are in the sandbox's
+    /// memory, pids, cpu and freezer groups, and a command in its own group below: each joins by
+    /// writing 0 into `tasks` (v1), which moves one thread, so this checks that moved the process.
+    @Test func sandboxAndCommandProcessesAreInTheirCgroups() async throws {
+        let host = try TestHost()
+        defer { host.remove() }
+        try await host.test { client in
+            let sandboxes = SandboxClient(client: client, key: host.adminKey)
+            let (_, sandbox) = try await sandboxes.create()
+            let pid1 = try #require(await host.services.runtime.initPID(sandbox))
+            let cgroups = host.services.runtime.cgroups
+            let groups = cgroups.sandboxDirectories(sandbox)
+            #expect(!groups.isEmpty)
+            for group in groups {
+                #expect(CgroupManager.processes(in: group).contains(pid1), "\(group)")
+            }
+            // Inside, the cgroup namespace is rooted at the sandbox's groups; a command sees its own.
+            let inside = try await sandboxes.run(sandbox, "(setsid sleep 300 &); sleep 0.2; cat /proc/self/cgroup")
+            let lines = inside.split(separator: "\n").map(String.init)
+            if case .v1 = cgroups.layout {
+                #expect(lines.contains { $0.hasSuffix(":memory:/") })
+                #expect(lines.contains { $0.hasSuffix(":pids:/") })
+                #expect(lines.contains { $0.contains(":freezer:/c") })
+            }
+            // The detached sleep, seen from the host, is in each sandbox group or (freezer) in its
+            // command's group below it.
+            let namespace = try await pidNamespace(host, sandbox)
+            let sleeper = try #require(HostSnapshot.processes(inPIDNamespace: namespace).first {
+                (try? String(contentsOfFile: "/proc/\($0)/comm", encoding: .utf8))?.hasPrefix("sleep") == true
+            })
+            for group in groups {
+                let below = ((try? FileManager.default.contentsOfDirectory(atPath: group)) ?? []).map { group + "/" + $0 }
+                let members = ([group] + below).flatMap { CgroupManager.processes(in: $0) }
+                #expect(members.contains(sleeper), "\(group)")
+            }
+            #expect(try await sandboxes.delete(sandbox) == .ok)
+            #expect(HostSnapshot.alive([HostSnapshot.identity(sleeper)].compactMap { $0 }).isEmpty)
+        }
+    }
+
     @Test func deletingTheProjectDeletesItsSandbox() async throws {
         let host = try TestHost()
         defer { host.remove() }

@@ -16,7 +16,7 @@ enum csb_message_type {
     CSB_MSG_SETUP_FAILED = 3,  // init or outer -> host: value = errno, payload = stage name
     CSB_MSG_SPAWN = 4,         // host -> init: id = command id, value = uid, value2 = gid;
                                //   payload = cwd, command, then KEY=VALUE env strings;
-                               //   fds = stdout, stderr, then cgroup.procs files to join
+                               //   fds = stdout, stderr, then cgroup join files (tasks / cgroup.procs)
     CSB_MSG_SPAWNED = 5,       // init -> host: id, value = pid inside the sandbox
     CSB_MSG_SPAWN_FAILED = 6,  // init -> host: id, value = errno, payload = stage name
     CSB_MSG_EXITED = 7,        // init -> host: id, value = wait status

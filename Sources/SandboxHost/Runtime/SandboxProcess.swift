@@ -105,7 +105,8 @@ final class SandboxProcess: Sendable {
     }
 
     /// Starts `command` under `/bin/sh -c` inside the sandbox. `stdout`/`stderr` are write ends the
-    /// command gets; `cgroupFD` is a `cgroup.procs` it joins before exec. Answers its pid inside.
+    /// command gets; `cgroupFD` is the group's join file (`CgroupManager.joinFile`), which it
+    /// writes `0` into before exec. Answers its pid inside.
     func spawn(
         id: UInt32, command: String, cwd: String, environment: [String], uid: UInt32, gid: UInt32,
         stdout: Int32, stderr: Int32, cgroupFD: Int32?

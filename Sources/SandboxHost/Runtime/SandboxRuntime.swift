@@ -113,7 +113,7 @@ public actor SandboxRuntime {
                 "--sandbox-dir", paths.directory, "--lower-root", image, "--workspace", workspace, "--uid-base", String(record.uidBase),
                 "--tmp-size", String(Int64(limits.diskMB) << 20), "--hostname", "sandbox",
             ]
-            for directory in joined { arguments += ["--cgroup", directory] }
+            for file in joined { arguments += ["--cgroup", file] }
             if let usrLower { arguments += ["--usr-lower", usrLower] }
             return try SandboxProcess.launch(sandboxID: record.id, helper: helper, arguments: arguments, poller: poller)
         }

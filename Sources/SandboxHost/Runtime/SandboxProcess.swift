@@ -45,10 +45,13 @@ final class SandboxProcess: Sendable {
 
         let argv = ([helper] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
-        let envp: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/sbin:/usr/bin:/sbin:/bin"), nil]
+        // SANDBOX_INIT_TRACE set for the host: the helper prints its stage timings on our stderr.
+        let tracing = getenv("SANDBOX_INIT_TRACE") != nil
+        let envp: [UnsafeMutablePointer<CChar>?] =
+            [strdup("PATH=/usr/sbin:/usr/bin:/sbin:/bin")] + (tracing ? [strdup("SANDBOX_INIT_TRACE=1")] : []) + [nil]
         defer { envp.forEach { free($0) } }
         var pid: pid_t = 0
-        let rc = csb_spawn_helper(helper, argv, envp, pair[1], -1, &pid)
+        let rc = csb_spawn_helper(helper, argv, envp, pair[1], tracing ? 2 : -1, &pid)
         guard rc == 0 else {
             close(pair[0])
             throw RuntimeFailure.system("posix_spawn \(helper)", rc)

@@ -14,10 +14,11 @@ import Glibc
 /// How a process joins (`joinFile`): it writes `0` (itself) into the group. On v1 that goes to
 /// `tasks`, which moves only the calling thread: every process that joins is single-threaded
 /// (sandbox-init before it clones, a command between fork and exec), so that moves the whole
-/// process, and since Linux 6.2 moving the caller's own thread skips the global
-/// `cgroup_threadgroup_rwsem`, whose write side waits for an RCU grace period when the machine
-/// has been quiet — 6–7 ms per join here, against 0.25 ms through `tasks` (see RESULTS.md). v2
-/// has no `tasks`; a domain group is joined through `cgroup.procs`.
+/// process, and a thread moving itself skips the global `cgroup_threadgroup_rwsem` (kernel commit
+/// 9a3284fad42f, "cgroup: Optimize single thread migration", 2022), whose write side waits for an
+/// RCU grace period when the machine has been quiet — 6–7 ms per join here, against 0.25 ms
+/// through `tasks` (see RESULTS.md). v2 has no `tasks`; a domain group is joined through
+/// `cgroup.procs` (there, `CLONE_INTO_CGROUP` would be the way to avoid the wait; not done).
 public final class CgroupManager: Sendable {
     public let layout: CgroupLayout?
     let instance: String

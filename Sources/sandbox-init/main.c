@@ -334,43 +334,74 @@ static int sbi_keep_capability(int cap) {
     }
 }
 
-// Runs in the forked child, before exec: async-signal-safe calls only. On failure writes
-// (errno, stage index) to `error_fd` and exits 127.
-static void sbi_exec_child(int error_fd, int out_fd, int err_fd, const int *cgroup_fds, int cgroup_count, uid_t uid,
-                           gid_t gid, const char *cwd, const char *command, char *const *envp) {
-    static const char *const stages[] = {"setsid", "cgroup", "stdio", "ids", "chdir", "capabilities", "no-new-privs", "exec"};
+// What a command's child needs, on PID 1's stack (PID 1 is suspended until the child execs).
+struct sbi_exec_request {
+    int error_fd, out_fd, err_fd;
+    const int *cgroup_fds;
+    int cgroup_count;
+    uid_t uid;
+    gid_t gid;
+    const char *cwd, *command;
+    char *const *envp;
+};
+
+// dup2 as a raw call (dup3, which every architecture has, refuses equal descriptors).
+static long sbi_dup_to(long fd, int target) {
+    return fd == target ? 0 : syscall(SYS_dup3, fd, target, 0);
+}
+
+// Runs in the command's child, before exec. The child shares PID 1's memory (CLONE_VM |
+// CLONE_VFORK, as posix_spawn does: no page tables copied and torn down per command), so it
+// uses raw system calls only, touches nothing of PID 1's but its own stack, and never returns.
+// On failure writes (errno, stage index) to `error_fd` and exits 127.
+static int sbi_exec_child(void *argument) {
+    const struct sbi_exec_request *request = argument;
+    int error_fd = request->error_fd, out_fd = request->out_fd, err_fd = request->err_fd;
+    const int *cgroup_fds = request->cgroup_fds;
+    int cgroup_count = request->cgroup_count;
+    uid_t uid = request->uid;
+    gid_t gid = request->gid;
+    const char *cwd = request->cwd, *command = request->command;
+    char *const *envp = request->envp;
     int stage = 0;
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    if (setsid() < 0) goto fail;
+    // syscall(2) rather than glibc's wrappers, which keep per-process state (set*id's broadcast
+    // to threads); `errno` is PID 1's, which is suspended and reads it only after a failed clone.
+#define SBI_SYS(...) (syscall(__VA_ARGS__) < 0)
+    uint64_t none = 0;
+    if (SBI_SYS(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof none)) goto fail;
+    if (SBI_SYS(SYS_setsid)) goto fail;
     stage = 1;
     for (int i = 0; i < cgroup_count; i++) {
-        if (write(cgroup_fds[i], "0", 1) != 1) goto fail;
-        close(cgroup_fds[i]);
+        if (SBI_SYS(SYS_write, cgroup_fds[i], "0", 1)) goto fail;
+        syscall(SYS_close, cgroup_fds[i]);
     }
     stage = 2;
-    int null_fd = open("/dev/null", O_RDONLY);
-    if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) goto fail;
+    long null_fd = syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null_fd < 0) goto fail;
+    if (sbi_dup_to(null_fd, 0) < 0 || sbi_dup_to(out_fd, 1) < 0 || sbi_dup_to(err_fd, 2) < 0) goto fail;
     stage = 3;
-    if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) goto fail;
+    if (SBI_SYS(SYS_setgroups, 0, NULL) || SBI_SYS(SYS_setresgid, gid, gid, gid) || SBI_SYS(SYS_setresuid, uid, uid, uid)) goto fail;
     stage = 4;
-    if (chdir(cwd) < 0) goto fail;
+    if (SBI_SYS(SYS_chdir, cwd)) goto fail;
     stage = 5;
     for (int cap = 0; cap <= CAP_LAST_CAP; cap++) {
-        if (!sbi_keep_capability(cap) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) goto fail;
+        if (!sbi_keep_capability(cap) && SBI_SYS(SYS_prctl, PR_CAPBSET_DROP, cap, 0, 0, 0) && errno != EINVAL) goto fail;
     }
     stage = 6;
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) goto fail;
+    if (SBI_SYS(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) goto fail;
     stage = 7;
     char *const argv[] = {"sh", "-c", (char *)command, NULL};
-    execve("/bin/sh", argv, envp);
+    SBI_SYS(SYS_execve, "/bin/sh", argv, envp);
+#undef SBI_SYS
 fail:;
     int report[2] = {errno, stage};
-    (void)!write(error_fd, report, sizeof report);
-    (void)stages;
-    _exit(127);
+    syscall(SYS_write, error_fd, report, sizeof report);
+    syscall(SYS_exit_group, 127);
+    return 127;
 }
+
+// The stack a command's child runs on until it execs (one at a time: PID 1 waits for each).
+static char sbi_exec_stack[64 * 1024] __attribute__((aligned(16)));
 
 static void sbi_spawn(const struct csb_header *header, char *payload, size_t payload_length, int *fds, int fd_count) {
     static const char *const stages[] = {"setsid", "cgroup", "stdio", "ids", "chdir", "capabilities", "no-new-privs", "exec"};
@@ -394,17 +425,18 @@ static void sbi_spawn(const struct csb_header *header, char *payload, size_t pay
         sbi_send(CSB_MSG_SPAWN_FAILED, header->id, errno, "pipe");
         goto done;
     }
-    pid_t pid = fork();
+    struct sbi_exec_request request = {
+        .error_fd = error_pipe[1], .out_fd = fds[0], .err_fd = fds[1], .cgroup_fds = fds + 2,
+        .cgroup_count = fd_count - 2, .uid = (uid_t)header->value, .gid = (gid_t)header->value2,
+        .cwd = strings[0], .command = strings[1], .envp = strings + 2,
+    };
+    // Returns once the child has exec'd or exited; its error pipe end closes on exec.
+    pid_t pid = clone(sbi_exec_child, sbi_exec_stack + sizeof sbi_exec_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &request);
     if (pid < 0) {
         sbi_send(CSB_MSG_SPAWN_FAILED, header->id, errno, "fork");
         close(error_pipe[0]);
         close(error_pipe[1]);
         goto done;
-    }
-    if (pid == 0) {
-        close(error_pipe[0]);
-        sbi_exec_child(error_pipe[1], fds[0], fds[1], fds + 2, fd_count - 2, (uid_t)header->value,
-                       (gid_t)header->value2, strings[0], strings[1], strings + 2);
     }
     close(error_pipe[1]);
     int report[2];

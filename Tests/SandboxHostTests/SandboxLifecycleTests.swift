@@ -64,6 +64,9 @@ struct SandboxLifecycleTests {
             ) { response in
                 #expect(response.status == .unprocessableContent, "\(response.text)")
             }
+            // A command gets stdin, stdout and stderr and nothing else of sandbox-init's (fd 3 is
+            // the directory `ls` reads).
+            #expect(try await sandboxes.run(sandbox, "ls /proc/self/fd") == "0\n1\n2\n3\n")
             let signalled = try await sandboxes.exec(sandbox, "kill -TERM $$")
             #expect(signalled["exit_code"] as? Int == 143)
             _ = try await sandboxes.delete(sandbox)

@@ -71,21 +71,32 @@ def helper_pss_kib():
     return total, count
 
 
-def floors(runs):
-    binary = os.path.join(tempfile.gettempdir(), "sandbox-host-floor")
-    subprocess.run(["cc", "-O2", "-o", binary, os.path.join(ROOT, "benchmarks", "floor.c")], check=True)
+FLOOR = os.path.join(tempfile.gettempdir(), "sandbox-host-floor")
+
+
+def bwrap_command(runs, workspace):
+    """`floor RUNS bwrap …`: bwrap with a mount set like ours, timed inside the floor program."""
+    return [FLOOR, str(runs), "bwrap", "bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr",
+            "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind", workspace, "/workspace", "/bin/true"]
+
+
+def floors(runs, workspace):
+    subprocess.run(["cc", "-O2", "-o", FLOOR, os.path.join(ROOT, "benchmarks", "floor.c")], check=True)
     rows = {}
-    for line in subprocess.run([binary, str(runs)], check=True, capture_output=True, text=True).stdout.splitlines():
+    for line in subprocess.run([FLOOR, str(runs)], check=True, capture_output=True, text=True).stdout.splitlines():
         name, *values = line.split()
         rows[name] = [float(v) / 1000 for v in values]
     if shutil.which("bwrap"):
-        workspace = tempfile.mkdtemp()
-        command = [binary, str(runs), "bwrap", "bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr",
-                   "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
-                   "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind", workspace, "/workspace", "/bin/true"]
-        name, *values = subprocess.run(command, check=True, capture_output=True, text=True).stdout.split()
+        name, *values = subprocess.run(bwrap_command(runs, workspace), check=True, capture_output=True, text=True).stdout.split()
         rows["bwrap --unshare-all (true)"] = [float(v) / 1000 for v in values]
     return rows
+
+
+def one_bwrap(workspace):
+    """One bwrap run in ms, for pairing with one of our creates at the same moment."""
+    name, value = subprocess.run(bwrap_command(1, workspace), check=True, capture_output=True, text=True).stdout.split()
+    return float(value) / 1000
 
 
 def main():
@@ -97,16 +108,25 @@ def main():
     args = parser.parse_args()
 
     rows = {}
-    for name, values in floors(args.runs).items():
+    bwrap_workspace = tempfile.mkdtemp()
+    for name, values in floors(args.runs, bwrap_workspace).items():
         rows["floor: " + name] = values
+    has_bwrap = shutil.which("bwrap") is not None
 
     data_dir = tempfile.mkdtemp(prefix="sandbox-host-bench-")
     host = Host(args.binary, data_dir)
+    # Start from a quiet disk: a previous run's deleted sandboxes still being written back slowed
+    # every overlay mount (their work dirs are on this ext4) by 2 ms each in one run here.
+    os.sync()
     try:
         connection = host.connection()
-        create, first_exec, cold = [], [], []
+        create, first_exec, cold, paired_bwrap = [], [], [], []
         sandboxes = []
         for index in range(args.runs):
+            # This VM's speed drifts by tens of percent within minutes: a bwrap run just before
+            # each create gives the ratio to bwrap at the same moments.
+            if has_bwrap:
+                paired_bwrap.append(one_bwrap(bwrap_workspace))
             project = host.call(connection, "POST", "/api/projects", {"name": f"bench-{index}"})["project_id"]
             start = time.perf_counter()
             sandbox = host.call(connection, "POST", f"/api/project/{project}/sandbox/ensure-active")["sandbox_id"]
@@ -118,6 +138,8 @@ def main():
             first_exec.append((end - middle) * 1000)
             cold.append((end - start) * 1000)
             sandboxes.append(sandbox)
+        if paired_bwrap:
+            rows["bwrap, one run before each create below"] = paired_bwrap
         rows["ours: ensure-active (cold create)"] = create
         rows["ours: cold create until a command ran"] = cold
 
@@ -154,6 +176,14 @@ def main():
         [thread.join() for thread in threads]
         throughput = sum(counts) / (time.perf_counter() - started)
 
+        # The same load from a C client (benchmarks/exec_clients.c): the Python one above spends
+        # about a third of a core per command itself, on the same two cores as the host.
+        clients_binary = os.path.join(tempfile.gettempdir(), "sandbox-host-exec-clients")
+        subprocess.run(["cc", "-O2", "-pthread", "-o", clients_binary, os.path.join(ROOT, "benchmarks", "exec_clients.c")], check=True)
+        line = subprocess.run([clients_binary, str(host.port), host.key, str(args.seconds)] + sandboxes[:4],
+                              check=True, capture_output=True, text=True).stdout
+        c_clients = dict(item.split("=") for item in line.split())
+
         for sandbox in sandboxes:
             host.call(connection, "DELETE", f"/api/sandboxes/{sandbox}")
 
@@ -182,13 +212,19 @@ def main():
     finally:
         host.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+        shutil.rmtree(bwrap_workspace, ignore_errors=True)
 
     print(f"\n{'measurement':<44} {'p50 ms':>9} {'p99 ms':>9} {'runs':>6}")
     print("-" * 71)
     for name, values in rows.items():
         print(f"{name:<44} {statistics.median(values):>9.2f} {percentile(values, 99):>9.2f} {len(values):>6}")
     print("-" * 71)
-    print(f"{'ours: execute `true`, 4 concurrent clients':<44} {throughput:>9.0f} commands/s")
+    if paired_bwrap:
+        ratio = statistics.median(create) / statistics.median(paired_bwrap)
+        print(f"{'cold create ÷ bwrap (paired runs, p50s)':<44} {ratio:>9.2f} ×")
+    print(f"{'ours: execute `true`, 4 concurrent clients':<44} {throughput:>9.0f} commands/s (Python threads)")
+    print(f"{'ours: execute `true`, 4 concurrent clients':<44} {float(c_clients['per_second']):>9.0f} commands/s "
+          f"(C client; p50 {c_clients['p50']} ms, p99 {c_clients['p99']} ms, {c_clients['failed']} failed)")
     per_sandbox_host = (rss_after - rss_before) / max(1, density_ok)
     print(f"{'density: sandboxes running at once':<44} {density_ok:>9} of {args.density} ({len(failures)} failed, {density_seconds:.1f} s)")
     print(f"{'density: host RSS growth per sandbox':<44} {per_sandbox_host / 1024:>9.3f} MiB")

@@ -355,14 +355,7 @@ static long sbi_dup_to(long fd, int target) {
 // uses raw system calls only, touches nothing of PID 1's but its own stack, and never returns.
 // On failure writes (errno, stage index) to `error_fd` and exits 127.
 static int sbi_exec_child(void *argument) {
-    const struct sbi_exec_request *request = argument;
-    int error_fd = request->error_fd, out_fd = request->out_fd, err_fd = request->err_fd;
-    const int *cgroup_fds = request->cgroup_fds;
-    int cgroup_count = request->cgroup_count;
-    uid_t uid = request->uid;
-    gid_t gid = request->gid;
-    const char *cwd = request->cwd, *command = request->command;
-    char *const *envp = request->envp;
+    const struct sbi_exec_request *r = argument;
     int stage = 0;
     // syscall(2) rather than glibc's wrappers, which keep per-process state (set*id's broadcast
     // to threads); `errno` is PID 1's, which is suspended and reads it only after a failed clone.
@@ -371,18 +364,19 @@ static int sbi_exec_child(void *argument) {
     if (SBI_SYS(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof none)) goto fail;
     if (SBI_SYS(SYS_setsid)) goto fail;
     stage = 1;
-    for (int i = 0; i < cgroup_count; i++) {
-        if (SBI_SYS(SYS_write, cgroup_fds[i], "0", 1)) goto fail;
-        syscall(SYS_close, cgroup_fds[i]);
+    for (int i = 0; i < r->cgroup_count; i++) {
+        if (SBI_SYS(SYS_write, r->cgroup_fds[i], "0", 1)) goto fail;
+        syscall(SYS_close, r->cgroup_fds[i]);
     }
     stage = 2;
     long null_fd = syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC);
     if (null_fd < 0) goto fail;
-    if (sbi_dup_to(null_fd, 0) < 0 || sbi_dup_to(out_fd, 1) < 0 || sbi_dup_to(err_fd, 2) < 0) goto fail;
+    if (sbi_dup_to(null_fd, 0) < 0 || sbi_dup_to(r->out_fd, 1) < 0 || sbi_dup_to(r->err_fd, 2) < 0) goto fail;
     stage = 3;
-    if (SBI_SYS(SYS_setgroups, 0, NULL) || SBI_SYS(SYS_setresgid, gid, gid, gid) || SBI_SYS(SYS_setresuid, uid, uid, uid)) goto fail;
+    if (SBI_SYS(SYS_setgroups, 0, NULL) || SBI_SYS(SYS_setresgid, r->gid, r->gid, r->gid) ||
+        SBI_SYS(SYS_setresuid, r->uid, r->uid, r->uid)) goto fail;
     stage = 4;
-    if (SBI_SYS(SYS_chdir, cwd)) goto fail;
+    if (SBI_SYS(SYS_chdir, r->cwd)) goto fail;
     stage = 5;
     for (int cap = 0; cap <= CAP_LAST_CAP; cap++) {
         if (!sbi_keep_capability(cap) && SBI_SYS(SYS_prctl, PR_CAPBSET_DROP, cap, 0, 0, 0) && errno != EINVAL) goto fail;
@@ -390,12 +384,12 @@ static int sbi_exec_child(void *argument) {
     stage = 6;
     if (SBI_SYS(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) goto fail;
     stage = 7;
-    char *const argv[] = {"sh", "-c", (char *)command, NULL};
-    SBI_SYS(SYS_execve, "/bin/sh", argv, envp);
+    char *const argv[] = {"sh", "-c", (char *)r->command, NULL};
+    SBI_SYS(SYS_execve, "/bin/sh", argv, r->envp);
 #undef SBI_SYS
 fail:;
     int report[2] = {errno, stage};
-    syscall(SYS_write, error_fd, report, sizeof report);
+    syscall(SYS_write, r->error_fd, report, sizeof report);
     syscall(SYS_exit_group, 127);
     return 127;
 }

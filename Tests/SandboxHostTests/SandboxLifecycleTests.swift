@@ -146,7 +146,8 @@ struct SandboxLifecycleTests {
                 (try? String(contentsOfFile: "/proc/\($0)/comm", encoding: .utf8))?.hasPrefix("sleep") == true
             })
             for group in groups {
-                let below = ((try? FileManager.default.contentsOfDirectory(atPath: group)) ?? []).map { group + "/" + $0 }
+                let below = ((try? FileManager.default.contentsOfDirectory(atPath: group)) ?? [])
+                    .map { group + "/" + $0 }.filter { SystemFile.exists($0 + "/cgroup.procs") }
                 let members = ([group] + below).flatMap { CgroupManager.processes(in: $0) }
                 #expect(members.contains(sleeper), "\(group)")
             }

@@ -36,6 +36,9 @@ final class SandboxProcess: Sendable {
 
     /// posix_spawns sandbox-init with `arguments` and starts listening to it. Blocking: call off
     /// the event loop. The sandbox is usable once `waitReady` returns.
+    /// SANDBOX_INIT_TRACE set for the host: the helper prints its stage timings on our stderr.
+    private static let tracing = getenv("SANDBOX_INIT_TRACE") != nil
+
     static func launch(sandboxID: String, helper: String, arguments: [String], poller: EventPoller) throws -> SandboxProcess {
         var pair: [Int32] = [-1, -1]
         try syscallChecked("socketpair") { socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) }
@@ -45,13 +48,11 @@ final class SandboxProcess: Sendable {
 
         let argv = ([helper] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
-        // SANDBOX_INIT_TRACE set for the host: the helper prints its stage timings on our stderr.
-        let tracing = getenv("SANDBOX_INIT_TRACE") != nil
         let envp: [UnsafeMutablePointer<CChar>?] =
-            [strdup("PATH=/usr/sbin:/usr/bin:/sbin:/bin")] + (tracing ? [strdup("SANDBOX_INIT_TRACE=1")] : []) + [nil]
+            [strdup("PATH=/usr/sbin:/usr/bin:/sbin:/bin")] + (Self.tracing ? [strdup("SANDBOX_INIT_TRACE=1")] : []) + [nil]
         defer { envp.forEach { free($0) } }
         var pid: pid_t = 0
-        let rc = csb_spawn_helper(helper, argv, envp, pair[1], tracing ? 2 : -1, &pid)
+        let rc = csb_spawn_helper(helper, argv, envp, pair[1], Self.tracing ? 2 : -1, &pid)
         guard rc == 0 else {
             close(pair[0])
             throw RuntimeFailure.system("posix_spawn \(helper)", rc)

@@ -8,7 +8,7 @@ where A and B are each `HOST_BINARY` or `HOST_BINARY:HELPER_PATH`, e.g.
   python3 benchmarks/ab.py /tmp/old/.build/release/sandbox-host .build/release/sandbox-host
 Prints, per side: cold create p50, execute `true` p50, and 4-client throughput (C client).
 """
-import argparse, os, statistics, subprocess, sys, tempfile, time
+import argparse, os, statistics, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402
@@ -49,14 +49,11 @@ def main():
                 start_time = time.perf_counter()
                 hosts[k].call(connections[k], "POST", f"/api/sandboxes/{sandboxes[k][0]}/execute", {"command": "true"})
                 execute[k].append((time.perf_counter() - start_time) * 1000)
-        clients = os.path.join(tempfile.gettempdir(), "sandbox-host-exec-clients")
-        subprocess.run(["cc", "-O2", "-pthread", "-o", clients, os.path.join(run.ROOT, "benchmarks", "exec_clients.c")], check=True)
+        clients = run.build_exec_clients()
         throughput = [[], []]
         for round_index in range(6):
             for k in order(round_index):
-                line = subprocess.run([clients, str(hosts[k].port), hosts[k].key, "2"] + sandboxes[k],
-                                      check=True, capture_output=True, text=True).stdout
-                throughput[k].append(float(dict(item.split("=") for item in line.split())["per_second"]))
+                throughput[k].append(float(run.exec_clients(clients, hosts[k], 2, sandboxes[k])["per_second"]))
     finally:
         for host in hosts:
             host.stop()

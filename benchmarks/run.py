@@ -93,6 +93,20 @@ def floors(runs, workspace):
     return rows
 
 
+def build_exec_clients():
+    """Compiles benchmarks/exec_clients.c; answers the binary's path."""
+    binary = os.path.join(tempfile.gettempdir(), "sandbox-host-exec-clients")
+    subprocess.run(["cc", "-O2", "-pthread", "-o", binary, os.path.join(ROOT, "benchmarks", "exec_clients.c")], check=True)
+    return binary
+
+
+def exec_clients(binary, host, seconds, sandboxes):
+    """`execute true` from one C client per sandbox for `seconds`; answers its summary fields."""
+    line = subprocess.run([binary, str(host.port), host.key, str(seconds)] + sandboxes,
+                          check=True, capture_output=True, text=True).stdout
+    return dict(item.split("=") for item in line.split())
+
+
 def one_bwrap(workspace):
     """One bwrap run in ms, for pairing with one of our creates at the same moment."""
     name, value = subprocess.run(bwrap_command(1, workspace), check=True, capture_output=True, text=True).stdout.split()
@@ -178,11 +192,7 @@ def main():
 
         # The same load from a C client (benchmarks/exec_clients.c): the Python one above spends
         # about a third of a core per command itself, on the same two cores as the host.
-        clients_binary = os.path.join(tempfile.gettempdir(), "sandbox-host-exec-clients")
-        subprocess.run(["cc", "-O2", "-pthread", "-o", clients_binary, os.path.join(ROOT, "benchmarks", "exec_clients.c")], check=True)
-        line = subprocess.run([clients_binary, str(host.port), host.key, str(args.seconds)] + sandboxes[:4],
-                              check=True, capture_output=True, text=True).stdout
-        c_clients = dict(item.split("=") for item in line.split())
+        c_clients = exec_clients(build_exec_clients(), host, args.seconds, sandboxes[:4])
 
         for sandbox in sandboxes:
             host.call(connection, "DELETE", f"/api/sandboxes/{sandbox}")

@@ -14,6 +14,9 @@
 // socket(2) call and comes straight back. setns(CLONE_NEWNET) changes only the calling thread
 // (allowed in a multi-threaded process, unlike user or mount namespaces). If the thread cannot
 // return, carrying on would put host sockets in a sandbox: abort instead.
+// The socket is non-blocking: the caller connects it with a deadline (an app that listens but
+// never accepts would otherwise hold the calling thread for the kernel's SYN retries, minutes).
+// Nothing here waits: open, setns, socket, setns, each bounded; the thread is never left inside.
 int csb_socket_in_netns(int netns_fd, int family) {
     int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
     if (home < 0) return -1;
@@ -23,7 +26,7 @@ int csb_socket_in_netns(int netns_fd, int family) {
         errno = saved;
         return -1;
     }
-    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     int saved = errno;
     if (setns(home, CLONE_NEWNET) != 0) abort();
     close(home);

@@ -11,7 +11,7 @@ public struct HostError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: Hashable, Sendable {
             case unauthorized, forbidden, notFound, validation, unprocessable, conflict
-            case payloadTooLarge, rateLimited, sandboxUnavailable, insufficientStorage, internalError
+            case payloadTooLarge, rateLimited, sandboxUnavailable, gatewayTimeout, insufficientStorage, internalError
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -27,6 +27,9 @@ public struct HostError: Error, CustomStringConvertible, Sendable {
         public static let payloadTooLarge = Code(.payloadTooLarge)
         public static let rateLimited = Code(.rateLimited)
         public static let sandboxUnavailable = Code(.sandboxUnavailable)
+        /// Something inside a sandbox (a preview's app) did not answer in time: 504, contract
+        /// code `SANDBOX_UNAVAILABLE`.
+        public static let gatewayTimeout = Code(.gatewayTimeout)
         public static let insufficientStorage = Code(.insufficientStorage)
         public static let internalError = Code(.internalError)
 
@@ -42,6 +45,7 @@ public struct HostError: Error, CustomStringConvertible, Sendable {
             case .payloadTooLarge: .contentTooLarge
             case .rateLimited: .tooManyRequests
             case .sandboxUnavailable: .serviceUnavailable
+            case .gatewayTimeout: .gatewayTimeout
             case .insufficientStorage: .init(code: 507, reasonPhrase: "Insufficient Storage")
             case .internalError: .internalServerError
             }
@@ -57,7 +61,7 @@ public struct HostError: Error, CustomStringConvertible, Sendable {
             case .conflict: "CONFLICT"
             case .payloadTooLarge: "PAYLOAD_TOO_LARGE"
             case .rateLimited: "RATE_LIMITED"
-            case .sandboxUnavailable: "SANDBOX_UNAVAILABLE"
+            case .sandboxUnavailable, .gatewayTimeout: "SANDBOX_UNAVAILABLE"
             case .insufficientStorage: "INSUFFICIENT_STORAGE"
             case .internalError: "INTERNAL_ERROR"
             }

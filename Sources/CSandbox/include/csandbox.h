@@ -40,8 +40,8 @@ int csb_openat2(int dirfd, const char *path, int flags, unsigned int mode, unsig
 int csb_o_tmpfile(void);
 /// memmem(3), a GNU extension Glibc hides from Swift.
 const void *csb_memmem(const void *haystack, size_t haystack_length, const void *needle, size_t needle_length);
-/// A TCP socket created inside the network namespace `netns_fd` (an open /proc/PID/ns/net); the
-/// calling thread enters it for the socket(2) call only. The fd, or -1 and errno.
+/// A non-blocking TCP socket created inside the network namespace `netns_fd` (an open
+/// /proc/PID/ns/net); the calling thread enters it for the socket(2) call only. The fd, or -1 and errno.
 int csb_socket_in_netns(int netns_fd, int family);
 /// syncfs(2): flushes the file system holding `fd` (one call instead of an fsync per file).
 int csb_syncfs(int fd);

@@ -27,6 +27,14 @@ public struct HostConfiguration: Sendable {
     public var previewDomain = "preview.localhost"
     /// Caps on one archive upload.
     public var extractionLimits = ExtractionLimits()
+    /// Caps on one multipart upload: file parts (each is a staged file and a descriptor until
+    /// the whole body is in) and other parts (text fields, nameless parts).
+    public var multipartLimits = MultipartLimits()
+
+    /// How long a preview's app may take to accept the connection (504 after).
+    public var previewConnectTimeout: Duration = .seconds(5)
+    /// Connection limits and timeouts of the HTTP server (`ConnectionLimits`).
+    public var connectionLimits = ConnectionLimits()
 
     public init() {}
 
@@ -52,6 +60,12 @@ public struct HostConfiguration: Sendable {
         }
         if let value = environment["SANDBOX_HOST_ARCHIVE_MAX_BYTES"].flatMap(Int64.init) { configuration.extractionLimits.maxBytes = value }
         if let value = environment["SANDBOX_HOST_ARCHIVE_MAX_ENTRIES"].flatMap(Int.init) { configuration.extractionLimits.maxEntries = value }
+        if let value = environment["SANDBOX_HOST_MULTIPART_MAX_FILES"].flatMap(Int.init), value > 0 { configuration.multipartLimits.maxFiles = value }
+        if let value = environment["SANDBOX_HOST_MULTIPART_MAX_FIELDS"].flatMap(Int.init), value > 0 { configuration.multipartLimits.maxFields = value }
+        if let value = environment["SANDBOX_HOST_PREVIEW_CONNECT_TIMEOUT_MS"].flatMap(Int.init), value > 0 {
+            configuration.previewConnectTimeout = .milliseconds(value)
+        }
+        configuration.connectionLimits = ConnectionLimits.fromEnvironment(environment)
         return configuration
     }
 

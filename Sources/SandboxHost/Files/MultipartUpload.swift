@@ -26,6 +26,9 @@ final class MultipartUpload: @unchecked Sendable {
     private let stagingDirectory: String
     private let maxBytes: Int64
     private let spaceLeft: Int64
+    private let limits: MultipartLimits
+    private var fileParts = 0
+    private var otherParts = 0
     private var headers: [String: String] = [:]
     private var part: Part = .none
     private var total: Int64 = 0
@@ -33,7 +36,7 @@ final class MultipartUpload: @unchecked Sendable {
     private(set) var fields: [String: String] = [:]
     private(set) var files: [StagedFile] = []
 
-    init(contentType: String, stagingDirectory: String, maxBytes: Int64, spaceLeft: Int64) throws {
+    init(contentType: String, stagingDirectory: String, maxBytes: Int64, spaceLeft: Int64, limits: MultipartLimits = MultipartLimits()) throws {
         guard contentType.lowercased().hasPrefix("multipart/form-data"),
               let boundary = Self.parameter("boundary", in: contentType), !boundary.isEmpty, boundary.utf8.count <= 200 else {
             throw HostError(.validation, "the body must be multipart/form-data with a boundary")
@@ -42,6 +45,7 @@ final class MultipartUpload: @unchecked Sendable {
         self.stagingDirectory = stagingDirectory
         self.maxBytes = maxBytes
         self.spaceLeft = spaceLeft
+        self.limits = limits
         parser.onHeader = { [unowned self] name, value in self.headers[name.lowercased()] = value }
         parser.onBody = { [unowned self] buffer in self.body(buffer) }
         parser.onPartComplete = { [unowned self] in self.complete() }
@@ -96,6 +100,12 @@ final class MultipartUpload: @unchecked Sendable {
         let disposition = headers["content-disposition"] ?? ""
         let name = Self.parameter("name", in: disposition) ?? ""
         if let filename = Self.parameter("filename", in: disposition) ?? (name == "file" ? "" : nil) {
+            fileParts += 1
+            guard fileParts <= limits.maxFiles else {
+                failure = HostError(.payloadTooLarge, "the form has more than \(limits.maxFiles) files; send many files as an archive")
+                part = .ignored
+                return
+            }
             do {
                 let writer = try AtomicFileWriter(
                     stagingDirectory: stagingDirectory, maxBytes: maxBytes - total, spaceLeft: spaceLeft - total)
@@ -104,10 +114,14 @@ final class MultipartUpload: @unchecked Sendable {
                 failure = error
                 part = .ignored
             }
-        } else if !name.isEmpty {
-            part = .field(name: name, value: [])
         } else {
-            part = .ignored
+            otherParts += 1
+            guard otherParts <= limits.maxFields else {
+                failure = HostError(.payloadTooLarge, "the form has more than \(limits.maxFields) fields")
+                part = .ignored
+                return
+            }
+            part = name.isEmpty ? .ignored : .field(name: name, value: [])
         }
     }
 

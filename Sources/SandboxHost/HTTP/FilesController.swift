@@ -63,10 +63,18 @@ struct FilesController {
         }
     }
 
-    /// Feeds the request body to `consume` in batches of about 1 MiB, on the thread pool.
+    /// Feeds the request body to `consume` in batches of about 1 MiB, on the thread pool. The
+    /// whole body counts toward `maxUploadBytes`, whatever `consume` keeps of it: a chunked body
+    /// has no length to refuse up front.
     private func stream(_ request: Request, _ consume: @Sendable @escaping (ByteBuffer) throws -> Void) async throws {
+        let limit = services.configuration.maxUploadBytes
+        var received: Int64 = 0
         var pending = ByteBuffer()
         for try await chunk in request.body {
+            received += Int64(chunk.readableBytes)
+            guard received <= limit else {
+                throw HostError(.payloadTooLarge, "request body is larger than the upload limit of \(limit) bytes")
+            }
             pending.writeImmutableBuffer(chunk)
             if pending.readableBytes >= 1 << 20 {
                 let batch = pending
@@ -101,7 +109,8 @@ struct FilesController {
         services.runtime.touch(record.id)
         let upload = try MultipartUpload(
             contentType: request.headers[.contentType] ?? "", stagingDirectory: services.configuration.stagingPath,
-            maxBytes: services.configuration.maxUploadBytes, spaceLeft: try await spaceLeft(root))
+            maxBytes: services.configuration.maxUploadBytes, spaceLeft: try await spaceLeft(root),
+            limits: services.configuration.multipartLimits)
         try await stream(request) { try upload.feed($0) }
         guard !upload.files.isEmpty else { throw HostError(.unprocessable, "the form has no 'file' part") }
         let base = try WorkspacePath(upload.fields["path"] ?? "")

@@ -13,7 +13,7 @@ struct PreviewMiddleware: RouterMiddleware {
 
     init(services: HostServices) {
         self.services = services
-        self.proxy = PreviewProxy(threadPool: .singleton, group: MultiThreadedEventLoopGroup.singleton)
+        self.proxy = PreviewProxy(connectTimeout: services.configuration.previewConnectTimeout, group: MultiThreadedEventLoopGroup.singleton)
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {

@@ -8,11 +8,13 @@ import NIOPosix
 /// Forwards one HTTP request to a port inside a sandbox and streams the answer back.
 ///
 /// The connection is a socket made inside the sandbox's network namespace
-/// (`SandboxRuntime.connectInside`), so nothing but that sandbox's loopback is reachable. The
+/// (`SandboxRuntime.connectInside`), so nothing but that sandbox's loopback is reachable; the
+/// connect holds no thread and gives up after `connectTimeout` (504). The
 /// request body streams up before the answer is read (HTTP/1.1 as browsers use it); the answer's
 /// body streams down through a `BodyRelay`, so memory stays flat for any size.
 struct PreviewProxy: Sendable {
-    let threadPool: NIOThreadPool
+    /// How long the app may take to accept the connection (its backlog full: a stuck app).
+    let connectTimeout: Duration
     let group: any EventLoopGroup
 
     struct Upstream: Sendable {
@@ -26,7 +28,7 @@ struct PreviewProxy: Sendable {
 
     func forward(_ request: Request, to upstream: Upstream, on eventLoop: (any EventLoop)? = nil) async throws -> Response {
         let (pid, port) = (upstream.initPID, upstream.target.port)
-        let fd = try await threadPool.runIfActive { try SandboxRuntime.connectInside(initPID: pid, port: port) }
+        let fd = try await SandboxRuntime.connectInside(initPID: pid, port: port, timeout: connectTimeout)
         let head = Self.upstreamHead(request, upstream)
         let relay = BodyRelay()
         let (heads, headContinuation) = AsyncThrowingStream<HTTPResponseHead, any Error>.makeStream()

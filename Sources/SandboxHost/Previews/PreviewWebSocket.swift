@@ -32,7 +32,7 @@ enum PreviewWebSocket {
         services.runtime.touch(decision.record.id)
         let port = target.port
         do {
-            let fd = try await NIOThreadPool.singleton.runIfActive { try SandboxRuntime.connectInside(initPID: pid, port: port) }
+            let fd = try await SandboxRuntime.connectInside(initPID: pid, port: port, timeout: services.configuration.previewConnectTimeout)
             let head = upstreamHead(request, target: target, publicHost: host ?? "localhost", dropAuthorization: decision.dropAuthorization)
             guard let (upstream, subprotocol) = try await connect(fd: fd, head: head) else {
                 logger.debug("preview websocket: the app refused the upgrade")

@@ -27,11 +27,12 @@ public final class EventPoller: Sendable {
         thread.start()
     }
 
-    /// Watches `fd` for input (and hang-up); `handler` is called on the poller thread.
-    public func register(_ fd: Int32, handler: @escaping Handler) throws {
+    /// Watches `fd` for input (and hang-up), or for `events` when given (a connecting socket:
+    /// `EPOLLOUT | EPOLLONESHOT`); `handler` is called on the poller thread.
+    public func register(_ fd: Int32, events: UInt32? = nil, handler: @escaping Handler) throws {
         handlers.withLock { $0[fd] = handler }
         var event = epoll_event()
-        event.events = EPOLLIN.rawValue | EPOLLRDHUP.rawValue
+        event.events = events ?? (EPOLLIN.rawValue | EPOLLRDHUP.rawValue)
         event.data.fd = fd
         guard epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event) == 0 else {
             let code = errno

@@ -15,35 +15,56 @@ extension SandboxRuntime {
     /// A connected socket to `port` on the sandbox's own loopback: 127.0.0.1 first, then ::1 (a
     /// server bound to `localhost` may have taken either). The socket is made inside the
     /// sandbox's network namespace, so nothing but that sandbox's loopback can be reached.
-    /// Blocking: call it on the thread pool.
-    nonisolated static func connectInside(initPID: Int32, port: Int) throws -> Int32 {
+    ///
+    /// Holds no thread while it waits: the socket is made non-blocking (the calling thread
+    /// enters the namespace for the one `socket(2)` call and comes back, or the process aborts;
+    /// nothing there waits), the connect is started, and `ConnectWait` waits for it on the event
+    /// poller. Both families share one deadline, `timeout`: past it, `HostError.gatewayTimeout`
+    /// (504). Nothing listening is `sandboxUnavailable` (503), at once.
+    nonisolated static func connectInside(initPID: Int32, port: Int, timeout: Duration) async throws -> Int32 {
+        let deadline = ContinuousClock.now + timeout
         let namespace = open("/proc/\(initPID)/ns/net", O_RDONLY | O_CLOEXEC)
         guard namespace >= 0 else { throw HostError(.sandboxUnavailable, "the sandbox is not running") }
         defer { close(namespace) }
         for family in [AF_INET, AF_INET6] {
             let fd = csb_socket_in_netns(namespace, family)
             guard fd >= 0 else { throw HostError.internalError("cannot make a socket in the sandbox", cause: POSIXError(errnoCode: errno)) }
-            var result: Int32
-            if family == AF_INET {
-                var address = sockaddr_in()
-                address.sin_family = sa_family_t(AF_INET)
-                address.sin_port = in_port_t(UInt16(port).bigEndian)
-                address.sin_addr.s_addr = in_addr_t(UInt32(0x7f00_0001).bigEndian)
-                result = withUnsafePointer(to: &address) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-                }
-            } else {
-                var address = sockaddr_in6()
-                address.sin6_family = sa_family_t(AF_INET6)
-                address.sin6_port = in_port_t(UInt16(port).bigEndian)
-                address.sin6_addr = in6addr_loopback
-                result = withUnsafePointer(to: &address) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+            var code = startConnect(fd, family: family, port: port)
+            if code == EINPROGRESS || code == EINTR {  // EINTR: the handshake goes on regardless
+                do {
+                    code = try await ConnectWait.finish(fd, deadline: deadline, port: port)
+                } catch {
+                    close(fd)
+                    throw error
                 }
             }
-            if result == 0 { return fd }
+            if code == 0 { return fd }
             close(fd)
         }
         throw HostError(.sandboxUnavailable, "nothing listens on port \(port) in the sandbox")
+    }
+
+    /// Starts connecting the non-blocking `fd` to the loopback of its namespace: 0 when connected
+    /// at once, `EINPROGRESS` while the handshake goes on, else the failure's errno.
+    private nonisolated static func startConnect(_ fd: Int32, family: Int32, port: Int) -> Int32 {
+        var result: Int32
+        if family == AF_INET {
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = in_addr_t(UInt32(0x7f00_0001).bigEndian)
+            result = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        } else {
+            var address = sockaddr_in6()
+            address.sin6_family = sa_family_t(AF_INET6)
+            address.sin6_port = in_port_t(UInt16(port).bigEndian)
+            address.sin6_addr = in6addr_loopback
+            result = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+            }
+        }
+        return result == 0 ? 0 : errno
     }
 }

@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+
+/// Connections that hold the host's descriptors without asking anything: with no cap and no
+/// timeout, 20,000 silent TCP connections from anyone (no key needed) take every fd. Against the
+/// real binary on loopback, with the limits set small through its environment.
+@Suite("Connection limits", .serialized)
+struct ConnectionLimitTests {
+    @Test("connections from one address beyond the cap are closed; the others stay, and closing them frees their places")
+    func perAddressCap() async throws {
+        let dataDir = try TemporaryDirectory.make()
+        defer { try? FileManager.default.removeItem(atPath: dataDir) }
+        let host = try await HostProcess(dataDir: dataDir, environment: ["SANDBOX_HOST_MAX_CONNECTIONS_PER_ADDRESS": "50"])
+        defer { Task { try? await host.stop() } }
+
+        var connections: [RawConnection] = []
+        for _ in 0..<80 { connections.append(try RawConnection(port: host.port)) }
+        // The server accepts in order; give it a moment, then see which ones it closed.
+        try await Task.sleep(for: .milliseconds(500))
+        var admitted: [RawConnection] = []
+        for connection in connections {
+            if !(await connection.waitClosed(timeout: .milliseconds(50))) { admitted.append(connection) }
+        }
+        #expect(80 - admitted.count == 30, "\(80 - admitted.count) of 80 silent connections closed; the cap is 50")
+
+        // The admitted ones are real connections: one of them can still ask.
+        let asking = try #require(admitted.last)
+        try asking.send("GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        #expect(await asking.waitClosed(timeout: .seconds(5)))
+        #expect(asking.received.hasPrefix("HTTP/1.1 200"), "\(asking.received.prefix(200))")
+        connections.removeAll()
+        admitted.removeAll()
+        // Their places are given back as they close: a client gets in again.
+        var status = 0
+        for _ in 0..<50 where status != 200 {
+            status = (try? await host.request(.GET, "/api/health", key: nil).status) ?? 0
+            if status != 200 { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(status == 200)
+        var again: [RawConnection] = []
+        for _ in 0..<40 { again.append(try RawConnection(port: host.port)) }
+        try await Task.sleep(for: .milliseconds(300))
+        var closedAgain = 0
+        for connection in again {
+            if await connection.waitClosed(timeout: .milliseconds(20)) { closedAgain += 1 }
+        }
+        #expect(closedAgain == 0, "places were not given back: \(closedAgain) of 40 closed")
+    }
+
+    @Test("a client that sends no head, or half a head, is closed after the header timeout; an idle keep-alive after the idle timeout")
+    func headerAndIdleTimeouts() async throws {
+        let dataDir = try TemporaryDirectory.make()
+        defer { try? FileManager.default.removeItem(atPath: dataDir) }
+        let host = try await HostProcess(dataDir: dataDir, environment: [
+            "SANDBOX_HOST_HEADER_TIMEOUT_MS": "1000", "SANDBOX_HOST_CONNECTION_IDLE_TIMEOUT_MS": "3000",
+        ])
+        defer { Task { try? await host.stop() } }
+        let key = try host.adminKey
+
+        let silent = try RawConnection(port: host.port)
+        let partial = try RawConnection(port: host.port)
+        try partial.send("GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        let keepAlive = try RawConnection(port: host.port)
+        try keepAlive.send("GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        let stalledBody = try RawConnection(port: host.port)
+        try stalledBody.send(
+            "POST /api/projects HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(key)\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"name\":")
+        let started = ContinuousClock.now
+
+        // Not at once: the timeout is a second.
+        #expect(!(await silent.waitClosed(timeout: .milliseconds(400))))
+        #expect(await silent.waitClosed(timeout: .milliseconds(2600)), "a silent connection stayed open past the header timeout")
+        #expect(await partial.waitClosed(timeout: .milliseconds(500)), "half a head kept the connection open past the header timeout")
+        #expect(ContinuousClock.now - started < .seconds(3))
+
+        // The complete request was answered and the connection is kept alive past the header
+        // timeout (a keep-alive is measured by the idle timeout), then closed after it.
+        #expect(!(await keepAlive.waitClosed(timeout: .milliseconds(100))))
+        #expect(keepAlive.received.hasPrefix("HTTP/1.1 200"), "\(keepAlive.received.prefix(200))")
+        #expect(!(await stalledBody.waitClosed(timeout: .milliseconds(100))), "a body is not cut by the header timeout")
+        #expect(await keepAlive.waitClosed(timeout: .seconds(4)), "an idle keep-alive connection stayed open past the idle timeout")
+        #expect(await stalledBody.waitClosed(timeout: .seconds(2)), "a stalled body kept its connection past the idle timeout")
+        #expect(stalledBody.received.isEmpty || !stalledBody.received.contains("201"))
+
+        // The host still answers.
+        #expect(try await host.request(.GET, "/api/health", key: nil).status == 200)
+    }
+}

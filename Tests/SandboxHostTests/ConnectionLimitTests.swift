@@ -1,4 +1,6 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
 import Testing
 
 /// Connections that hold the host's descriptors without asking anything: with no cap and no
@@ -84,5 +86,37 @@ struct ConnectionLimitTests {
 
         // The host still answers.
         #expect(try await host.request(.GET, "/api/health", key: nil).status == 200)
+    }
+
+    @Test("a Server-Sent Events stream quiet for longer than the idle timeout is not cut", .enabled(if: runningAsRoot, "sandboxes need root"))
+    func quietStreamOutlivesIdleTimeout() async throws {
+        let dataDir = try TemporaryDirectory.make()
+        defer { try? FileManager.default.removeItem(atPath: dataDir) }
+        // Heartbeats far apart: nothing is written for 3 s, three idle timeouts.
+        let host = try await HostProcess(dataDir: dataDir, environment: [
+            "SANDBOX_HOST_HEADER_TIMEOUT_MS": "1000", "SANDBOX_HOST_CONNECTION_IDLE_TIMEOUT_MS": "1000", "SANDBOX_HOST_HEARTBEAT_MS": "10000",
+        ])
+        defer { Task { try? await host.stop() } }
+        let key = try host.adminKey
+        let (_, sandbox) = try await host.createSandbox(key: key)
+        let started = try await host.request(
+            .POST, "/api/sandboxes/\(sandbox)/execute", key: key,
+            body: #"{"command":"echo first; sleep 3; echo second","blocking":false,"session_name":"quiet"}"#)
+        #expect(started.status == 200, "\(started.body)")
+
+        var request = HTTPClientRequest(url: "\(host.baseURL)/api/sandboxes/\(sandbox)/sessions/quiet/stream")
+        request.headers.add(name: "Authorization", value: "Bearer \(key)")
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(20))
+        #expect(response.status == .ok)
+        var text = ""
+        do {
+            for try await buffer in response.body {
+                text += String(buffer: buffer)
+                if text.contains("second") { break }
+            }
+        } catch {
+            Issue.record("the stream broke: \(error)")
+        }
+        #expect(text.contains("first") && text.contains("second"), "\(text.prefix(500))")
     }
 }

@@ -84,6 +84,26 @@ struct UploadLimitTests {
         #expect(accepted.body.contains("/workspace/up/f49.txt"))
     }
 
+    @Test("forms in flight share one budget of staged files: beyond it 429, and the places come back")
+    func stagedFileBudget() async throws {
+        let dataDir = try TemporaryDirectory.make()
+        defer { try? FileManager.default.removeItem(atPath: dataDir) }
+        let host = try await HostProcess(dataDir: dataDir, environment: Self.environment.merging(["SANDBOX_HOST_MULTIPART_MAX_STAGED_FILES": "30"]) { $1 })
+        defer { Task { try? await host.stop() } }
+        let key = try host.adminKey
+        let (_, sandbox) = try await host.createSandbox(key: key)
+        let url = "\(host.baseURL)/api/sandboxes/\(sandbox)/files"
+
+        let overBudget = Self.form(files: 40)
+        let refused = try Self.post(url, key: key, body: overBudget.body, contentType: overBudget.contentType)
+        #expect(refused.status == 429, "\(refused.status) \(refused.body.prefix(300))")
+        let within = Self.form(files: 30)
+        for _ in 0..<2 {
+            let accepted = try Self.post(url, key: key, body: within.body, contentType: within.contentType)
+            #expect(accepted.status == 200, "\(accepted.status) \(accepted.body.prefix(300))")
+        }
+    }
+
     @Test("a chunked body longer than the upload cap is 413, whatever the route does with its bytes")
     func chunkedBodyCap() async throws {
         let dataDir = try TemporaryDirectory.make()

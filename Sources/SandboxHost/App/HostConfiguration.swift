@@ -62,6 +62,9 @@ public struct HostConfiguration: Sendable {
         if let value = environment["SANDBOX_HOST_ARCHIVE_MAX_ENTRIES"].flatMap(Int.init) { configuration.extractionLimits.maxEntries = value }
         if let value = environment["SANDBOX_HOST_MULTIPART_MAX_FILES"].flatMap(Int.init), value > 0 { configuration.multipartLimits.maxFiles = value }
         if let value = environment["SANDBOX_HOST_MULTIPART_MAX_FIELDS"].flatMap(Int.init), value > 0 { configuration.multipartLimits.maxFields = value }
+        if let value = environment["SANDBOX_HOST_MULTIPART_MAX_STAGED_FILES"].flatMap(Int.init), value > 0 {
+            configuration.multipartLimits.maxStagedFiles = value
+        }
         if let value = environment["SANDBOX_HOST_PREVIEW_CONNECT_TIMEOUT_MS"].flatMap(Int.init), value > 0 {
             configuration.previewConnectTimeout = .milliseconds(value)
         }

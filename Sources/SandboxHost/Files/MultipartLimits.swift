@@ -7,6 +7,13 @@ public struct MultipartLimits: Sendable {
     public var maxFiles = 1_000
     /// Every other part: text fields and parts without a name (`SANDBOX_HOST_MULTIPART_MAX_FIELDS`).
     public var maxFields = 100
+    /// File parts staged by all uploads at once (`SANDBOX_HOST_MULTIPART_MAX_STAGED_FILES`); a
+    /// form that would go beyond is 429 (retry later). A fifth of the descriptor limit.
+    public var maxStagedFiles = MultipartLimits.defaultMaxStagedFiles()
 
     public init() {}
+
+    static func defaultMaxStagedFiles() -> Int {
+        max(256, min(10_000, DescriptorLimit.soft / 5))
+    }
 }

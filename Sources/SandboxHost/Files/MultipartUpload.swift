@@ -1,4 +1,5 @@
 import FileAPI
+import HTTPTypes
 import MultipartKit
 import NIOCore
 
@@ -29,6 +30,8 @@ final class MultipartUpload: @unchecked Sendable {
     private let limits: MultipartLimits
     private var fileParts = 0
     private var otherParts = 0
+    /// Places taken in `StagedFileBudget.shared`, given back when the upload is gone.
+    private var budgetHeld = 0
     private var headers: [String: String] = [:]
     private var part: Part = .none
     private var total: Int64 = 0
@@ -49,6 +52,10 @@ final class MultipartUpload: @unchecked Sendable {
         parser.onHeader = { [unowned self] name, value in self.headers[name.lowercased()] = value }
         parser.onBody = { [unowned self] buffer in self.body(buffer) }
         parser.onPartComplete = { [unowned self] in self.complete() }
+    }
+
+    deinit {
+        StagedFileBudget.shared.release(budgetHeld)
     }
 
     /// Parses the next bytes of the body; throws the first failure (a limit, a bad body).
@@ -106,6 +113,12 @@ final class MultipartUpload: @unchecked Sendable {
                 part = .ignored
                 return
             }
+            guard StagedFileBudget.shared.take(limit: limits.maxStagedFiles) else {
+                failure = HostError(.rateLimited, "too many files are being uploaded at once; retry shortly", headers: [.retryAfter: "1"])
+                part = .ignored
+                return
+            }
+            budgetHeld += 1
             do {
                 let writer = try AtomicFileWriter(
                     stagingDirectory: stagingDirectory, maxBytes: maxBytes - total, spaceLeft: spaceLeft - total)

@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// How many connections the HTTP server keeps, and for how long it waits on each: without
 /// these, silent TCP connections (no key needed) hold descriptors until the process has none.
 public struct ConnectionLimits: Sendable {
@@ -36,13 +32,11 @@ public struct ConnectionLimits: Sendable {
         return limits
     }
 
-    /// Half the descriptor limit less a reserve, at most `cap`: a preview holds two descriptors
-    /// per connection (the client's and the app's), and sandboxes, SQLite and staged uploads
-    /// need their own.
+    /// A third of the descriptor limit less a reserve, at most `cap`: a preview holds two
+    /// descriptors per connection (the client's and the app's), staged uploads take up to a fifth
+    /// (`MultipartLimits`), and sandboxes and SQLite need their own.
     static func defaultMaxConnections(cap: Int = 10_000) -> Int {
-        var limit = rlimit()
-        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return min(cap, 1_000) }
-        let soft = limit.rlim_cur == rlim_t.max ? Int.max : Int(clamping: limit.rlim_cur)
-        return max(64, min(cap, (soft - 1_024) / 2))
+        let soft = DescriptorLimit.soft
+        return max(64, min(cap, (soft - 1_024) / 3))
     }
 }

@@ -93,9 +93,9 @@ enum PreviewApps {
 extension PreviewApps {
     /// A WebSocket client with the handshake and frames by hand: connects to the host on
     /// 127.0.0.1 with the given Host and path, asks for a subprotocol, sends each message, and
-    /// prints the 101's protocol and each echo, one per line.
+    /// prints the 101's protocol and each echo, one per line. A message `sleep:S` waits S seconds.
     static let webSocketClient = #"""
-    import base64, os, socket, struct, sys
+    import base64, os, socket, struct, sys, time
     port, host, path, cookie = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
     messages = sys.argv[5:]
     s = socket.create_connection(("127.0.0.1", port), timeout=20)
@@ -122,6 +122,9 @@ extension PreviewApps {
         out, rest = rest[:n], rest[n:]
         return out
     for message in messages:
+        if message.startswith("sleep:"):
+            time.sleep(float(message[6:]))
+            continue
         payload = message.encode() if not message.startswith("big:") else b"x" * int(message[4:])
         mask = os.urandom(4)
         header = bytes([0x81]) + (bytes([0x80 | len(payload)]) if len(payload) < 126 else bytes([0x80 | 126]) + struct.pack(">H", len(payload)) if len(payload) < 65536 else bytes([0x80 | 127]) + struct.pack(">Q", len(payload)))

@@ -49,6 +49,29 @@ struct ConnectionLimitTests {
         #expect(closedAgain == 0, "places were not given back: \(closedAgain) of 40 closed")
     }
 
+    @Test("beyond the global cap the server stops accepting until connections close; then it serves again")
+    func globalCap() async throws {
+        let dataDir = try TemporaryDirectory.make()
+        defer { try? FileManager.default.removeItem(atPath: dataDir) }
+        let host = try await HostProcess(dataDir: dataDir, environment: [
+            "SANDBOX_HOST_MAX_CONNECTIONS": "20", "SANDBOX_HOST_MAX_CONNECTIONS_PER_ADDRESS": "0", "SANDBOX_HOST_HEADER_TIMEOUT_MS": "1500",
+        ])
+        defer { Task { try? await host.stop() } }
+        var silent: [RawConnection] = []
+        for _ in 0..<20 { silent.append(try RawConnection(port: host.port)) }
+        try await Task.sleep(for: .milliseconds(300))
+        // The kernel completes the handshake (the listen backlog) but the server does not take
+        // the request until the silent ones are closed by their header timeout.
+        let waiting = try RawConnection(port: host.port)
+        let started = ContinuousClock.now
+        try waiting.send("GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        #expect(await waiting.waitClosed(timeout: .seconds(10)))
+        let waited = ContinuousClock.now - started
+        #expect(waiting.received.hasPrefix("HTTP/1.1 200"), "\(waiting.received.prefix(200))")
+        #expect(waited > .milliseconds(800), "answered after \(waited) with every place taken")
+        silent.removeAll()
+    }
+
     @Test("a client that sends no head, or half a head, is closed after the header timeout; an idle keep-alive after the idle timeout")
     func headerAndIdleTimeouts() async throws {
         let dataDir = try TemporaryDirectory.make()

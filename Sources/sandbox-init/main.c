@@ -84,6 +84,25 @@ static void sbi_send(uint32_t type, uint32_t id, int32_t value, const char *payl
     while (send(CSB_CONTROL_FD, buffer, length, MSG_NOSIGNAL) < 0 && errno == EINTR) {}
 }
 
+// A header-only message carrying one descriptor.
+static void sbi_send_fd(uint32_t type, int32_t value, int fd) {
+    struct csb_header header = {type, 0, value, 0};
+    struct iovec iov = {&header, sizeof header};
+    char control[CMSG_SPACE(sizeof(int))];
+    memset(control, 0, sizeof control);
+    struct msghdr message = {0};
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&message);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    while (sendmsg(CSB_CONTROL_FD, &message, MSG_NOSIGNAL) < 0 && errno == EINTR) {}
+}
+
 // Reports the failing setup stage with errno, then exits: nothing half-built is left running.
 static void sbi_fail(const char *stage) {
     int saved = errno;
@@ -688,10 +707,14 @@ int main(int argc, char **argv) {
     if (stack == MAP_FAILED) sbi_fail("stack");
     int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | SIGCHLD;
     sbi_trace("cgroups");
-    pid_t child = clone(sbi_child, stack + stack_size, flags, &config);
+    // A pidfd of PID 1 goes to the host with its pid: signals and setns through it reach this
+    // process or fail, never another that reused the number once PID 1 is gone and reaped here.
+    int pidfd = -1;
+    pid_t child = clone(sbi_child, stack + stack_size, flags | CLONE_PIDFD, &config, &pidfd);
     if (child < 0) sbi_fail("clone");
     sbi_trace("cloned");
-    sbi_send(CSB_MSG_INIT_PID, 0, child, NULL);
+    sbi_send_fd(CSB_MSG_INIT_PID, child, pidfd);
+    close(pidfd);
     close(CSB_CONTROL_FD);
 
     int status = 0;

@@ -148,4 +148,25 @@ struct KernelSurfaceTests {
             _ = try await sandboxes.delete(sandbox)
         }
     }
+
+    /// sandbox-init makes the upper layer's `usr/local` an opaque directory as host root, before
+    /// the overlay is mounted: a link the tenant left there is replaced, never followed to the host.
+    @Test func aLinkPlantedAtUsrLocalIsReplacedNotFollowed() async throws {
+        let host = try TestHost(environment: Self.environment)
+        defer { host.remove() }
+        let canary = try TemporaryDirectory.make()
+        defer { try? FileManager.default.removeItem(atPath: canary) }
+        try await host.test { client in
+            let sandboxes = SandboxClient(client: client, key: host.adminKey)
+            let (project, sandbox) = try await sandboxes.create()
+            _ = try await sandboxes.run(sandbox, "rm -rf /usr/local && ln -s '\(canary)' /usr/local && readlink /usr/local")
+            try await host.services.runtime.stop(sandbox)
+            #expect(try await sandboxes.ensureActive(project) == sandbox)
+            #expect(try await sandboxes.run(sandbox, "[ -d /usr/local ] && [ ! -L /usr/local ] && ls -A /usr/local && echo dir") == "dir\n")
+            let xattr = try Subprocess.run("/usr/bin/python3", ["-c", "import os, sys; os.getxattr(sys.argv[1], 'trusted.overlay.opaque')", canary])
+            #expect(xattr.status != 0, "the link was followed to the host")
+            #expect(String(decoding: xattr.output, as: UTF8.self).contains("No data available"), "\(String(decoding: xattr.output, as: UTF8.self))")
+            _ = try await sandboxes.delete(sandbox)
+        }
+    }
 }

@@ -50,6 +50,10 @@ int csb_pidfd_open(pid_t pid) {
     return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
+int csb_pidfd_send_signal(int pidfd, int signal) {
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, signal, NULL, 0);
+}
+
 int csb_send_message(int socket_fd, const void *data, size_t length, const int *fds, int fd_count) {
     struct iovec iov = {(void *)data, length};
     struct msghdr message;

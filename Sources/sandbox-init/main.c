@@ -16,6 +16,7 @@
 // mount, change the network or set the hostname, only use what was built for it.
 #define _GNU_SOURCE
 #include "csandbox_protocol.h"
+#include "seccomp.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +40,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -82,6 +84,25 @@ static void sbi_send(uint32_t type, uint32_t id, int32_t value, const char *payl
     while (send(CSB_CONTROL_FD, buffer, length, MSG_NOSIGNAL) < 0 && errno == EINTR) {}
 }
 
+// A header-only message carrying one descriptor.
+static void sbi_send_fd(uint32_t type, int32_t value, int fd) {
+    struct csb_header header = {type, 0, value, 0};
+    struct iovec iov = {&header, sizeof header};
+    char control[CMSG_SPACE(sizeof(int))];
+    memset(control, 0, sizeof control);
+    struct msghdr message = {0};
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&message);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    while (sendmsg(CSB_CONTROL_FD, &message, MSG_NOSIGNAL) < 0 && errno == EINTR) {}
+}
+
 // Reports the failing setup stage with errno, then exits: nothing half-built is left running.
 static void sbi_fail(const char *stage) {
     int saved = errno;
@@ -108,39 +129,102 @@ static void sbi_path(char *out, size_t size, const char *root, const char *relat
 }
 
 // ---- the mount plan, in the order the kernel sees it ----
+//
+// Every target below the sandbox's root is reached by one name at a time from a directory fd,
+// never following a link (the root's upper layer is the tenant's to write, so a path string
+// through it would be the tenant's to redirect), and mounts are attached to those fds with the
+// new mount API. Overlay layers are named relative to the sandbox's directory (our working
+// directory while building), so the sandbox's mount table names no host path for them.
 
-static void sbi_bind_device(const char *rootfs, const char *name) {
-    char target[4096], source[64];
-    sbi_path(target, sizeof target, rootfs, name);
-    snprintf(source, sizeof source, "/dev/%s", strrchr(name, '/') + 1);
-    int fd = open(target, O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
-    if (fd < 0) sbi_fail("dev-node");
-    close(fd);
-    if (mount(source, target, NULL, MS_BIND, NULL) < 0) sbi_fail("dev-bind");
+// Opens the directory `name` (one component) beneath `dir_fd` without following a link,
+// making it first when `mode` is not 0.
+static int sbi_open_dir(int dir_fd, const char *name, mode_t mode, const char *stage) {
+    if (mode != 0 && mkdirat(dir_fd, name, mode) < 0 && errno != EEXIST) sbi_fail(stage);
+    int fd = openat(dir_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) sbi_fail(stage);
+    return fd;
 }
 
-// runc's masked paths: files bound over with /dev/null, directories with an empty read-only tmpfs.
-static void sbi_mask_proc(const char *rootfs) {
+// Attaches the detached mount `tree` over `target_fd` (which it closes, with the tree).
+static void sbi_attach(int tree, int target_fd, const char *stage) {
+    if (move_mount(tree, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) sbi_fail(stage);
+    close(tree);
+    close(target_fd);
+}
+
+// A new, detached filesystem of `type`, configured from `options` ("key=value,flag,…"; no value
+// contains a comma), mounted with the MOUNT_ATTR_* `attributes`.
+static int sbi_new_filesystem(const char *type, const char *options, unsigned attributes, const char *stage) {
+    int fs = fsopen(type, FSOPEN_CLOEXEC);
+    if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "source", type, 0) < 0) sbi_fail(stage);
+    char copy[8192];
+    if ((size_t)snprintf(copy, sizeof copy, "%s", options) >= sizeof copy) {
+        errno = ENAMETOOLONG;
+        sbi_fail(stage);
+    }
+    char *rest = copy;
+    for (char *key = strsep(&rest, ","); key != NULL; key = strsep(&rest, ",")) {
+        if (*key == '\0') continue;
+        char *value = strchr(key, '=');
+        if (value != NULL) *value++ = '\0';
+        int rc = value != NULL ? fsconfig(fs, FSCONFIG_SET_STRING, key, value, 0) : fsconfig(fs, FSCONFIG_SET_FLAG, key, NULL, 0);
+        if (rc < 0) sbi_fail(stage);
+    }
+    if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) sbi_fail(stage);
+    int tree = fsmount(fs, FSMOUNT_CLOEXEC, attributes);
+    if (tree < 0) sbi_fail(stage);
+    close(fs);
+    return tree;
+}
+
+// A detached copy of the host's `source` (absolute, trusted), with `attributes` set.
+static int sbi_clone_tree(int dir_fd, const char *source, unsigned flags, uint64_t attributes, const char *stage) {
+    int tree = open_tree(dir_fd, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | flags);
+    if (tree < 0) sbi_fail(stage);
+    if (attributes != 0) {
+        struct mount_attr attr;
+        memset(&attr, 0, sizeof attr);
+        attr.attr_set = attributes;
+        if (mount_setattr(tree, "", AT_EMPTY_PATH | (flags & AT_RECURSIVE), &attr, sizeof attr) < 0) sbi_fail(stage);
+    }
+    return tree;
+}
+
+// One of the host's harmless character devices, bound over a file made in the new /dev.
+static void sbi_bind_device(int dev_fd, const char *name) {
+    char source[64];
+    snprintf(source, sizeof source, "/dev/%s", name);
+    int fd = openat(dev_fd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd < 0) sbi_fail("dev-node");
+    close(fd);
+    fd = openat(dev_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) sbi_fail("dev-node");
+    sbi_attach(sbi_clone_tree(AT_FDCWD, source, 0, 0, "dev-bind"), fd, "dev-bind");
+}
+
+// runc's masked paths: files bound over with /dev/null, directories with an empty read-only
+// tmpfs; and a few read-only. /proc/cmdline too: the host's boot line is none of a tenant's business.
+static void sbi_mask_proc(int proc_fd) {
     static const char *const files[] = {
-        "proc/kcore", "proc/keys", "proc/timer_list", "proc/sched_debug", "proc/latency_stats",
-        "proc/timer_stats", "proc/sysrq-trigger", NULL};
-    static const char *const dirs[] = {"proc/acpi", "proc/scsi", "proc/asound", NULL};
-    static const char *const readonly[] = {"proc/sys", "proc/irq", "proc/bus", "proc/fs", NULL};
-    char target[4096];
+        "cmdline", "kcore", "keys", "timer_list", "sched_debug", "latency_stats", "timer_stats", "sysrq-trigger",
+        "interrupts", NULL};
+    static const char *const dirs[] = {"acpi", "scsi", "asound", NULL};
+    static const char *const readonly[] = {"sys", "irq", "bus", "fs", NULL};
     for (int i = 0; files[i] != NULL; i++) {
-        sbi_path(target, sizeof target, rootfs, files[i]);
-        if (access(target, F_OK) == 0 && mount("/dev/null", target, NULL, MS_BIND, NULL) < 0) sbi_fail("mask-file");
+        int fd = openat(proc_fd, files[i], O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) continue;
+        sbi_attach(sbi_clone_tree(AT_FDCWD, "/dev/null", 0, 0, "mask-file"), fd, "mask-file");
     }
     for (int i = 0; dirs[i] != NULL; i++) {
-        sbi_path(target, sizeof target, rootfs, dirs[i]);
-        if (access(target, F_OK) == 0 && mount("tmpfs", target, "tmpfs", MS_RDONLY, "size=0") < 0) sbi_fail("mask-dir");
+        int fd = openat(proc_fd, dirs[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) continue;
+        sbi_attach(sbi_new_filesystem("tmpfs", "size=4096", MOUNT_ATTR_RDONLY, "mask-dir"), fd, "mask-dir");
     }
     for (int i = 0; readonly[i] != NULL; i++) {
-        sbi_path(target, sizeof target, rootfs, readonly[i]);
-        if (access(target, F_OK) != 0) continue;
-        if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0) sbi_fail("ro-proc-bind");
-        if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-            sbi_fail("ro-proc-remount");
+        int fd = openat(proc_fd, readonly[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) continue;
+        uint64_t attributes = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+        sbi_attach(sbi_clone_tree(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, attributes, "ro-proc"), fd, "ro-proc");
     }
 }
 
@@ -182,9 +266,9 @@ static int sbi_make_userns(const struct sbi_config *config) {
     return fd;
 }
 
-// Mounts `source` read-only at `target` through the sandbox's id mapping; where the filesystem
-// cannot be idmapped, a plain read-only bind (files then show as nobody inside).
-static void sbi_idmapped_bind(const char *source, const char *target, int userns_fd) {
+// A detached, read-only copy of `source` seen through the sandbox's id mapping; where the
+// filesystem cannot be idmapped, a plain read-only one (files then show as nobody inside).
+static int sbi_idmapped_tree(const char *source, int userns_fd) {
     int tree = open_tree(AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
     if (tree < 0) sbi_fail("open-tree");
     struct mount_attr attr;
@@ -196,95 +280,112 @@ static void sbi_idmapped_bind(const char *source, const char *target, int userns
         attr.userns_fd = 0;
         if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) sbi_fail("mount-setattr");
     }
-    if (move_mount(tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0) sbi_fail("move-mount");
-    close(tree);
+    return tree;
 }
 
-static void sbi_overlay(const struct sbi_config *config, const char *layer, const char *target) {
-    char options[12288];
-    const char *dir = config->sandbox_dir;
-    if ((size_t)snprintf(options, sizeof options, "lowerdir=%s/lower/%s,upperdir=%s/upper/%s,workdir=%s/work/%s", dir, layer,
-                         dir, layer, dir, layer) >= sizeof options) {
-        errno = ENAMETOOLONG;
-        sbi_fail("overlay-options");
-    }
-    if (mount("overlay", target, "overlay", MS_NODEV, options) < 0) sbi_fail(layer[0] == 'r' ? "mount-root" : "mount-usr");
+// An overlay of `layer` ("root" or "usr"): lower/<layer> under upper/<layer>, named relative to
+// the sandbox's directory, our working directory (the mount table shows them as given).
+static int sbi_overlay(const char *layer) {
+    char options[256];
+    snprintf(options, sizeof options, "lowerdir=lower/%s,upperdir=upper/%s,workdir=work/%s", layer, layer, layer);
+    return sbi_new_filesystem("overlay", options, MOUNT_ATTR_NODEV, layer[0] == 'r' ? "mount-root" : "mount-usr");
+}
+
+// The default image's /usr/local is an empty directory of the sandbox's own, not the host's
+// (which holds whatever the host's administrator installed): an opaque directory in the upper
+// layer hides the lower one's. Made by host root before the overlay is mounted; `upper/usr` is
+// the host's directory, what is in it the tenant's, so one name at a time and no link followed.
+static void sbi_private_usr_local(const struct sbi_config *config) {
+    int usr = sbi_open_dir(AT_FDCWD, "upper/usr", 0, "usr-local");
+    struct stat info;
+    if (fstatat(usr, "local", &info, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(info.st_mode) && unlinkat(usr, "local", 0) < 0)
+        sbi_fail("usr-local");
+    int created = mkdirat(usr, "local", 0755) == 0;
+    if (!created && errno != EEXIST) sbi_fail("usr-local");
+    int local = openat(usr, "local", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (local < 0) sbi_fail("usr-local");
+    if (created && fchown(local, (uid_t)config->uid_base, (gid_t)config->uid_base) < 0) sbi_fail("usr-local");
+    if (fsetxattr(local, "trusted.overlay.opaque", "y", 1, 0) < 0) sbi_fail("usr-local");
+    close(local);
+    close(usr);
 }
 
 static int sbi_build_filesystem(const struct sbi_config *config) {
-    char root[4096], target[4096], options[8192];
-    sbi_path(root, sizeof root, config->sandbox_dir, "root");
-
+    char options[8192];
     // Nothing we mount may propagate back to the host.
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) sbi_fail("mount-private");
     sbi_trace("private");
     int userns_fd = sbi_make_userns(config);
     sbi_trace("userns");
+    if (chdir(config->sandbox_dir) < 0) sbi_fail("chdir-sandbox");
 
     // The root: the image, idmapped and read-only, under this sandbox's writable layer; the same
     // for the host's /usr in the default image. The host's trees are never written.
-    sbi_path(target, sizeof target, config->sandbox_dir, "lower/root");
-    sbi_idmapped_bind(config->lower_root, target, userns_fd);
-    sbi_overlay(config, "root", root);
+    sbi_attach(sbi_idmapped_tree(config->lower_root, userns_fd), sbi_open_dir(AT_FDCWD, "lower/root", 0, "move-mount"), "move-mount");
+    sbi_attach(sbi_overlay("root"), sbi_open_dir(AT_FDCWD, "root", 0, "mount-root"), "mount-root");
+    int root = sbi_open_dir(AT_FDCWD, "root", 0, "mount-root");
     sbi_trace("root-overlay");
     if (config->usr_lower != NULL) {
-        sbi_path(target, sizeof target, config->sandbox_dir, "lower/usr");
-        sbi_idmapped_bind(config->usr_lower, target, userns_fd);
-        sbi_path(target, sizeof target, root, "usr");
-        sbi_overlay(config, "usr", target);
+        sbi_attach(sbi_idmapped_tree(config->usr_lower, userns_fd), sbi_open_dir(AT_FDCWD, "lower/usr", 0, "move-mount"), "move-mount");
+        sbi_private_usr_local(config);
+        sbi_attach(sbi_overlay("usr"), sbi_open_dir(root, "usr", 0755, "mount-usr"), "mount-usr");
     }
 
     sbi_trace("usr-overlay");
     // /workspace: the project's directory on the host; persists when the sandbox stops.
-    sbi_path(target, sizeof target, root, "workspace");
-    if (mount(config->workspace, target, NULL, MS_BIND | MS_REC, NULL) < 0) sbi_fail("bind-workspace");
-    if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV, NULL) < 0) sbi_fail("remount-workspace");
+    sbi_attach(sbi_clone_tree(AT_FDCWD, config->workspace, AT_RECURSIVE, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, "bind-workspace"),
+               sbi_open_dir(root, "workspace", 0755, "bind-workspace"), "bind-workspace");
 
     // /tmp: size-limited, owned by the sandbox's root.
-    sbi_path(target, sizeof target, root, "tmp");
     snprintf(options, sizeof options, "mode=1777,size=%llu,uid=%lu,gid=%lu", config->tmp_size, config->uid_base,
              config->uid_base);
-    if (mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, options) < 0) sbi_fail("mount-tmp");
+    sbi_attach(sbi_new_filesystem("tmpfs", options, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, "mount-tmp"),
+               sbi_open_dir(root, "tmp", 01777, "mount-tmp"), "mount-tmp");
 
     // /proc of the new PID namespace, then the per-netns sysctl, then runc's masks (masks last:
     // /proc/sys becomes read-only).
-    sbi_path(target, sizeof target, root, "proc");
-    if (mount("proc", target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) sbi_fail("mount-proc");
-    sbi_path(target, sizeof target, root, "proc/sys/net/ipv4/ip_unprivileged_port_start");
-    if (sbi_write_file(target, "0") < 0) sbi_fail("unprivileged-ports");
+    sbi_attach(sbi_new_filesystem("proc", "", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, "mount-proc"),
+               sbi_open_dir(root, "proc", 0555, "mount-proc"), "mount-proc");
+    int proc = sbi_open_dir(root, "proc", 0, "mount-proc");
+    int sysctl = openat(proc, "sys/net/ipv4/ip_unprivileged_port_start", O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (sysctl < 0 || write(sysctl, "0", 1) != 1) sbi_fail("unprivileged-ports");
+    close(sysctl);
     sbi_trace("proc");
-    sbi_mask_proc(root);
+    sbi_mask_proc(proc);
+    close(proc);
     sbi_trace("proc-masks");
 
     // A minimal /dev: the host's harmless character devices bound in, a private devpts, shm.
-    sbi_path(target, sizeof target, root, "dev");
     snprintf(options, sizeof options, "mode=755,size=65536,uid=%lu,gid=%lu", config->uid_base, config->uid_base);
-    if (mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NOEXEC, options) < 0) sbi_fail("mount-dev");
-    static const char *const devices[] = {"dev/null", "dev/zero", "dev/full", "dev/random", "dev/urandom", "dev/tty", NULL};
-    for (int i = 0; devices[i] != NULL; i++) sbi_bind_device(root, devices[i]);
-    sbi_path(target, sizeof target, root, "dev/pts");
-    if (mkdir(target, 0755) < 0) sbi_fail("mkdir-pts");
+    sbi_attach(sbi_new_filesystem("tmpfs", options, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, "mount-dev"),
+               sbi_open_dir(root, "dev", 0755, "mount-dev"), "mount-dev");
+    int dev = sbi_open_dir(root, "dev", 0, "mount-dev");
+    static const char *const devices[] = {"null", "zero", "full", "random", "urandom", "tty", NULL};
+    for (int i = 0; devices[i] != NULL; i++) sbi_bind_device(dev, devices[i]);
     snprintf(options, sizeof options, "newinstance,ptmxmode=0666,mode=0620,gid=%lu", config->uid_base + 5);
-    if (mount("devpts", target, "devpts", MS_NOSUID | MS_NOEXEC, options) < 0) sbi_fail("mount-devpts");
-    sbi_path(target, sizeof target, root, "dev/shm");
-    if (mkdir(target, 01777) < 0) sbi_fail("mkdir-shm");
+    sbi_attach(sbi_new_filesystem("devpts", options, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, "mount-devpts"),
+               sbi_open_dir(dev, "pts", 0755, "mkdir-pts"), "mount-devpts");
     snprintf(options, sizeof options, "mode=1777,size=67108864,uid=%lu,gid=%lu", config->uid_base, config->uid_base);
-    if (mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, options) < 0) sbi_fail("mount-shm");
+    sbi_attach(sbi_new_filesystem("tmpfs", options, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, "mount-shm"),
+               sbi_open_dir(dev, "shm", 01777, "mkdir-shm"), "mount-shm");
     static const char *const links[][2] = {
-        {"pts/ptmx", "dev/ptmx"}, {"/proc/self/fd", "dev/fd"}, {"/proc/self/fd/0", "dev/stdin"},
-        {"/proc/self/fd/1", "dev/stdout"}, {"/proc/self/fd/2", "dev/stderr"}, {NULL, NULL}};
+        {"pts/ptmx", "ptmx"}, {"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"},
+        {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}, {NULL, NULL}};
     for (int i = 0; links[i][0] != NULL; i++) {
-        sbi_path(target, sizeof target, root, links[i][1]);
-        if (symlink(links[i][0], target) < 0) sbi_fail("dev-symlink");
+        if (symlinkat(links[i][0], dev, links[i][1]) < 0) sbi_fail("dev-symlink");
     }
-    sbi_path(target, sizeof target, root, "dev");
-    if (mount(NULL, target, NULL, MS_REMOUNT | MS_NOSUID | MS_NOEXEC | MS_RDONLY, options) < 0) {
-        // A read-only /dev is hardening only; keep going if this kernel refuses the remount.
+    struct mount_attr readonly;
+    memset(&readonly, 0, sizeof readonly);
+    readonly.attr_set = MOUNT_ATTR_RDONLY;
+    if (mount_setattr(dev, "", AT_EMPTY_PATH, &readonly, sizeof readonly) < 0) {
+        // A read-only /dev is hardening only; keep going if this kernel refuses it.
     }
+    close(dev);
 
     sbi_trace("dev");
     // Into the new root; the host's tree is detached and unreachable from here on.
-    if (chdir(root) < 0) sbi_fail("chdir-root");
+    if (fchdir(root) < 0) sbi_fail("chdir-root");
+    close(root);
     if (syscall(SYS_pivot_root, ".", ".") < 0) sbi_fail("pivot-root");
     if (umount2(".", MNT_DETACH) < 0) sbi_fail("detach-old-root");
     if (chdir("/") < 0) sbi_fail("chdir-new-root");
@@ -541,6 +642,8 @@ static int sbi_child(void *argument) {
     if (setresgid(0, 0, 0) < 0) sbi_fail("setresgid");
     if (setresuid(0, 0, 0) < 0) sbi_fail("setresuid");
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) sbi_fail("no-new-privs");
+    // Last of all, the system-call filter: PID 1 and every command it starts run under it.
+    if (sbi_install_seccomp() < 0) sbi_fail("seccomp");
     sbi_serve();
     return 0;
 }
@@ -604,10 +707,14 @@ int main(int argc, char **argv) {
     if (stack == MAP_FAILED) sbi_fail("stack");
     int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | SIGCHLD;
     sbi_trace("cgroups");
-    pid_t child = clone(sbi_child, stack + stack_size, flags, &config);
+    // A pidfd of PID 1 goes to the host with its pid: signals and setns through it reach this
+    // process or fail, never another that reused the number once PID 1 is gone and reaped here.
+    int pidfd = -1;
+    pid_t child = clone(sbi_child, stack + stack_size, flags | CLONE_PIDFD, &config, &pidfd);
     if (child < 0) sbi_fail("clone");
     sbi_trace("cloned");
-    sbi_send(CSB_MSG_INIT_PID, 0, child, NULL);
+    sbi_send_fd(CSB_MSG_INIT_PID, child, pidfd);
+    close(pidfd);
     close(CSB_CONTROL_FD);
 
     int status = 0;

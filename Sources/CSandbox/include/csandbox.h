@@ -20,6 +20,10 @@ int csb_spawn_helper(const char *path, char *const argv[], char *const envp[], i
 /// pidfd_open(2): a descriptor that becomes readable when `pid` exits. -1 and errno on failure.
 int csb_pidfd_open(pid_t pid);
 
+/// pidfd_send_signal(2): `signal` (0: only check) to the process `pidfd` stands for, never to
+/// another that reused its pid. 0, or -1 and errno (ESRCH once it has exited).
+int csb_pidfd_send_signal(int pidfd, int signal);
+
 /// Sends one protocol message with `fd_count` descriptors over `socket_fd`. 0, or an errno.
 int csb_send_message(int socket_fd, const void *data, size_t length, const int *fds, int fd_count);
 

@@ -11,7 +11,7 @@
 #define CSB_MAX_MESSAGE (256 * 1024)
 
 enum csb_message_type {
-    CSB_MSG_INIT_PID = 1,      // outer -> host: value = host pid of the sandbox's PID 1
+    CSB_MSG_INIT_PID = 1,      // outer -> host: value = host pid of the sandbox's PID 1; fd = a pidfd of it
     CSB_MSG_READY = 2,         // init -> host: setup done, accepting SPAWN
     CSB_MSG_SETUP_FAILED = 3,  // init or outer -> host: value = errno, payload = stage name
     CSB_MSG_SPAWN = 4,         // host -> init: id = command id, value = uid, value2 = gid;

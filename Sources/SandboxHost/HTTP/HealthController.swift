@@ -3,6 +3,10 @@ import Hummingbird
 import NIOPosix
 
 /// `/api/health` (liveness) and `/api/health/deep` (database, runtime, disk, LLM).
+///
+/// Both answer without a key. The deep check's details (the user the host runs as, its kernel,
+/// paths, free bytes, the provider's address) go only to the admin key; anyone else gets each
+/// component's status with a generic detail.
 struct HealthController {
     let services: HostServices
 
@@ -28,6 +32,10 @@ struct HealthController {
         var latency_ms: Double?
         var free_bytes: Int64?
         var checks: [String: Check]?
+        /// What `detail` says to callers without the admin key (nil: a word for the status).
+        var genericDetail: String?
+
+        private enum CodingKeys: String, CodingKey { case status, detail, latency_ms, free_bytes, checks }
     }
 
     struct Check: Encodable, Sendable {
@@ -42,16 +50,37 @@ struct HealthController {
     }
 
     @Sendable func deep(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<Deep> {
+        let detailed = await isAdmin(request)
         async let database = databaseComponent()
         async let runtime = runtimeComponent()
         async let disk = diskComponent()
-        let components = [
+        var components = [
             "database": await database, "sandbox_runtime": await runtime, "disk": await disk, "llm": llmComponent(),
         ]
+        if !detailed { components = components.mapValues(Self.generic) }
         let worst = components.values.map(\.status).max() ?? .ok
         return JSONResponse(
             Deep(status: worst, timestamp: Timestamp.milliseconds(), components: components),
             status: worst == .critical ? .serviceUnavailable : .ok)
+    }
+
+    /// Whether the request carries the admin user's key (a missing or wrong key is no error here).
+    private func isAdmin(_ request: Request) async -> Bool {
+        guard let presented = AuthMiddleware.bearer(request.headers),
+              let identity = try? await services.authenticator.authenticate(presented) else { return false }
+        return identity.userName == "admin"
+    }
+
+    /// `component` as anyone may see it: its status, a detail naming nothing of the host, no sizes.
+    static func generic(_ component: Component) -> Component {
+        let detail = component.genericDetail ?? {
+            switch component.status {
+            case .ok: "available"
+            case .degraded: "degraded"
+            case .critical: "unavailable"
+            }
+        }()
+        return Component(status: component.status, detail: detail, latency_ms: component.latency_ms)
     }
 
     private func databaseComponent() async -> Component {
@@ -60,7 +89,7 @@ struct HealthController {
             let one = try await services.database.run { try $0.query("SELECT 1").first?.integer(0) }
             let latency = (RateLimiter.monotonicSeconds() - start) * 1000
             guard one == 1 else { return Component(status: .critical, detail: "unexpected answer to SELECT 1") }
-            return Component(status: .ok, detail: "SQLite round trip", latency_ms: (latency * 100).rounded() / 100)
+            return Component(status: .ok, detail: "SQLite round trip", latency_ms: (latency * 100).rounded() / 100, genericDetail: "SQLite round trip")
         } catch {
             return Component(status: .critical, detail: "database unreachable")
         }
@@ -73,7 +102,8 @@ struct HealthController {
         let detail = failing.isEmpty ? "namespaces, overlayfs and cgroups available" : failing.joined(separator: "; ")
         var checks: [String: Check] = [:]
         for capability in capabilities { checks[capability.name] = Check(status: capability.status, detail: capability.detail) }
-        return Component(status: worst, detail: detail, checks: checks)
+        let generic = worst == .ok ? "sandboxes can be started" : worst == .degraded ? "sandboxes start with reduced isolation or limits" : "sandboxes cannot be started"
+        return Component(status: worst, detail: detail, checks: checks, genericDetail: generic)
     }
 
     private func diskComponent() async -> Component {
@@ -87,15 +117,18 @@ struct HealthController {
         let gib = Double(free) / Double(1 << 30)
         let detail = String(format: "%.1f GiB free in the data directory", gib)
         let status: HealthStatus = free < 256 << 20 ? .critical : free < 2 << 30 ? .degraded : .ok
-        return Component(status: status, detail: detail, free_bytes: free)
+        let generic = status == .ok ? "enough free space" : status == .degraded ? "free space is low" : "almost no free space"
+        return Component(status: status, detail: detail, free_bytes: free, genericDetail: generic)
     }
 
     /// Configured or not (and why not); the provider is not called, so health never spends tokens.
     private func llmComponent() -> Component {
         let provider = services.agents.provider
         if let configuration = provider.configuration {
-            return Component(status: .ok, detail: "model provider: \(configuration)")
+            return Component(
+                status: .ok, detail: "model provider: \(configuration)", genericDetail: "model provider: \(configuration.kind.rawValue)")
         }
-        return Component(status: .degraded, detail: provider.problem ?? "no model provider configured")
+        return Component(
+            status: .degraded, detail: provider.problem ?? "no model provider configured", genericDetail: "no usable model provider configured")
     }
 }

@@ -19,6 +19,10 @@ final class SandboxProcess: Sendable {
 
     private struct State {
         var initPID: pid_t?
+        /// A pidfd of PID 1 (sandbox-init sends it with the pid), -1 before then and once the
+        /// sandbox is reaped. Signals go through it: PID 1 is reaped by the outer sandbox-init, not
+        /// by us, so its pid number may belong to another process by the time we use it.
+        var initPidFD: Int32 = -1
         var ready: Result<Void, RuntimeFailure>?
         var readyWaiters: [CheckedContinuation<Void, any Error>] = []
         var spawns: [UInt32: CheckedContinuation<Int32, any Error>] = [:]
@@ -72,6 +76,10 @@ final class SandboxProcess: Sendable {
         self.controlFD = controlFD
         self.pidFD = pidFD
         self.poller = poller
+    }
+
+    deinit {
+        state.withLock { if $0.initPidFD >= 0 { close($0.initPidFD) } }
     }
 
     /// The host pid of the sandbox's PID 1, once known.
@@ -157,11 +165,34 @@ final class SandboxProcess: Sendable {
         }
     }
 
-    /// Ends the sandbox: SIGKILL to its PID 1 ends every process in its PID namespace; the outer
-    /// sandbox-init then reaps it and exits. Before PID 1 is known, the outer is killed instead
-    /// (PID 1 follows through its parent-death signal).
+    /// Ends the sandbox: SIGKILL to its PID 1 (through its pidfd) ends every process in its PID
+    /// namespace; the outer sandbox-init then reaps it and exits. Before PID 1 is known, the outer
+    /// is killed instead (PID 1 follows through its parent-death signal); the outer is our child,
+    /// so until we reap it its pid is its own. After that, nothing is signalled.
     func kill() {
-        if let pid = initPID { Glibc.kill(pid, SIGKILL) } else { Glibc.kill(outerPID, SIGKILL) }
+        state.withLock { state in
+            if state.initPidFD >= 0 {
+                _ = csb_pidfd_send_signal(state.initPidFD, SIGKILL)
+            } else if !state.reaped {
+                if pidFD >= 0 { _ = csb_pidfd_send_signal(pidFD, SIGKILL) } else { _ = Glibc.kill(outerPID, SIGKILL) }
+            }
+        }
+    }
+
+    /// A new descriptor (close it) for PID 1's pidfd, which setns(2) takes for PID 1's namespaces
+    /// (`CLONE_NEWNET`, Linux 5.8+); nil once the sandbox is gone.
+    func duplicateInitPidFD() -> Int32? {
+        state.withLock { state in
+            guard state.initPidFD >= 0, !state.dead else { return nil }
+            let fd = fcntl(state.initPidFD, F_DUPFD_CLOEXEC, 0)
+            return fd >= 0 ? fd : nil
+        }
+    }
+
+    /// Whether PID 1 is alive now (a pidfd answers for that very process, never a later one).
+    /// Something read through `/proc/<initPID>` before this answers true was PID 1's.
+    var initIsAlive: Bool {
+        state.withLock { $0.initPidFD >= 0 && csb_pidfd_send_signal($0.initPidFD, 0) == 0 }
     }
 
     /// Waits until the sandbox-init process that the host spawned has exited and been reaped:
@@ -199,24 +230,36 @@ final class SandboxProcess: Sendable {
             let n = buffer.withUnsafeMutableBytes { raw in
                 fds.withUnsafeMutableBufferPointer { csb_receive_message(controlFD, raw.baseAddress, raw.count, $0.baseAddress, 16, &fdCount) }
             }
-            for index in 0..<Int(fdCount) { close(fds[index]) }  // init never sends descriptors
             if n == -Int(EAGAIN) { return }
             if n <= 0 {
                 markDead()
                 return
             }
-            guard n >= MemoryLayout<csb_header>.size else { continue }
+            guard n >= MemoryLayout<csb_header>.size else {
+                for index in 0..<Int(fdCount) { close(fds[index]) }
+                continue
+            }
             let header = buffer.withUnsafeBytes { $0.loadUnaligned(as: csb_header.self) }
             let payload = n > MemoryLayout<csb_header>.size
                 ? String(decoding: buffer[MemoryLayout<csb_header>.size..<n].prefix { $0 != 0 }, as: UTF8.self) : ""
-            handle(header, payload: payload)
+            // Only INIT_PID carries a descriptor (PID 1's pidfd); any other is closed.
+            var kept = -1
+            if Int(header.type) == Int(CSB_MSG_INIT_PID.rawValue), fdCount > 0 { kept = 0 }
+            for index in 0..<Int(fdCount) where index != kept { close(fds[index]) }
+            handle(header, payload: payload, fd: kept >= 0 ? fds[kept] : -1)
         }
     }
 
-    private func handle(_ header: csb_header, payload: String) {
+    private func handle(_ header: csb_header, payload: String, fd: Int32) {
         switch Int(header.type) {
         case Int(CSB_MSG_INIT_PID.rawValue):
-            state.withLock { $0.initPID = header.value }
+            let unused: Int32 = state.withLock { state in
+                guard state.initPID == nil, !state.reaped else { return fd }
+                state.initPID = header.value
+                state.initPidFD = fd
+                return -1
+            }
+            if unused >= 0 { close(unused) }
         case Int(CSB_MSG_READY.rawValue):
             resolveReady(.success(()))
         case Int(CSB_MSG_SETUP_FAILED.rawValue):
@@ -272,8 +315,11 @@ final class SandboxProcess: Sendable {
         var status: Int32 = 0
         guard waitpid(outerPID, &status, WNOHANG) == outerPID else { return }
         poller.unregister(pidFD)
-        close(pidFD)
         let waiters = state.withLock { state in
+            // Closed under the lock `kill` signals under: it never uses a closed (or reused) fd.
+            close(pidFD)
+            if state.initPidFD >= 0 { close(state.initPidFD) }
+            state.initPidFD = -1
             state.reaped = true
             defer { state.reapWaiters.removeAll() }
             return state.reapWaiters

@@ -8,8 +8,10 @@ extension SandboxRuntime {
     /// TCP ports something listens on inside the sandbox (its own network namespace, IPv4 and
     /// IPv6); empty when it is not running.
     public func listeningPorts(_ sandboxID: String) -> Set<Int> {
-        guard let pid = initPID(sandboxID) else { return [] }
-        return ListeningPorts.read(pid: pid)
+        guard let process = runningProcess(sandboxID), let pid = process.initPID else { return [] }
+        let ports = ListeningPorts.read(pid: pid)
+        // PID 1 alive after the read: the pid was its own throughout, not a reused one.
+        return process.initIsAlive ? ports : []
     }
 
     /// A connected socket to `port` on the sandbox's own loopback: 127.0.0.1 first, then ::1 (a

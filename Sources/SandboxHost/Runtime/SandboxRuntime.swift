@@ -142,6 +142,18 @@ public actor SandboxRuntime {
         running[sandboxID]?.initPID
     }
 
+    /// The process of a sandbox this runtime started and has not stopped (alive or not).
+    func runningProcess(_ sandboxID: String) -> SandboxProcess? {
+        running[sandboxID]
+    }
+
+    /// A descriptor standing for the running sandbox's PID 1 (a pidfd; the caller closes it):
+    /// `setns(fd, CLONE_NEWNET)` enters its network namespace, as `/proc/<pid>/ns/net` would,
+    /// but can never reach another process that reused the pid. Nil when it is not running.
+    public func initProcessDescriptor(_ sandboxID: String) -> Int32? {
+        running[sandboxID]?.duplicateInitPidFD()
+    }
+
     /// Whether the sandbox has a live PID 1 now.
     public func isRunning(_ sandboxID: String) -> Bool {
         running[sandboxID]?.isAlive ?? false

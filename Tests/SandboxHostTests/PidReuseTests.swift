@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+@testable import SandboxHost
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The host signals a sandbox's PID 1 through a pidfd, not its pid number: PID 1 is reaped by
+/// sandbox-init's outer process, so once it has died its number is free for any process on the
+/// host, and a stop that kills "that pid" would kill a stranger.
+@Suite(.enabled(if: runningAsRoot, "sandboxes need root, as in CI"))
+struct PidReuseTests {
+    @Test func stoppingASandboxWhosePID1DiedSparesTheProcessThatReusedItsPid() async throws {
+        let host = try TestHost()
+        defer { host.remove() }
+        try await host.test { client in
+            let sandboxes = SandboxClient(client: client, key: host.adminKey)
+            let (_, sandbox) = try await sandboxes.create()
+            let runtime = host.services.runtime
+            let pid = try #require(await runtime.initPID(sandbox))
+            // PID 1 dies behind the host's back (as a crash would), and is reaped by the outer.
+            #expect(kill(pid, SIGKILL) == 0)
+            try await Self.waitUntil { access("/proc/\(pid)", F_OK) != 0 }
+            // A stranger takes the number (ns_last_pid: the next pid the kernel hands out).
+            guard let stranger = try await Self.spawnWithPid(pid) else {
+                Issue.record("could not place a process at pid \(pid) (the machine forks too much); nothing checked")
+                return
+            }
+            defer {
+                kill(stranger, SIGKILL)
+                var status: Int32 = 0
+                waitpid(stranger, &status, 0)
+            }
+            try await runtime.stop(sandbox)
+            var status: Int32 = 0
+            #expect(waitpid(stranger, &status, WNOHANG) == 0, "the process that reused PID 1's number was killed")
+        }
+    }
+
+    static func waitUntil(_ condition: () -> Bool) async throws {
+        for _ in 0..<200 where !condition() { try await Task.sleep(for: .milliseconds(25)) }
+        try #require(condition())
+    }
+
+    /// `sleep 60` started with pid `wanted`, or nil when other processes keep taking it.
+    static func spawnWithPid(_ wanted: pid_t) async throws -> pid_t? {
+        for _ in 0..<100 {
+            if access("/proc/\(wanted)", F_OK) == 0 {  // someone else has it for now
+                try await Task.sleep(for: .milliseconds(20))
+                continue
+            }
+            let last = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC)
+            guard last >= 0 else { return nil }
+            let text = "\(wanted - 1)"
+            _ = text.withCString { write(last, $0, strlen($0)) }
+            close(last)
+            var child: pid_t = 0
+            let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sleep"), strdup("60"), nil]
+            defer { argv.forEach { free($0) } }
+            let rc = posix_spawn(&child, "/bin/sleep", nil, nil, argv, environ)
+            guard rc == 0 else { return nil }
+            if child == wanted { return child }
+            kill(child, SIGKILL)
+            var status: Int32 = 0
+            waitpid(child, &status, 0)
+        }
+        return nil
+    }
+}

@@ -27,6 +27,10 @@ public struct HostConfiguration: Sendable {
     public var previewDomain = "preview.localhost"
     /// Caps on one archive upload.
     public var extractionLimits = ExtractionLimits()
+    /// Remote prefixes a deployment may push to beyond public `https`/`ssh`/`git` hosts: local
+    /// paths, `file://`, `http://`, hosts on private or loopback addresses (a LAN git server).
+    /// Never anything under `dataDir`, whatever is listed.
+    public var deployAllowedRemotes: [String] = []
 
     public init() {}
 
@@ -52,6 +56,9 @@ public struct HostConfiguration: Sendable {
         }
         if let value = environment["SANDBOX_HOST_ARCHIVE_MAX_BYTES"].flatMap(Int64.init) { configuration.extractionLimits.maxBytes = value }
         if let value = environment["SANDBOX_HOST_ARCHIVE_MAX_ENTRIES"].flatMap(Int.init) { configuration.extractionLimits.maxEntries = value }
+        if let value = environment["SANDBOX_HOST_DEPLOY_ALLOWED_REMOTES"] {
+            configuration.deployAllowedRemotes = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
         return configuration
     }
 

@@ -1,0 +1,45 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+@testable import SandboxHost
+
+/// Which remotes a deployment may push to (issue 14, item 1): refused forms answer 400
+/// `VALIDATION_ERROR` through the real route before anything is committed or pushed, and name
+/// the host, never a credential.
+@Suite struct DeployRemoteURLTests {
+    static let refused = [
+        "file:///tmp/some.git", "file://localhost/tmp/some.git", "/abs/path", "./rel", "rel.git", "../up.git",
+        "http://127.0.0.1:22/x", "http://example.com/x.git", "https://[::1]/", "https://[::1]:8000/x", "https://10.1.2.3/",
+        "https://169.254.169.254/latest/meta-data", "git://localhost/", "git@127.0.0.1:x", "git@localhost:repo.git",
+        "http://2130706433/", "https://2130706433/", "https://0x7f.1/", "https://0177.0.0.1/", "https://127.1/",
+        "https://0x7f000001/", "https://[::ffff:127.0.0.1]/", "https://[::ffff:7f00:1]/x", "https://[fe80::1]/x",
+        "https://[fc00::1]/x", "https://[fd12:3456::1]/x", "https://[ff02::1]/x", "https://[::]/x", "https://[64:ff9b::a01:203]/x",
+        "ssh://git@192.168.1.10/srv/x.git", "ssh://git@172.16.0.1:2222/x.git", "git://100.64.0.1/x", "https://0.0.0.0/",
+        "https://224.0.0.1/", "https://255.255.255.255/", "git://[fe80::1%25eth0]/x", "git@[::1]:x.git",
+        "ext::sh -c touch% /tmp/pwned", "fd::17", "--upload-pack=touch /tmp/pwned", "-oProxyCommand=x",
+        "https://example.com\\@127.0.0.1/", "https://example.com#@127.0.0.1/", "https://a b@127.0.0.1/",
+        "HTTPS://example.com/x", "ftp://example.com/x", "git+ssh://example.com/x", "ssh://-oProxyCommand=x/y",
+        "https://example.com:0/x", "https://example.com:99999/x", "https://[203.0.113.5]/", "",
+    ]
+
+    @Test func refusedRemotesAnswer400AndNothingIsDeployed() async throws {
+        let host = try TestHost.unthrottled()
+        defer { host.remove() }
+        try await host.test { client in
+            let project = try await createProject(client, key: host.adminKey, name: "urls")
+            for remote in Self.refused + ["https://deployer:s3cr3t-token@127.0.0.1/x.git", "https://deployer:s3cr3t-token@[::1]:8443/x.git"] {
+                let data = try JSONSerialization.data(withJSONObject: ["remote_url": remote.isEmpty ? " " : remote])
+                let (status, body) = try await client.execute(
+                    uri: "/api/project/\(project)/deploy/git", method: .post, headers: .bearer(host.adminKey), body: ByteBuffer(data: data)
+                ) { ($0.status, $0.json) }
+                #expect(status == .badRequest, "\(remote): \(status) \(body)")
+                #expect(body["code"] as? String == "VALIDATION_ERROR", "\(remote): \(body)")
+                #expect(!(body["detail"] as? String ?? "").contains("s3cr3t"), "\(remote): \(body)")
+                if remote.contains("s3cr3t") { #expect((body["detail"] as? String ?? "").contains(remote.contains("[::1]") ? "[::1]" : "127.0.0.1"), "\(body)") }
+            }
+            let live = try await client.execute(uri: "/api/project/\(project)/deployment/live-status", method: .get, headers: .bearer(host.adminKey)) { $0.json }
+            #expect(live["state"] as? String == "none", "nothing was deployed: \(live)")
+        }
+    }
+}

@@ -5,8 +5,7 @@ import Glibc
 /// deadline (the caller is on a thread of its own too, never the shared pools). A lookup that
 /// outlives the deadline is abandoned; its thread ends when the resolver's own timeouts do.
 enum HostResolver {
-    static func resolve(_ host: String, timeout: Duration) throws -> [IPAddress] {
-        if let address = IPAddress(host) { return [address] }
+    static func resolve(_ host: String, _ timeout: Duration) throws -> [IPAddress] {
         let box = Box()
         let done = DispatchSemaphore(value: 0)
         Thread {

@@ -12,6 +12,9 @@ public struct RemotePolicy: Sendable {
     public let invalidEntries: [String]
     public let protectedRoot: String
     public var resolveTimeout: Duration = .seconds(5)
+    /// Name resolution and this host's addresses; replaceable so tests need no DNS.
+    var resolve: @Sendable (String, Duration) throws -> [IPAddress] = HostResolver.resolve
+    var ownAddresses: @Sendable () -> Set<IPAddress> = HostResolver.ownAddresses
 
     public init(allowedPrefixes: [String], protectedRoot: String) {
         var allowed: [RemoteURL] = []
@@ -49,8 +52,8 @@ public struct RemotePolicy: Sendable {
         if remote.kind == .https || remote.kind == .http { config.append(("http.followRedirects", "false")) }
         // An operator-listed server is trusted as named: no check, no pin (it may be an ssh alias).
         if listed { return PushTarget(remote: remote, destination: remote.raw, config: config, receivePack: nil, sshOptions: []) }
-        let addresses = try HostResolver.resolve(host, timeout: resolveTimeout)
-        let own = HostResolver.ownAddresses()
+        let addresses = try IPAddress(host).map { [$0] } ?? resolve(host, resolveTimeout)
+        let own = ownAddresses()
         for address in addresses {
             let reason = address.internalRange
                 ?? ((own.contains(address) || address.embeddedIPv4.map(own.contains) == true) ? "this host's own" : nil)

@@ -51,4 +51,53 @@ import Testing
         #expect(local.destination == RemotePolicy.realPath(scratch + "/git/a.git"))
         #expect(local.receivePack?.contains("core.hooksPath=/dev/null") == true)
     }
+
+    /// A policy whose names resolve from a table, and whose host has `own` as an address.
+    static func policy(_ table: [String: [String]], own: [String] = ["203.0.113.50"]) -> RemotePolicy {
+        var policy = RemotePolicy(allowedPrefixes: [], protectedRoot: "/nonexistent-data")
+        policy.resolve = { name, _ in
+            guard let list = table[name] else { throw DeployError("remote_url's host \(name) does not resolve") }
+            return list.compactMap(IPAddress.init)
+        }
+        policy.ownAddresses = { Set(own.compactMap(IPAddress.init)) }
+        return policy
+    }
+
+    @Test func everyAddressANameResolvesToIsChecked() throws {
+        let policy = Self.policy([
+            "mixed.example": ["203.0.113.5", "10.0.0.7"], "six.example": ["2001:db8::5", "::ffff:169.254.169.254"],
+            "self.example": ["203.0.113.50"], "fine.example": ["203.0.113.5"],
+        ])
+        for raw in ["https://mixed.example/x.git", "git@six.example:x.git", "git://self.example/x", "https://203.0.113.50/x",
+                    "https://[::ffff:203.0.113.50]/x", "https://nowhere.example/x"] {
+            #expect(throws: DeployError.self, "\(raw)") { try policy.check(RemoteURL(raw)) }
+        }
+        do {
+            _ = try policy.check(RemoteURL("https://user:s3cr3t@mixed.example/x.git"))
+            Issue.record("accepted")
+        } catch let error as DeployError {
+            #expect(error.message.contains("mixed.example") && error.message.contains("10.0.0.7") && !error.message.contains("s3cr3t"), "\(error.message)")
+        }
+        #expect(throws: Never.self) { try policy.check(RemoteURL("https://fine.example/x.git")) }
+    }
+
+    /// What git is told: only the push's transport, no redirects, and the checked addresses
+    /// pinned, so a second DNS answer cannot send the push elsewhere.
+    @Test func thePushIsPinnedToTheCheckedAddresses() throws {
+        let policy = Self.policy(["git.example": ["203.0.113.5", "2001:db8::5"]])
+        let https = try policy.check(RemoteURL("https://git.example/org/x.git"))
+        #expect(https.config.map { "\($0.0)=\($0.1)" } == [
+            "protocol.https.allow=always", "http.followRedirects=false", "http.curloptResolve=git.example:443:203.0.113.5,[2001:db8::5]",
+        ])
+        #expect(https.destination == "https://git.example/org/x.git" && https.receivePack == nil)
+        let ssh = try policy.check(RemoteURL("git@git.example:org/x.git"))
+        #expect(ssh.config.map(\.0) == ["protocol.ssh.allow"])
+        #expect(ssh.sshOptions == ["-o", "HostName=203.0.113.5", "-o", "HostKeyAlias=git.example"])
+        let git = try policy.check(RemoteURL("git://git.example:9419/x.git"))
+        #expect(git.destination == "git://203.0.113.5:9419/x.git")
+        #expect(git.config.map(\.0) == ["protocol.git.allow"])
+        let literal = try policy.check(RemoteURL("https://203.0.113.5:8443/x.git"))
+        #expect(!literal.config.contains { $0.0 == "http.curloptResolve" })
+        #expect(GitRunner.baseConfig.contains { $0 == ("protocol.allow", "never") } && GitRunner.baseConfig.contains { $0 == ("core.hooksPath", "/dev/null") })
+    }
 }

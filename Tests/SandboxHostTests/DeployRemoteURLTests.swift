@@ -42,4 +42,24 @@ import Testing
             #expect(live["state"] as? String == "none", "nothing was deployed: \(live)")
         }
     }
+
+    /// An update reuses the newest deployment's remote: one stored before this check existed (or
+    /// before the operator shortened the list) is checked again, and refused the same way.
+    @Test func anUpdateChecksTheStoredRemoteAgain() async throws {
+        let host = try TestHost.unthrottled()
+        defer { host.remove() }
+        try await host.test { client in
+            let project = try await createProject(client, key: host.adminKey, name: "stored")
+            let stored = "file://\(host.configuration.dataDir)/deploy/\(project)/current"
+            try await host.services.deployments.insert(Deployment(
+                id: "00000000-0000-4000-8000-000000000001", projectID: project, state: .deployed, branch: "main", remoteURL: stored,
+                buildCommand: nil, outputDirectory: nil, message: "old", commit: nil, error: nil, createdAt: Timestamp.iso8601(), readyAt: nil))
+            let (status, body) = try await client.execute(
+                uri: "/api/project/\(project)/deploy/git/update", method: .post, headers: .bearer(host.adminKey), body: ByteBuffer(string: "{}")
+            ) { ($0.status, $0.json) }
+            #expect(status == .badRequest && body["code"] as? String == "VALIDATION_ERROR", "\(status) \(body)")
+            let live = try await client.execute(uri: "/api/project/\(project)/deployment/live-status", method: .get, headers: .bearer(host.adminKey)) { $0.json }
+            #expect(live["deployment_id"] as? String == "00000000-0000-4000-8000-000000000001", "no new deployment: \(live)")
+        }
+    }
 }

@@ -1,15 +1,27 @@
 import Foundation
 import Glibc
+import Synchronization
 
 /// Name resolution for remote checks: `getaddrinfo` on a thread of its own, waited for with a
 /// deadline (the caller is on a thread of its own too, never the shared pools). A lookup that
-/// outlives the deadline is abandoned; its thread ends when the resolver's own timeouts do.
+/// outlives the deadline is abandoned; its thread ends when the resolver's own timeouts do, and
+/// until then counts against `maxInFlight`, so slow names cannot pile up threads.
 enum HostResolver {
+    static let maxInFlight = 16
+    private static let inFlight = Atomic<Int>(0)
+
     static func resolve(_ host: String, _ timeout: Duration) throws -> [IPAddress] {
+        guard inFlight.add(1, ordering: .relaxed).newValue <= maxInFlight else {
+            inFlight.subtract(1, ordering: .relaxed)
+            var error = DeployError("the host is resolving too many remotes at once; try again shortly")
+            error.isBusy = true
+            throw error
+        }
         let box = Box()
         let done = DispatchSemaphore(value: 0)
         Thread {
             box.result = lookup(host)
+            inFlight.subtract(1, ordering: .relaxed)
             done.signal()
         }.start()
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18

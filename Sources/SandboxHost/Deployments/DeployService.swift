@@ -1,6 +1,7 @@
 import Deploy
 import FileAPI
 import Foundation
+import HTTPTypes
 import Logging
 import NIOPosix
 
@@ -147,7 +148,7 @@ actor DeployService {
             let remote = try RemoteURL(raw)
             return try await Self.onOwnThread { try policy.check(remote).remote }
         } catch let error as DeployError {
-            throw HostError(.validation, error.message)
+            throw error.isBusy ? HostError(.rateLimited, error.message, headers: [.retryAfter: "1"]) : HostError(.validation, error.message)
         }
     }
 

@@ -113,7 +113,8 @@ public struct RemoteURL: Sendable, Equatable {
         if let at = rest.lastIndex(of: "@") {
             let user = rest[..<at]
             let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()*+,;=:")
-            guard !user.isEmpty, user.allSatisfy({ allowed.contains($0) }) else {
+            // git hands `user@host` to ssh as one argument: a leading `-` would be an option.
+            guard !user.isEmpty, !user.hasPrefix("-"), user.allSatisfy({ allowed.contains($0) }) else {
                 throw DeployError("remote_url's user information has characters a URL does not allow there")
             }
             userInfo = String(user)

@@ -19,7 +19,7 @@ import Testing
         "https://224.0.0.1/", "https://255.255.255.255/", "git://[fe80::1%25eth0]/x", "git@[::1]:x.git",
         "ext::sh -c touch% /tmp/pwned", "fd::17", "--upload-pack=touch /tmp/pwned", "-oProxyCommand=x",
         "https://example.com\\@127.0.0.1/", "https://example.com#@127.0.0.1/", "https://a b@127.0.0.1/",
-        "HTTPS://example.com/x", "ftp://example.com/x", "git+ssh://example.com/x", "ssh://-oProxyCommand=x/y",
+        "HTTPS://example.com/x", "ftp://example.com/x", "git+ssh://example.com/x", "ssh://-oProxyCommand=x/y", "ssh://-oProxyCommand=touch@example.com/y", "-oProxyCommand=x@example.com:y",
         "https://example.com:0/x", "https://example.com:99999/x", "https://[203.0.113.5]/", "",
     ]
 

@@ -55,11 +55,11 @@ public struct RemotePolicy: Sendable {
         let addresses = try IPAddress(host).map { [$0] } ?? resolve(host, resolveTimeout)
         let own = ownAddresses()
         for address in addresses {
-            let reason = address.internalRange
-                ?? ((own.contains(address) || address.embeddedIPv4.map(own.contains) == true) ? "this host's own" : nil)
+            let reason = address.internalRange.map { "a \($0) address" }
+                ?? ((own.contains(address) || address.embeddedIPv4.map(own.contains) == true) ? "an address of this host" : nil)
             if let reason {
                 let via = IPAddress(host) == nil ? " (it resolves to \(address))" : ""
-                throw DeployError("remote_url's host \(remote.displayHost) is a \(reason) address\(via): deployments push only to public hosts unless the operator lists the remote in SANDBOX_HOST_DEPLOY_ALLOWED_REMOTES")
+                throw DeployError("remote_url's host \(remote.displayHost) is \(reason)\(via): deployments push only to public hosts unless the operator lists the remote in SANDBOX_HOST_DEPLOY_ALLOWED_REMOTES")
             }
         }
         // Pin what git connects to, so a second answer from the name's DNS cannot differ from

@@ -3,6 +3,8 @@
 public struct DeployError: Error, CustomStringConvertible, Sendable {
     public let message: String
     public let cause: (any Error)?
+    /// Not the request's fault: the host is busy (too many lookups in flight); try again.
+    public var isBusy = false
 
     public init(_ message: String, cause: (any Error)? = nil) {
         self.message = message

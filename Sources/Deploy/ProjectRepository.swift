@@ -2,8 +2,8 @@ import Foundation
 
 /// The project's git repository on the host (outside the sandbox): a bare repository whose work
 /// tree is the workspace, so the workspace's own `.gitignore` applies, and the heavy directories
-/// are always excluded. Hooks never run (`core.hooksPath=/dev/null`); nothing in the workspace can
-/// configure git, since the repository lives elsewhere.
+/// are always excluded. Hooks never run (`core.hooksPath=/dev/null`, here and on a local remote's
+/// receiving side); nothing in the workspace can configure git, since the repository lives elsewhere.
 public struct ProjectRepository: Sendable {
     public let gitDir: String
     let git: GitRunner
@@ -27,11 +27,15 @@ public struct ProjectRepository: Sendable {
         return try check(git.run(["rev-parse", "HEAD"]), "git rev-parse").trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// Pushes `branch` to `remote`; a refusal or an unreachable remote is a `DeployError` with
-    /// git's own words, the remote's credentials redacted.
-    public func push(to remote: RemoteURL, branch: String) throws {
-        let result = try git.run(["push", "--porcelain", remote.raw, "HEAD:refs/heads/\(branch)"])
+    /// Pushes `branch` to a remote `RemotePolicy` checked; a refusal or an unreachable remote is a
+    /// `DeployError` with git's own words, the remote's credentials redacted.
+    public func push(to target: PushTarget, branch: String) throws {
+        var arguments = ["push", "--porcelain"]
+        if let receivePack = target.receivePack { arguments.append("--receive-pack=\(receivePack)") }
+        arguments += ["--", target.destination, "HEAD:refs/heads/\(branch)"]
+        let result = try git.run(arguments, config: target.config, sshOptions: target.sshOptions)
         guard result.status == 0 else {
+            let remote = target.remote
             let lines = result.output.split(separator: "\n").filter { !$0.hasPrefix("To ") && !$0.isEmpty && $0 != "Done" }
             throw DeployError("push to \(remote.redacted) failed: " + RemoteURL.redact(lines.suffix(4).joined(separator: "; ")))
         }

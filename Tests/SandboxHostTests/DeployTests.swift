@@ -42,10 +42,12 @@ struct DeployTests {
     }
 
     @Test func deploysToABareRepositoryAndAGitDaemonAndUpdatesWithNewCommits() async throws {
-        let host = try TestHost.unthrottled()
-        defer { host.remove() }
         let scratch = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let port = Int.random(in: 20_000..<40_000)
+        // A local repository and a daemon on loopback are the operator's to allow.
+        let host = try TestHost.unthrottled { $0.deployAllowedRemotes = [scratch + "/", "git://127.0.0.1:\(port)/"] }
+        defer { host.remove() }
         try Self.git(["init", "--quiet", "--bare", scratch + "/remote.git"])
         try await host.test { client in
             let sandboxes = SandboxClient(client: client, key: host.adminKey)
@@ -79,7 +81,6 @@ struct DeployTests {
 
             // The git protocol, through a daemon on loopback.
             try Self.git(["init", "--quiet", "--bare", scratch + "/served/daemon.git"])
-            let port = Int.random(in: 20_000..<40_000)
             let daemon = Process()
             // The daemon itself, not the `git daemon` wrapper (which outlives a SIGTERM).
             daemon.executableURL = URL(fileURLWithPath: "/usr/lib/git-core/git-daemon")
@@ -91,7 +92,7 @@ struct DeployTests {
             let url = "git://127.0.0.1:\(port)/daemon.git"
             var ready = false
             for _ in 0..<200 where !ready {
-                ready = (try? Self.git(["ls-remote", url])) != nil
+                ready = (try? Self.git(["ls-remote", url], in: scratch)) != nil
                 if !ready { try await Task.sleep(for: .milliseconds(20)) }
             }
             try #require(ready, "git daemon did not start")
@@ -104,10 +105,10 @@ struct DeployTests {
     }
 
     @Test func rejectedAndUnreachablePushesFailWithTheReasonAndNoSecret() async throws {
-        let host = try TestHost.unthrottled()
-        defer { host.remove() }
         let scratch = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let host = try TestHost.unthrottled { $0.deployAllowedRemotes = [scratch + "/", "https://127.0.0.1:1/"] }
+        defer { host.remove() }
         // A remote whose main has history of its own: our push is not a fast-forward.
         try Self.git(["init", "--quiet", "--bare", scratch + "/remote.git"])
         try Self.git(["init", "--quiet", scratch + "/other"])
@@ -134,7 +135,7 @@ struct DeployTests {
             let bad = try await client.execute(
                 uri: "/api/project/\(project)/deploy/git", method: .post, headers: .bearer(host.adminKey),
                 body: ByteBuffer(string: #"{"remote_url":"--upload-pack=touch /tmp/x"}"#)) { $0.status }
-            #expect(bad == .unprocessableContent)
+            #expect(bad == .badRequest)
         }
     }
 

@@ -35,6 +35,10 @@ public struct HostConfiguration: Sendable {
     public var previewConnectTimeout: Duration = .seconds(5)
     /// Connection limits and timeouts of the HTTP server (`ConnectionLimits`).
     public var connectionLimits = ConnectionLimits()
+    /// Remote prefixes a deployment may push to beyond public `https`/`ssh`/`git` hosts: local
+    /// paths, `file://`, `http://`, hosts on private or loopback addresses (a LAN git server).
+    /// Never anything under `dataDir`, whatever is listed.
+    public var deployAllowedRemotes: [String] = []
 
     public init() {}
 
@@ -69,6 +73,9 @@ public struct HostConfiguration: Sendable {
             configuration.previewConnectTimeout = .milliseconds(value)
         }
         configuration.connectionLimits = ConnectionLimits.fromEnvironment(environment)
+        if let value = environment["SANDBOX_HOST_DEPLOY_ALLOWED_REMOTES"] {
+            configuration.deployAllowedRemotes = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
         return configuration
     }
 

@@ -1,4 +1,5 @@
 import AgentLoop
+import Deploy
 import Logging
 
 /// The services every controller draws on, built once at start.
@@ -45,8 +46,12 @@ public struct HostServices: Sendable {
             configuration: runtimeConfiguration, database: database, workspaces: workspaces, logger: logger)
         self.deployments = DeploymentStore(database: database)
         self.deploymentPaths = DeploymentPaths(dataDir: configuration.dataDir)
+        let remotePolicy = RemotePolicy(allowedPrefixes: configuration.deployAllowedRemotes, protectedRoot: configuration.dataDir)
+        if !remotePolicy.invalidEntries.isEmpty {
+            logger.warning("SANDBOX_HOST_DEPLOY_ALLOWED_REMOTES entries ignored", metadata: ["entries": "\(remotePolicy.invalidEntries)"])
+        }
         self.deployer = DeployService(
-            store: deployments, paths: deploymentPaths, workspaces: workspaces, runtime: runtime, logger: logger)
+            store: deployments, paths: deploymentPaths, workspaces: workspaces, runtime: runtime, remotePolicy: remotePolicy, logger: logger)
         _ = try deployments.failInterrupted()
         self.agentRuns = AgentRunStore(database: database)
         let interrupted = try agentRuns.failInterrupted()

@@ -1,6 +1,7 @@
 import Deploy
 import FileAPI
 import Foundation
+import HTTPTypes
 import Logging
 import NIOPosix
 
@@ -14,15 +15,20 @@ actor DeployService {
     let paths: DeploymentPaths
     let workspaces: WorkspaceStore
     let runtime: SandboxRuntime
+    let remotePolicy: RemotePolicy
     let logger: Logger
     private var busy: Set<String> = []
     private var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
 
-    init(store: DeploymentStore, paths: DeploymentPaths, workspaces: WorkspaceStore, runtime: SandboxRuntime, logger: Logger) {
+    init(
+        store: DeploymentStore, paths: DeploymentPaths, workspaces: WorkspaceStore, runtime: SandboxRuntime,
+        remotePolicy: RemotePolicy, logger: Logger
+    ) {
         self.store = store
         self.paths = paths
         self.workspaces = workspaces
         self.runtime = runtime
+        self.remotePolicy = remotePolicy
         self.logger = logger
     }
 
@@ -51,14 +57,17 @@ actor DeployService {
         let workspace = workspaces.path(projectID: project.id)
         let repository = ProjectRepository(gitDir: paths.repository(project.id))
         let (branch, message) = (request.branch, request.message)
-        deployment.commit = try await onOwnThread {
+        deployment.commit = try await Self.onOwnThread {
             try repository.commit(workTree: workspace, branch: branch, message: message, author: "sandbox-host")
         }
         try await store.update(deployment)
         if let remote = request.remote {
             deployment.state = .pushing
             try await store.update(deployment)
-            try await onOwnThread { try repository.push(to: remote, branch: branch) }
+            // Checked again at the push, not only when the request came in: an update reuses a stored
+            // remote, and a name may resolve differently now; the push goes to what this check saw.
+            let policy = remotePolicy
+            try await Self.onOwnThread { try repository.push(to: policy.check(remote), branch: branch) }
         }
         let root = try WorkspaceRoot(path: workspace)
         var buildCommand = request.buildCommand
@@ -131,9 +140,22 @@ actor DeployService {
         }
     }
 
-    /// git may wait on a slow remote for up to its deadline: it gets a thread of its own rather
-    /// than one of the shared pool's few, which every file route needs.
-    private func onOwnThread<T: Sendable>(_ body: @Sendable @escaping () throws -> T) async throws -> T {
+    /// `raw` as a remote this host may push to, or a 400 saying why not (naming the host, never a
+    /// credential). Resolves the host on a thread of its own, with the policy's deadline.
+    nonisolated func acceptRemote(_ raw: String) async throws -> RemoteURL {
+        let policy = remotePolicy
+        do {
+            let remote = try RemoteURL(raw)
+            return try await Self.onOwnThread { try policy.check(remote).remote }
+        } catch let error as DeployError {
+            throw error.isBusy ? HostError(.rateLimited, error.message, headers: [.retryAfter: "1"]) : HostError(.validation, error.message)
+        }
+    }
+
+    /// git may wait on a slow remote for up to its deadline, and a name lookup on the resolver's:
+    /// each gets a thread of its own rather than one of the shared pool's few, which every file
+    /// route needs.
+    private static func onOwnThread<T: Sendable>(_ body: @Sendable @escaping () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             Thread { continuation.resume(with: Result { try body() }) }.start()
         }

@@ -65,11 +65,7 @@ struct DeploymentsController {
         let project = try await project(context)
         let body = try await request.decodeJSON(as: DeployBody.self, context: context)
         var deploy = DeployRequest()
-        do {
-            deploy.remote = try body.remote_url.flatMap { $0.isEmpty ? nil : try RemoteURL($0) }
-        } catch let error as DeployError {
-            throw HostError(.unprocessable, error.message)
-        }
+        if let remote = body.remote_url, !remote.isEmpty { deploy.remote = try await services.deployer.acceptRemote(remote) }
         if let branch = body.branch {
             guard ProjectRepository.validBranch(branch) else { throw HostError(.unprocessable, "field 'branch' is not a valid branch name") }
             deploy.branch = branch
@@ -96,7 +92,8 @@ struct DeploymentsController {
             throw HostError(.notFound, "the project has no deployment to update; deploy it first")
         }
         var deploy = DeployRequest()
-        deploy.remote = try last.remoteURL.map { try RemoteURL($0) }
+        // The stored remote passes today's policy (it may predate it, or the operator's list changed).
+        if let remote = last.remoteURL { deploy.remote = try await services.deployer.acceptRemote(remote) }
         deploy.branch = last.branch
         deploy.buildCommand = last.buildCommand
         deploy.outputDirectory = last.outputDirectory

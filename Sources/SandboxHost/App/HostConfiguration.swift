@@ -27,6 +27,18 @@ public struct HostConfiguration: Sendable {
     public var previewDomain = "preview.localhost"
     /// Caps on one archive upload.
     public var extractionLimits = ExtractionLimits()
+    /// Levels below its base a recursive walk (tree, search, download) goes at most (1…1000).
+    public var maxWalkDepth = WorkspaceRoot.defaultMaxDepth
+    /// A download the client stops reading for this long is closed (and its walk released).
+    public var downloadWriteTimeout: Duration = .seconds(60)
+    /// How long one file search may run, and how many bytes it may read, before it answers what
+    /// it found with `truncated`.
+    public var searchTimeBudget: Duration = .seconds(5)
+    public var searchMaxBytes: Int64 = 256 << 20
+    /// File searches running at once (each on a thread of its own, off the shared pool), and
+    /// waiting beyond those (429 when full).
+    public var searchThreads = 2
+    public var searchQueue = 8
 
     public init() {}
 
@@ -52,6 +64,16 @@ public struct HostConfiguration: Sendable {
         }
         if let value = environment["SANDBOX_HOST_ARCHIVE_MAX_BYTES"].flatMap(Int64.init) { configuration.extractionLimits.maxBytes = value }
         if let value = environment["SANDBOX_HOST_ARCHIVE_MAX_ENTRIES"].flatMap(Int.init) { configuration.extractionLimits.maxEntries = value }
+        if let value = environment["SANDBOX_HOST_MAX_WALK_DEPTH"].flatMap(Int.init) { configuration.maxWalkDepth = min(max(value, 1), 1000) }
+        if let value = environment["SANDBOX_HOST_DOWNLOAD_WRITE_TIMEOUT"].flatMap(Double.init), value > 0 {
+            configuration.downloadWriteTimeout = .milliseconds(Int(value * 1000))
+        }
+        if let value = environment["SANDBOX_HOST_SEARCH_TIME_BUDGET_MS"].flatMap(Int.init), value >= 0 {
+            configuration.searchTimeBudget = .milliseconds(value)
+        }
+        if let value = environment["SANDBOX_HOST_SEARCH_MAX_BYTES"].flatMap(Int64.init), value >= 0 { configuration.searchMaxBytes = value }
+        if let value = environment["SANDBOX_HOST_SEARCH_THREADS"].flatMap(Int.init), value >= 1 { configuration.searchThreads = min(value, 64) }
+        if let value = environment["SANDBOX_HOST_SEARCH_QUEUE"].flatMap(Int.init), value >= 0 { configuration.searchQueue = value }
         return configuration
     }
 

@@ -144,4 +144,36 @@ import Glibc
         found = try root.search(try WorkspacePath(""), options)
         #expect(found.matches.count == 4 && found.truncated)
     }
+
+    /// Shows every entry, descends everywhere, and runs `hook` on each first.
+    struct Recorder: DirectoryVisitor {
+        var seen: [String] = []
+        let hook: (DirectoryWalk.Item) -> Void
+        mutating func visit(_ item: DirectoryWalk.Item) -> DirectoryWalk.Action {
+            hook(item)
+            seen.append(item.path)
+            return .descend
+        }
+    }
+
+    @Test func aDirectoryMovedOutOfTheWalkMidWayEndsItThere() throws {
+        let scratch = try Scratch()
+        try FileManager.default.createDirectory(atPath: scratch.path + "/sub/a/b/c", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: scratch.path + "/other", withIntermediateDirectories: true)
+        try scratch.write("sub/a/b/c/file.txt", [1])
+        try scratch.write("sub/z.txt", [1])
+        try scratch.write("other/secret.txt", [1])
+        let start = open(scratch.path + "/sub", O_RDONLY | O_DIRECTORY)
+        defer { close(start) }
+        let base = scratch.path
+        var recorder = Recorder { item in
+            // Inside sub/a/b/c, `a` is moved out of the walk's start: going back up through `..`
+            // now leads to `other`, which is not where the walk came from.
+            if item.path == "a/b/c/file.txt" { rename(base + "/sub/a", base + "/other/a") }
+        }
+        var walk = DirectoryWalk(maxDepth: nil, sorted: true)
+        try walk.run(start, prefix: "", visitor: &recorder)
+        #expect(recorder.seen == ["a", "a/b", "a/b/c", "a/b/c/file.txt"])
+        #expect(walk.truncated)
+    }
 }

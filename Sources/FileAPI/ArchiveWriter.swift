@@ -23,18 +23,22 @@ public enum ArchiveFormat: String, Sendable, CaseIterable {
 /// Writes a directory of the workspace as an archive with libarchive, block by block into a
 /// sink, as it walks the tree: memory stays flat whatever the tree's size. Symlinks are stored as
 /// links, never followed; fifos, sockets and devices are left out; heavy directories too unless
-/// `all`. The sink answers false when nobody wants the rest (the client went away): the walk stops.
+/// `all`, and entries more than `maxDepth` levels down (a `DirectoryWalk`: two directory
+/// descriptors and one file open at most, whatever the depth). The sink answers false when nobody
+/// wants the rest (the client went away): the walk stops.
 public struct ArchiveWriter: Sendable {
     let root: WorkspaceRoot
     let path: WorkspacePath
     let format: ArchiveFormat
     let all: Bool
+    let maxDepth: Int
 
-    public init(root: WorkspaceRoot, path: WorkspacePath, format: ArchiveFormat, all: Bool) {
+    public init(root: WorkspaceRoot, path: WorkspacePath, format: ArchiveFormat, all: Bool, maxDepth: Int = WorkspaceRoot.defaultMaxDepth) {
         self.root = root
         self.path = path
         self.format = format
         self.all = all
+        self.maxDepth = maxDepth
     }
 
     /// Checks that `path` is a directory before any byte is sent.
@@ -75,51 +79,70 @@ public struct ArchiveWriter: Sendable {
             }, nil)
         }
         guard opened == ARCHIVE_OK else { throw FileAPIError("cannot start the archive: \(ArchiveLocale.error(archive))") }
-        var buffer = [UInt8](repeating: 0, count: 1 << 18)
+        var entries = Entries(all: all, archive: archive, output: output)
+        var walk = DirectoryWalk(maxDepth: maxDepth, sorted: true)
         try withExtendedLifetime(output) {
-            try walk(directory.raw, prefix: "", archive: archive, buffer: &buffer, output: output)
-            guard archive_write_close(archive) == ARCHIVE_OK else { throw stopped(output, archive) }
+            try walk.run(directory.raw, prefix: "", visitor: &entries)
+            guard archive_write_close(archive) == ARCHIVE_OK else { throw Self.stopped(output, archive) }
         }
     }
 
-    private func walk(_ fd: Int32, prefix: String, archive: OpaquePointer, buffer: inout [UInt8], output: Output) throws {
-        for item in WorkspaceRoot.sortedForTree(DirectoryEntry.read(fd)) {
-            let name = prefix + item.name
-            guard let entry = archive_entry_new() else { throw FileAPIError("libarchive: out of memory") }
-            defer { archive_entry_free(entry) }
-            archive_entry_set_mtime(entry, item.modified.tv_sec, item.modified.tv_nsec)
-            archive_entry_set_perm(entry, item.mode & 0o777)
-            if item.isDirectory {
-                if !all && HeavyDirectories.contains(item.name) { continue }
-                guard let child = DirectoryEntry.openDirectory(fd, item.name) else { continue }
-                archive_entry_copy_pathname(entry, name + "/")
-                archive_entry_set_filetype(entry, Glibc.S_IFDIR)
-                try header(archive, entry, output)
-                try walk(child.raw, prefix: name + "/", archive: archive, buffer: &buffer, output: output)
-            } else if item.isSymlink {
-                guard let target = WorkspaceRoot.readLink(in: fd, item.name) else { continue }
-                archive_entry_copy_pathname(entry, name)
-                archive_entry_set_filetype(entry, Glibc.S_IFLNK)
-                archive_entry_copy_symlink(entry, target)
-                archive_entry_set_size(entry, 0)
-                try header(archive, entry, output)
-            } else if item.isRegular {
-                let raw = openat(fd, item.name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
-                guard raw >= 0 else { continue }
-                let file = FileDescriptor(raw)
-                var info = stat()
-                guard fstat(raw, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
-                archive_entry_copy_pathname(entry, name)
-                archive_entry_set_filetype(entry, Glibc.S_IFREG)
-                archive_entry_set_size(entry, Int64(info.st_size))
-                try header(archive, entry, output)
-                try copy(file.raw, size: Int64(info.st_size), archive: archive, buffer: &buffer, output: output)
-            }
+    static func stopped(_ output: Output, _ archive: OpaquePointer) -> FileAPIError {
+        output.stopped ? FileAPIError("the download was abandoned", kind: .failure) : FileAPIError("cannot write the archive: \(ArchiveLocale.error(archive))")
+    }
+}
+
+/// The visitor behind `ArchiveWriter`: one archive entry per walked entry.
+private struct Entries: DirectoryVisitor {
+    let all: Bool
+    let archive: OpaquePointer
+    let output: ArchiveWriter.Output
+    var buffer = [UInt8](repeating: 0, count: 1 << 18)
+
+    init(all: Bool, archive: OpaquePointer, output: ArchiveWriter.Output) {
+        self.all = all
+        self.archive = archive
+        self.output = output
+    }
+
+    mutating func visit(_ walked: DirectoryWalk.Item) throws -> DirectoryWalk.Action {
+        let item = walked.entry
+        let fd = walked.directory
+        let name = walked.path
+        if item.isDirectory && !all && HeavyDirectories.contains(item.name) { return .next }
+        guard let entry = archive_entry_new() else { throw FileAPIError("libarchive: out of memory") }
+        defer { archive_entry_free(entry) }
+        archive_entry_set_mtime(entry, item.modified.tv_sec, item.modified.tv_nsec)
+        archive_entry_set_perm(entry, item.mode & 0o777)
+        if item.isDirectory {
+            archive_entry_copy_pathname(entry, name + "/")
+            archive_entry_set_filetype(entry, Glibc.S_IFDIR)
+            try header(entry)
+            return .descend
+        } else if item.isSymlink {
+            guard let target = WorkspaceRoot.readLink(in: fd, item.name) else { return .next }
+            archive_entry_copy_pathname(entry, name)
+            archive_entry_set_filetype(entry, Glibc.S_IFLNK)
+            archive_entry_copy_symlink(entry, target)
+            archive_entry_set_size(entry, 0)
+            try header(entry)
+        } else if item.isRegular {
+            let raw = openat(fd, item.name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+            guard raw >= 0 else { return .next }
+            let file = FileDescriptor(raw)
+            var info = stat()
+            guard fstat(raw, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return .next }
+            archive_entry_copy_pathname(entry, name)
+            archive_entry_set_filetype(entry, Glibc.S_IFREG)
+            archive_entry_set_size(entry, Int64(info.st_size))
+            try header(entry)
+            try copy(file.raw, size: Int64(info.st_size))
         }
+        return .next
     }
 
     /// Copies exactly `size` bytes (what the header declared): zeros if the file shrank meanwhile.
-    private func copy(_ fd: Int32, size: Int64, archive: OpaquePointer, buffer: inout [UInt8], output: Output) throws {
+    private mutating func copy(_ fd: Int32, size: Int64) throws {
         var remaining = size
         while remaining > 0 {
             let want = Int(min(Int64(buffer.count), remaining))
@@ -130,16 +153,12 @@ public struct ArchiveWriter: Sendable {
                 count = want
             }
             let written = buffer.withUnsafeBytes { archive_write_data(archive, $0.baseAddress!, count) }
-            guard written >= 0 else { throw stopped(output, archive) }
+            guard written >= 0 else { throw ArchiveWriter.stopped(output, archive) }
             remaining -= Int64(count)
         }
     }
 
-    private func header(_ archive: OpaquePointer, _ entry: OpaquePointer, _ output: Output) throws {
-        guard archive_write_header(archive, entry) >= ARCHIVE_WARN else { throw stopped(output, archive) }
-    }
-
-    private func stopped(_ output: Output, _ archive: OpaquePointer) -> FileAPIError {
-        output.stopped ? FileAPIError("the download was abandoned", kind: .failure) : FileAPIError("cannot write the archive: \(ArchiveLocale.error(archive))")
+    private func header(_ entry: OpaquePointer) throws {
+        guard archive_write_header(archive, entry) >= ARCHIVE_WARN else { throw ArchiveWriter.stopped(output, archive) }
     }
 }

@@ -24,6 +24,12 @@ public struct SearchOptions: Sendable {
     public var maxResults = 200
     /// Larger files are not searched.
     public var maxFileBytes = 4 << 20
+    /// Levels below the base searched at most (deeper files are left out: `truncated`).
+    public var maxDepth = WorkspaceRoot.defaultMaxDepth
+    /// How long one search may run; then it answers what it found, `truncated`.
+    public var timeBudget: Duration = .seconds(5)
+    /// How many bytes of files one search may read; then it answers what it found, `truncated`.
+    public var maxBytesRead: Int64 = 256 << 20
     static let maxLineBytes = 500
 
     public init(query: String, glob: String? = nil) {
@@ -34,71 +40,92 @@ public struct SearchOptions: Sendable {
 
 extension WorkspaceRoot {
     /// Text search below `path`: every line holding `query` (a literal), in tree order, up to
-    /// `maxResults` (then `truncated`). Binary files (a NUL in the first 8 KiB), large files and
-    /// heavy directories are skipped; links are not followed.
+    /// `maxResults`. Binary files (a NUL in the first 8 KiB), large files and heavy directories are
+    /// skipped; links are not followed. Linear in the bytes read: each file is scanned from match
+    /// to match, newlines counted once. `truncated` when the results, the depth cap, the time
+    /// budget or the byte budget left something out.
     public func search(_ path: WorkspacePath, _ options: SearchOptions) throws -> (matches: [SearchMatch], truncated: Bool) {
         guard !options.query.isEmpty else { throw FileAPIError.invalidRequest("the query is empty") }
         let directory = try openDirectory(path)
-        let needle = Array((options.ignoreCase ? options.query.lowercased() : options.query).utf8)
-        var matches: [SearchMatch] = []
-        var truncated = false
-        var buffer = [UInt8](repeating: 0, count: options.maxFileBytes)
+        var search = FileSearch(options: options, base: path)
+        var walk = DirectoryWalk(maxDepth: options.maxDepth, sorted: true)
+        try walk.run(directory.raw, prefix: "", visitor: &search)
+        return (search.matches, search.truncated || walk.truncated)
+    }
+}
 
-        func visit(_ fd: Int32, _ at: WorkspacePath, relative: String) {
-            for entry in Self.sortedForTree(DirectoryEntry.read(fd)) {
-                if truncated { return }
-                let childRelative = relative.isEmpty ? entry.name : relative + "/" + entry.name
-                if entry.isDirectory {
-                    guard options.all || !HeavyDirectories.contains(entry.name),
-                          let child = DirectoryEntry.openDirectory(fd, entry.name) else { continue }
-                    visit(child.raw, at.appending(entry.name), relative: childRelative)
-                    continue
-                }
-                guard entry.isRegular, entry.size <= options.maxFileBytes else { continue }
-                if let glob = options.glob {
-                    let subject = glob.contains("/") ? childRelative : entry.name
-                    guard fnmatch(glob, subject, 0) == 0 else { continue }
-                }
-                let count = Self.readWhole(fd, entry.name, into: &buffer)
-                guard count > 0 else { continue }
-                searchFile(buffer[0..<count], path: at.appending(entry.name).description)
-            }
-        }
+/// The visitor behind `search`: reads each candidate file whole into one buffer and scans it.
+struct FileSearch: DirectoryVisitor {
+    let options: SearchOptions
+    let base: WorkspacePath
+    let needle: [UInt8]
+    let deadline: ContinuousClock.Instant
+    private(set) var matches: [SearchMatch] = []
+    private(set) var truncated = false
+    private var bytesRead: Int64 = 0
+    private var buffer: [UInt8]
 
-        func searchFile(_ content: ArraySlice<UInt8>, path: String) {
-            if content.prefix(8192).contains(0) { return }
-            let haystack = options.ignoreCase ? ArraySlice(content.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }) : content
-            guard Self.find(needle, in: haystack, from: haystack.startIndex) != nil else { return }
-            var lineNumber = 1
-            var lineStart = haystack.startIndex
-            while lineStart < haystack.endIndex {
-                let lineEnd = haystack[lineStart...].firstIndex(of: 10) ?? haystack.endIndex
-                if let hit = Self.find(needle, in: haystack, from: lineStart), hit + needle.count <= lineEnd {
-                    let line = content[lineStart..<lineEnd].prefix(SearchOptions.maxLineBytes)
-                    let text = String(decoding: line.last == 13 ? line.dropLast() : line, as: UTF8.self)
-                    guard matches.count < options.maxResults else { truncated = true; return }
-                    matches.append(SearchMatch(path: path, line: lineNumber, text: text))
-                }
-                lineNumber += 1
-                lineStart = lineEnd + 1
-            }
-        }
-
-        visit(directory.raw, path, relative: "")
-        return (matches, truncated)
+    init(options: SearchOptions, base: WorkspacePath) {
+        self.options = options
+        self.base = base
+        needle = Array((options.ignoreCase ? options.query.lowercased() : options.query).utf8)
+        deadline = ContinuousClock.now + options.timeBudget
+        buffer = [UInt8](repeating: 0, count: options.maxFileBytes)
     }
 
-    /// The first index of `needle` in `haystack` at or after `start` (memmem).
-    static func find(_ needle: [UInt8], in haystack: ArraySlice<UInt8>, from start: Int) -> Int? {
-        guard start < haystack.endIndex else { return nil }
-        return haystack.withUnsafeBytes { hay in
-            needle.withUnsafeBytes { pin in
-                let offset = start - haystack.startIndex
-                guard let found = csb_memmem(hay.baseAddress! + offset, hay.count - offset, pin.baseAddress!, pin.count) else {
-                    return nil
+    mutating func visit(_ item: DirectoryWalk.Item) -> DirectoryWalk.Action {
+        guard ContinuousClock.now < deadline else { truncated = true; return .stop }
+        let entry = item.entry
+        if entry.isDirectory { return options.all || !HeavyDirectories.contains(entry.name) ? .descend : .next }
+        guard entry.isRegular, entry.size <= options.maxFileBytes else { return .next }
+        if let glob = options.glob {
+            let subject = glob.contains("/") ? item.path : entry.name
+            guard fnmatch(glob, subject, 0) == 0 else { return .next }
+        }
+        guard bytesRead + entry.size <= options.maxBytesRead else { truncated = true; return .stop }
+        let count = Self.readWhole(item.directory, entry.name, into: &buffer)
+        bytesRead += Int64(count)
+        guard count > 0 else { return .next }
+        let path = base.description + "/" + item.path
+        let more = buffer.withUnsafeBytes { scan(UnsafeRawBufferPointer(rebasing: $0[0..<count]), path: path) }
+        return more ? .next : .stop
+    }
+
+    /// Records every line of `content` holding the needle; false once the results are full.
+    private mutating func scan(_ content: UnsafeRawBufferPointer, path: String) -> Bool {
+        if content.prefix(8192).contains(0) { return true }
+        // A match is within one line: a needle with a newline matches nothing.
+        guard !needle.contains(10), needle.count <= content.count else { return true }
+        var lowered: [UInt8] = []
+        if options.ignoreCase { lowered = content.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 } }
+        return lowered.withUnsafeBytes { loweredBytes in
+            let haystack = options.ignoreCase ? loweredBytes : content
+            let base = haystack.baseAddress!
+            var line = 1
+            var lineStart = 0
+            var counted = 0
+            var from = 0
+            while from + needle.count <= haystack.count {
+                guard let found = needle.withUnsafeBytes({ csb_memmem(base + from, haystack.count - from, $0.baseAddress!, $0.count) }) else {
+                    return true
                 }
-                return haystack.startIndex + (found - UnsafeRawPointer(hay.baseAddress!))
+                let hit = found - UnsafeRawPointer(base)
+                // The newlines before the hit, counted once: the scan never goes back.
+                var index = counted
+                while index < hit {
+                    if haystack[index] == 10 { line += 1; lineStart = index + 1 }
+                    index += 1
+                }
+                let end = memchr(base + hit, 10, haystack.count - hit).map { $0 - UnsafeMutableRawPointer(mutating: base) } ?? haystack.count
+                guard matches.count < options.maxResults else { truncated = true; return false }
+                var text = UnsafeRawBufferPointer(rebasing: content[lineStart..<end]).prefix(SearchOptions.maxLineBytes)
+                if text.last == 13 { text = text.dropLast() }
+                matches.append(SearchMatch(path: path, line: line, text: String(decoding: text, as: UTF8.self)))
+                // The newline at `end` is counted by the next round.
+                counted = end
+                from = end + 1
             }
+            return true
         }
     }
 

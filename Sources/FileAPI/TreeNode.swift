@@ -22,17 +22,56 @@ public struct Tree: Sendable {
     public let nodes: [TreeNode]
     public let totalFiles: Int
     public let basePath: String
+    /// Something below the depth cap was left out (or a directory moved away mid-walk).
+    public let truncated: Bool
 }
 
 extension WorkspaceRoot {
-    /// The tree below directory `path`, `depth` levels deep (nil: all), directories first then by
-    /// name without regard to case. Heavy directories are listed but not descended into unless
-    /// `all`. Links are listed as what they are, never followed.
-    public func tree(_ path: WorkspacePath, depth: Int?, all: Bool) throws -> Tree {
+    /// The tree below directory `path`, `depth` levels deep (nil: all), never more than
+    /// `maxDepth` (then `truncated` if that left something out), directories first then by name
+    /// without regard to case. Heavy directories are listed but not descended into unless `all`.
+    /// Links are listed as what they are, never followed.
+    ///
+    /// The first directory's subdirectories are walked on all cores at once (a `node_modules` of
+    /// 20,000 files is a few hundred packages), each by a `DirectoryWalk` of its own.
+    public func tree(_ path: WorkspacePath, depth: Int?, all: Bool, maxDepth: Int = WorkspaceRoot.defaultMaxDepth) throws -> Tree {
         let directory = try openDirectory(path)
-        let walker = TreeWalker(depth: depth, all: all)
-        let (nodes, totalFiles) = walker.walk(directory.raw, path.description, level: 1, parallel: true)
-        return Tree(nodes: nodes, totalFiles: totalFiles, basePath: path.description)
+        let base = path.description
+        // The first level here; what it finds to walk into is walked in parallel below.
+        var top = TreeBuilder(depth: depth, all: all)
+        for entry in WorkspaceRoot.sortedForTree(DirectoryEntry.read(directory.raw)) {
+            _ = top.visit(DirectoryWalk.Item(entry: entry, directory: directory.raw, path: base + "/" + entry.name, level: 1))
+        }
+        let descended = top.nodes.indices.filter { top.nodes[$0].isDirectory && top.wouldDescend(top.nodes[$0].name, level: 1) }
+        guard maxDepth > 1 else {
+            let truncated = descended.contains { DirectoryWalk.hasEntries(directory.raw, top.nodes[$0].name) }
+            return Tree(nodes: top.nodes, totalFiles: top.files, basePath: base, truncated: truncated)
+        }
+        // Each iteration writes only its own slot.
+        nonisolated(unsafe) let results = UnsafeMutableBufferPointer<(nodes: [TreeNode], files: Int, truncated: Bool)?>.allocate(capacity: descended.count)
+        results.initialize(repeating: nil)
+        defer { results.deinitialize(); results.deallocate() }
+        let nodes = top.nodes
+        DispatchQueue.concurrentPerform(iterations: descended.count) { slot in
+            let node = nodes[descended[slot]]
+            guard let child = DirectoryEntry.openDirectory(directory.raw, node.name) else { return }
+            var builder = TreeBuilder(depth: depth, all: all)
+            var walk = DirectoryWalk(maxDepth: maxDepth, sorted: true, firstLevel: 2)
+            guard (try? walk.run(child.raw, prefix: node.path, visitor: &builder)) != nil else { return }
+            results[slot] = (builder.nodes, builder.files, walk.truncated)
+        }
+        var merged = top.nodes
+        var files = top.files
+        var truncated = false
+        for (slot, index) in descended.enumerated() {
+            guard let result = results[slot] else { continue }
+            let node = merged[index]
+            merged[index] = TreeNode(
+                name: node.name, path: node.path, isDirectory: true, isSymlink: false, size: nil, children: result.nodes, heavy: false)
+            files += result.files
+            truncated = truncated || result.truncated
+        }
+        return Tree(nodes: merged, totalFiles: files, basePath: base, truncated: truncated)
     }
 
     /// `lowercased()`, with a fast path for ASCII names (nearly all of them).
@@ -54,51 +93,51 @@ extension WorkspaceRoot {
 
 }
 
-/// The walk behind `tree`. The first directory with several subdirectories has them walked on
-/// all cores at once (a `node_modules` of 20,000 files is a few hundred packages); below that,
-/// one thread per subtree. Paths are built as strings from the parent's, one append per node.
-struct TreeWalker: Sendable {
+/// Builds the nodes of `tree` from a `DirectoryWalk`: a list per directory being walked, closed
+/// into its directory's node when the walk leaves it.
+struct TreeBuilder: DirectoryVisitor {
     let depth: Int?
     let all: Bool
+    /// The lists being built, outermost first; the innermost belongs to the last node of the one before.
+    private var lists: [[TreeNode]] = [[]]
+    private(set) var files = 0
 
-    func walk(_ fd: Int32, _ prefix: String, level: Int, parallel: Bool) -> (nodes: [TreeNode], files: Int) {
-        let entries = WorkspaceRoot.sortedForTree(DirectoryEntry.read(fd))
-        let descend = depth.map { level < $0 } ?? true
-        let subdirectories = entries.indices.filter { entries[$0].isDirectory && descend && (all || !HeavyDirectories.contains(entries[$0].name)) }
-        var children = [[TreeNode]?](repeating: nil, count: entries.count)
-        var files = 0
-        if parallel && subdirectories.count >= 2 {
-            // Each iteration writes only its own slot.
-            nonisolated(unsafe) let results = UnsafeMutableBufferPointer<([TreeNode], Int)?>.allocate(capacity: subdirectories.count)
-            results.initialize(repeating: nil)
-            defer { results.deinitialize(); results.deallocate() }
-            DispatchQueue.concurrentPerform(iterations: subdirectories.count) { slot in
-                let index = subdirectories[slot]
-                guard let child = DirectoryEntry.openDirectory(fd, entries[index].name) else { return }
-                results[slot] = walk(child.raw, prefix + "/" + entries[index].name, level: level + 1, parallel: false)
-            }
-            for (slot, index) in subdirectories.enumerated() {
-                if let (nodes, count) = results[slot] { children[index] = nodes; files += count }
-            }
-        } else {
-            for index in subdirectories {
-                guard let child = DirectoryEntry.openDirectory(fd, entries[index].name) else { continue }
-                let (nodes, count) = walk(child.raw, prefix + "/" + entries[index].name, level: level + 1, parallel: parallel)
-                children[index] = nodes
-                files += count
-            }
+    init(depth: Int?, all: Bool) {
+        self.depth = depth
+        self.all = all
+    }
+
+    /// The start's own nodes (complete once the walk is over).
+    var nodes: [TreeNode] { lists[0] }
+
+    func wouldDescend(_ name: String, level: Int) -> Bool {
+        (depth.map { level < $0 } ?? true) && (all || !HeavyDirectories.contains(name))
+    }
+
+    mutating func visit(_ item: DirectoryWalk.Item) -> DirectoryWalk.Action {
+        let entry = item.entry
+        guard entry.isDirectory else {
+            files += 1
+            lists[lists.count - 1].append(TreeNode(
+                name: entry.name, path: item.path, isDirectory: false, isSymlink: entry.isSymlink, size: entry.size, children: nil,
+                heavy: false))
+            return .next
         }
-        let nodes = entries.indices.map { index -> TreeNode in
-            let entry = entries[index]
-            let path = prefix + "/" + entry.name
-            guard entry.isDirectory else {
-                files += 1
-                return TreeNode(name: entry.name, path: path, isDirectory: false, isSymlink: entry.isSymlink, size: entry.size, children: nil, heavy: false)
-            }
-            return TreeNode(
-                name: entry.name, path: path, isDirectory: true, isSymlink: false, size: nil, children: children[index],
-                heavy: !all && HeavyDirectories.contains(entry.name))
-        }
-        return (nodes, files)
+        lists[lists.count - 1].append(TreeNode(
+            name: entry.name, path: item.path, isDirectory: true, isSymlink: false, size: nil, children: nil,
+            heavy: !all && HeavyDirectories.contains(entry.name)))
+        return wouldDescend(entry.name, level: item.level) ? .descend : .next
+    }
+
+    mutating func enter(_ item: DirectoryWalk.Item) {
+        lists.append([])
+    }
+
+    mutating func leave() {
+        let children = lists.removeLast()
+        let last = lists[lists.count - 1].count - 1
+        let node = lists[lists.count - 1][last]
+        lists[lists.count - 1][last] = TreeNode(
+            name: node.name, path: node.path, isDirectory: true, isSymlink: false, size: nil, children: children, heavy: node.heavy)
     }
 }

@@ -18,6 +18,10 @@ public final class WorkspaceRoot: Sendable {
     public let ownerUID: uid_t
     public let ownerGID: gid_t
 
+    /// Levels below its start a recursive walk (tree, search, download) shows at most, as the
+    /// contract says; deeper entries are left out and the answer says `truncated`.
+    public static let defaultMaxDepth = 256
+
     /// Symlinks followed in one lookup before giving up, as the kernel's limit.
     static let maxSymlinkHops = 40
     static let beneath = UInt64(CSB_RESOLVE_BENEATH | CSB_RESOLVE_NO_SYMLINKS | CSB_RESOLVE_NO_MAGICLINKS)

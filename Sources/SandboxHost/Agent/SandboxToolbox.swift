@@ -64,7 +64,7 @@ struct SandboxToolbox: SandboxTools {
         let (staging, maxBytes, quota) = (configuration.stagingPath, configuration.maxUploadBytes, configuration.workspaceQuotaBytes)
         try await files { root in
             let target = try WorkspacePath(path)
-            let writer = try AtomicFileWriter(stagingDirectory: staging, maxBytes: maxBytes, spaceLeft: max(0, quota - root.usage()))
+            let writer = try AtomicFileWriter(stagingDirectory: staging, maxBytes: maxBytes, spaceLeft: max(0, quota - root.diskUsage()))
             try writer.write(content)
             try writer.commit(to: target, in: root)
         }

@@ -39,6 +39,18 @@ public struct HostConfiguration: Sendable {
     /// paths, `file://`, `http://`, hosts on private or loopback addresses (a LAN git server).
     /// Never anything under `dataDir`, whatever is listed.
     public var deployAllowedRemotes: [String] = []
+    /// Levels below its base a recursive walk (tree, search, download) goes at most (1…1000).
+    public var maxWalkDepth = WorkspaceRoot.defaultMaxDepth
+    /// A download the client stops reading for this long is closed (and its walk released).
+    public var downloadWriteTimeout: Duration = .seconds(60)
+    /// How long one file search may run, and how many bytes it may read, before it answers what
+    /// it found with `truncated`.
+    public var searchTimeBudget: Duration = .seconds(5)
+    public var searchMaxBytes: Int64 = 256 << 20
+    /// File searches running at once (each on a thread of its own, off the shared pool), and
+    /// waiting beyond those (429 when full).
+    public var searchThreads = 2
+    public var searchQueue = 8
 
     public init() {}
 
@@ -76,6 +88,16 @@ public struct HostConfiguration: Sendable {
         if let value = environment["SANDBOX_HOST_DEPLOY_ALLOWED_REMOTES"] {
             configuration.deployAllowedRemotes = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
+        if let value = environment["SANDBOX_HOST_MAX_WALK_DEPTH"].flatMap(Int.init) { configuration.maxWalkDepth = min(max(value, 1), 1000) }
+        if let value = environment["SANDBOX_HOST_DOWNLOAD_WRITE_TIMEOUT"].flatMap(Double.init), value > 0 {
+            configuration.downloadWriteTimeout = .milliseconds(Int(value * 1000))
+        }
+        if let value = environment["SANDBOX_HOST_SEARCH_TIME_BUDGET_MS"].flatMap(Int.init), value >= 0 {
+            configuration.searchTimeBudget = .milliseconds(value)
+        }
+        if let value = environment["SANDBOX_HOST_SEARCH_MAX_BYTES"].flatMap(Int64.init), value >= 0 { configuration.searchMaxBytes = value }
+        if let value = environment["SANDBOX_HOST_SEARCH_THREADS"].flatMap(Int.init), value >= 1 { configuration.searchThreads = min(value, 64) }
+        if let value = environment["SANDBOX_HOST_SEARCH_QUEUE"].flatMap(Int.init), value >= 0 { configuration.searchQueue = value }
         return configuration
     }
 

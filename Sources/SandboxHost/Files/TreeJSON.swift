@@ -9,16 +9,28 @@ enum TreeJSON {
         buffer.reserveCapacity(tree.totalFiles * 96 + 256)
         buffer.writeString("{\"basePath\":")
         writeString(tree.basePath, to: &buffer)
-        buffer.writeString(",\"totalFiles\":\(tree.totalFiles),\"tree\":")
+        buffer.writeString(",\"totalFiles\":\(tree.totalFiles),\"truncated\":\(tree.truncated),\"tree\":")
         writeNodes(tree.nodes, to: &buffer)
         buffer.writeString("}")
         return buffer
     }
 
+    /// The nodes and their children, depth first with a stack of its own: no recursion, however
+    /// deep the tree.
     private static func writeNodes(_ nodes: [TreeNode], to buffer: inout ByteBuffer) {
+        var lists: [(nodes: [TreeNode], next: Int)] = [(nodes, 0)]
         buffer.writeInteger(UInt8(ascii: "["))
-        for (index, node) in nodes.enumerated() {
-            if index > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
+        while let top = lists.indices.last {
+            guard lists[top].next < lists[top].nodes.count else {
+                lists.removeLast()
+                buffer.writeInteger(UInt8(ascii: "]"))
+                // The list closed was the children of the node still open one list up.
+                if !lists.isEmpty { buffer.writeInteger(UInt8(ascii: "}")) }
+                continue
+            }
+            let node = lists[top].nodes[lists[top].next]
+            lists[top].next += 1
+            if lists[top].next > 1 { buffer.writeInteger(UInt8(ascii: ",")) }
             buffer.writeString("{\"name\":")
             writeString(node.name, to: &buffer)
             buffer.writeString(",\"path\":")
@@ -28,12 +40,12 @@ enum TreeJSON {
             if let size = node.size { buffer.writeString(",\"size\":\(size)") }
             if node.heavy { buffer.writeString(",\"heavy\":true") }
             if let children = node.children {
-                buffer.writeString(",\"children\":")
-                writeNodes(children, to: &buffer)
+                buffer.writeString(",\"children\":[")
+                lists.append((children, 0))
+            } else {
+                buffer.writeInteger(UInt8(ascii: "}"))
             }
-            buffer.writeInteger(UInt8(ascii: "}"))
         }
-        buffer.writeInteger(UInt8(ascii: "]"))
     }
 
     /// A JSON string literal: quotes, backslashes and control characters escaped. Most names need

@@ -11,6 +11,13 @@ import NIOPosix
 struct FilesController {
     let services: HostServices
     var threadPool: NIOThreadPool { .singleton }
+    /// Searches run here, off the shared pool.
+    let searches: SearchPool
+
+    init(services: HostServices) {
+        self.services = services
+        searches = SearchPool(threads: services.configuration.searchThreads, queue: services.configuration.searchQueue)
+    }
 
     /// `/api/sandboxes/…`
     var endpoints: RouteCollection<AppRequestContext> {
@@ -52,7 +59,7 @@ struct FilesController {
     /// What the quota still allows in this workspace.
     private func spaceLeft(_ root: WorkspaceRoot) async throws -> Int64 {
         let quota = services.configuration.workspaceQuotaBytes
-        let used = try await run { root.usage() }
+        let used = try await run { root.diskUsage() }
         return max(0, quota - used)
     }
 
@@ -220,7 +227,8 @@ struct FilesController {
         }
         let all = Self.flag(query["all"])
         let levels = depth
-        let tree = try await run { try root.tree(path, depth: levels, all: all) }
+        let maxDepth = services.configuration.maxWalkDepth
+        let tree = try await run { try root.tree(path, depth: levels, all: all, maxDepth: maxDepth) }
         let body = try await run { TreeJSON.encode(tree) }
         return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: body))
     }
@@ -282,8 +290,11 @@ struct FilesController {
             }
             options.maxResults = limit
         }
+        options.maxDepth = services.configuration.maxWalkDepth
+        options.timeBudget = services.configuration.searchTimeBudget
+        options.maxBytesRead = services.configuration.searchMaxBytes
         let searching = options
-        let result = try await run { try root.search(path, searching) }
+        let result = try await searches.run { try root.search(path, searching) }
         return JSONResponse(Found(
             matches: result.matches.map { Found.Match(path: $0.path, line: $0.line, text: $0.text) }, truncated: result.truncated))
     }
@@ -295,7 +306,8 @@ struct FilesController {
         guard let format = ArchiveFormat(rawValue: formatName == "tgz" ? "tar.gz" : formatName) else {
             throw HostError(.unprocessable, "query parameter 'format' must be zip, tar.gz or tar")
         }
-        let writer = ArchiveWriter(root: root, path: path, format: format, all: Self.flag(query["all"]))
+        let writer = ArchiveWriter(
+            root: root, path: path, format: format, all: Self.flag(query["all"]), maxDepth: services.configuration.maxWalkDepth)
         try await run { try writer.validate() }
         let identity = try context.requireIdentity()
         let project = try await services.projects.get(id: record.projectID, userID: identity.userID)
@@ -305,7 +317,7 @@ struct FilesController {
             .contentDisposition: "attachment; filename=\"\(name)-code.\(format.fileExtension)\"",
             .cacheControl: "no-store",
         ]
-        return Response(status: .ok, headers: headers, body: ArchiveStream.body(writer))
+        return Response(status: .ok, headers: headers, body: ArchiveStream.body(writer, writeTimeout: services.configuration.downloadWriteTimeout))
     }
 
     /// A name safe inside a quoted `filename=`: letters, digits, `.`, `-`, `_`; others become `_`.

@@ -12,15 +12,14 @@ enum PreviewCookie {
         "\(name(target.sandboxID))=\(token); Path=\(target.form == .path ? target.prefix + "/" : "/"); HttpOnly; SameSite=Lax"
     }
 
-    /// The token in a `Cookie` header for this sandbox, if any.
-    static func token(in header: String?, sandboxID: String) -> String? {
-        guard let header else { return nil }
-        let wanted = name(sandboxID)
-        for pair in header.split(separator: ";") {
-            let trimmed = pair.drop { $0 == " " }
-            if trimmed.hasPrefix(wanted + "=") { return String(trimmed.dropFirst(wanted.count + 1)) }
-        }
-        return nil
+    /// Every value a `Cookie` header carries under this sandbox's cookie name. A page on a
+    /// sibling preview host can set one for the whole preview domain from script
+    /// (`document.cookie`, which no proxy sees); the browser sends both, so the real one must
+    /// still count wherever it comes in the header.
+    static func tokens(in header: String?, sandboxID: String) -> [String] {
+        guard let header else { return [] }
+        let wanted = name(sandboxID) + "="
+        return header.split(separator: ";").map { $0.drop { $0 == " " } }.filter { $0.hasPrefix(wanted) }.map { String($0.dropFirst(wanted.count)) }
     }
 
     /// The `Cookie` header without any of our preview cookies (the app gets its own only).

@@ -167,6 +167,88 @@ extension HeavySuites {
             #expect(dom.contains(#"<div id="storage">STORAGE-CLOSED</div>"#), "the page used the API origin's storage: \(dom.prefix(800))")
         }
 
+        /// A page whose script reports to the page that framed it, once an image (a subresource,
+        /// so only with the preview's cookie) has loaded.
+        static let framedApp = #"""
+        import http.server, sys
+        PORT = int(sys.argv[1])
+        PAGE = b"""<!doctype html><html><body>framed<img id="pic" src="pic.svg"><script>
+        const pic = document.getElementById('pic');
+        const report = (what) => parent.postMessage(what, '*');
+        if (pic.complete && pic.naturalWidth) report('FRAME-OK'); else { pic.onload = () => report('FRAME-OK'); pic.onerror = () => report('FRAME-IMAGE-FAILED'); }
+        </script></body></html>"""
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            def log_message(self, *args): pass
+            def do_GET(self):
+                body, kind = (b'<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>', "image/svg+xml") if self.path == "/pic.svg" else (PAGE, "text/html")
+                self.send_response(200)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+        print(f"listening on {PORT}", flush=True)
+        http.server.ThreadingHTTPServer(("127.0.0.1", PORT), Handler).serve_forever()
+        """#
+
+        /// Serves one page on a free loopback port (another site than the preview's, as the
+        /// interface is); answers its URL and the server, to terminate.
+        static func outerPage(_ html: String) throws -> (String, Process) {
+            let server = Process()
+            server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            server.arguments = ["python3", "-c", """
+                import http.server, sys
+                PAGE = sys.argv[1].encode()
+                class Handler(http.server.BaseHTTPRequestHandler):
+                    def log_message(self, *args): pass
+                    def do_GET(self):
+                        self.send_response(200); self.send_header("Content-Type", "text/html"); self.send_header("Content-Length", str(len(PAGE))); self.end_headers(); self.wfile.write(PAGE)
+                server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+                print(server.server_address[1], flush=True)
+                server.serve_forever()
+                """, html]
+            let pipe = Pipe()
+            server.standardOutput = pipe
+            try server.run()
+            var line = ""
+            while !line.contains("\n") {
+                let data = pipe.fileHandleForReading.availableData
+                if data.isEmpty { break }
+                line += String(decoding: data, as: UTF8.self)
+            }
+            return ("http://127.0.0.1:\(line.trimmingCharacters(in: .whitespacesAndNewlines))/", server)
+        }
+
+        @Test("Chromium: the host-based preview URL the API returns works inside a cross-site iframe (the interface's preview frame), subresources included")
+        func hostPreviewInCrossSiteFrame() async throws {
+            let browser = try #require(Previews.chromium, "Debian's chromium package is needed (make test installs it)")
+            let dataDir = try TemporaryDirectory.make()
+            defer { try? FileManager.default.removeItem(atPath: dataDir) }
+            let host = try await HostProcess(dataDir: dataDir)
+            defer { Task { try? await host.stop() } }
+            let key = try host.adminKey
+            let (_, sandbox) = try await host.createSandbox(key: key)
+            try await Previews.serve(host, key: key, sandbox: sandbox, app: Self.framedApp, file: "framed.py", command: "python3 framed.py 8000", port: 8000)
+            let url = try await Previews.previewURL(host, key: key, sandbox: sandbox, port: 8000)
+            try #require(url.hasPrefix("http://8000-\(sandbox).preview.localhost:"))
+            let (outer, server) = try Self.outerPage("""
+                <!doctype html><html><body><div id="frame">waiting</div>
+                <script>addEventListener('message', (event) => { document.getElementById('frame').textContent = event.data; });</script>
+                <iframe src="\(url)"></iframe></body></html>
+                """)
+            // SIGKILL: a child inherits the test thread's blocked signals, SIGTERM included.
+            defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
+            let profile = try TemporaryDirectory.make()
+            defer { try? FileManager.default.removeItem(atPath: profile) }
+            let (status, output) = try Subprocess.run(browser, [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--user-data-dir=\(profile)",
+                "--virtual-time-budget=10000", "--dump-dom", outer,
+            ], mergeStandardError: false)
+            let dom = String(decoding: output, as: UTF8.self)
+            #expect(status == 0)
+            #expect(dom.contains(#"<div id="frame">FRAME-OK</div>"#), "\(dom.prefix(600))")
+        }
+
         @Test("a WebSocket from a sibling preview's page (another Origin) is not upgraded; the preview's own origin and non-browser clients are")
         func webSocketFromAnotherOrigin() async throws {
             let dataDir = try TemporaryDirectory.make()
@@ -243,5 +325,36 @@ struct DeployedSiteOriginTests {
             #expect(status == .ok && headers[.xContentTypeOptions] == "nosniff")
             #expect(headers[.contentSecurityPolicy] == nil, "its own origin needs no sandbox")
         }
+    }
+}
+
+/// The rules on their own, for the spellings a live app rarely sends.
+struct UpstreamCookieRuleTests {
+    let path = PreviewTarget(sandboxID: "abc", port: 3000, form: .path, upstreamPath: "/")
+    let host = PreviewTarget(sandboxID: "abc", port: 3000, form: .host, upstreamPath: "/")
+
+    @Test func cookiesStayInTheirPreview() {
+        #expect(UpstreamCookie.confined("a=b;Path=/x;Domain=preview.localhost", to: path) == "a=b; Path=/preview/abc/3000/x")
+        #expect(UpstreamCookie.confined("a=b; Path=/one; path=/two", to: path) == "a=b; Path=/preview/abc/3000/two", "the last Path wins")
+        #expect(UpstreamCookie.confined("a=b; Path=; Max-Age=5", to: path) == "a=b; Max-Age=5; Path=/preview/abc/3000/")
+        #expect(UpstreamCookie.confined("a=b; Path=relative", to: path) == "a=b; Path=/preview/abc/3000/")
+        #expect(UpstreamCookie.confined("a=b; Path = /x ;  DOMAIN = .localhost", to: path) == "a=b; Path=/preview/abc/3000/x")
+        #expect(UpstreamCookie.confined("a=b; Domain=preview.localhost; Path=/x; Secure", to: host) == "a=b; Path=/x; Secure")
+        #expect(UpstreamCookie.confined("=b; Path=/", to: path) == "=b; Path=/preview/abc/3000/")
+        for planted in ["sbx_preview_abc=t; Path=/", " SBX_PREVIEW_other=t", "sbx_preview_abc"] {
+            #expect(UpstreamCookie.confined(planted, to: path) == nil, "\(planted)")
+            #expect(UpstreamCookie.confined(planted, to: host) == nil, "\(planted)")
+        }
+    }
+
+    @Test func webSocketOrigins() {
+        let name = "3000-abc.preview.localhost:8000"
+        #expect(PreviewWebSocket.originAllowed(nil, host: name))
+        #expect(PreviewWebSocket.originAllowed("http://3000-ABC.preview.localhost:8000", host: name))
+        #expect(PreviewWebSocket.originAllowed("https://3000-abc.preview.example.com", host: "3000-abc.preview.example.com:443"))
+        for other in ["null", "http://3001-abc.preview.localhost:8000", "http://127.0.0.1:8000", "http://3000-abc.preview.localhost:8000.evil", ""] {
+            #expect(!PreviewWebSocket.originAllowed(other, host: name), "\(other)")
+        }
+        #expect(!PreviewWebSocket.originAllowed("http://x", host: nil))
     }
 }

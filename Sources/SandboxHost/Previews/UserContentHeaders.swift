@@ -12,13 +12,19 @@ import HTTPTypes
 /// origin each and need no sandbox; what they share with their siblings is the site, hence the
 /// cookie rules of `UpstreamCookie` and no `Clear-Site-Data` (whose `"cookies"` reaches the whole
 /// site, every other tenant's preview grant included).
+///
+/// The price of the sandbox: in a browser a path-based preview is its document plus what loads
+/// without the preview's cookie (requests from an opaque origin are cross-site), so scripts,
+/// styles and fetches of its own answer 404. Browsers are given the host-based URL; the path
+/// form serves clients that send the key (curl, tests) and pages with everything inline.
 enum UserContentHeaders {
     /// What a page on the API's host may do: run scripts, forms, popups (sandboxed too),
     /// dialogs and downloads; never be same-origin with anything.
     static let sandboxPolicy = "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads"
 
     /// Headers of an app's answer that never reach the client: whatever the form,
-    /// `Clear-Site-Data`; on the API's host, also `Service-Worker-Allowed` (a scope over the API).
+    /// `Clear-Site-Data` (and the obsolete `Set-Cookie2`, which no rule here reads); on the API's
+    /// host, also `Service-Worker-Allowed` (a scope over the API).
     static func dropped(_ name: String, form: PreviewTarget.Form) -> Bool {
         switch name.lowercased() {
         case "clear-site-data", "set-cookie2": true

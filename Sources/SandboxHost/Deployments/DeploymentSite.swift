@@ -1,5 +1,6 @@
 import FileAPI
 import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOPosix
 
@@ -9,7 +10,10 @@ import NIOPosix
 struct DeploymentSite: Sendable {
     let paths: DeploymentPaths
 
-    func response(projectID: String, path raw: String) async throws -> Response {
+    /// The file at `raw` of the project's current site. `sharedOrigin`: served on the API's own
+    /// host (`/deployments/…`), so the page gets `UserContentHeaders.sandboxPolicy` and an opaque
+    /// origin; a site on its own `{project_id}.apps.localhost` host does not need it.
+    func response(projectID: String, path raw: String, sharedOrigin: Bool = true) async throws -> Response {
         guard Identifier.looksValid(projectID) else { throw HostError.notFound("deployment") }
         let current = paths.current(projectID)
         let found = try await NIOThreadPool.singleton.runIfActive { () -> (FileDescriptor, Int64, String)? in
@@ -30,8 +34,12 @@ struct DeploymentSite: Sendable {
             return open(try WorkspacePath("index.html"))
         }
         guard let (file, size, name) = found else { throw HostError.notFound("file") }
-        return Response(
-            status: .ok, headers: [.contentType: ContentType.forName(name), .contentLength: String(size), .cacheControl: "no-cache"],
-            body: FileBody.body(file, count: size))
+        var headers: HTTPFields = [
+            .contentType: ContentType.forName(name), .contentLength: String(size), .cacheControl: "no-cache",
+            // The type is the file name's, never what a browser would guess from the tenant's bytes.
+            .xContentTypeOptions: "nosniff",
+        ]
+        if sharedOrigin { headers[.contentSecurityPolicy] = UserContentHeaders.sandboxPolicy }
+        return Response(status: .ok, headers: headers, body: FileBody.body(file, count: size))
     }
 }

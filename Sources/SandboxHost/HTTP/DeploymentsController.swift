@@ -50,8 +50,9 @@ struct DeploymentsController {
         return project
     }
 
+    /// The site's own origin (`/deployments/{project_id}/` serves it too, sandboxed on the API's host).
     func url(_ projectID: String) -> String {
-        "http://\(services.configuration.host):\(services.configuration.port)/deployments/\(projectID)/"
+        "http://\(projectID).\(AppsHostMiddleware.domain):\(services.configuration.port)/"
     }
 
     private func answer(_ deployment: Deployment) -> JSONResponse<Deployed> {

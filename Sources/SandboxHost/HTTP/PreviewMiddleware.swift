@@ -27,7 +27,7 @@ struct PreviewMiddleware: RouterMiddleware {
             // Keep the token in a cookie of this preview and take it out of the URL the app sees.
             var headers = HTTPFields()
             headers[.location] = target.prefix + PreviewCookie.removingToken(target.upstreamPath)
-            headers[.setCookie] = PreviewCookie.setCookie(target, token: token)
+            for cookie in PreviewCookie.setCookies(target, token: token) { headers.append(HTTPField(name: .setCookie, value: cookie)) }
             headers[.cacheControl] = "no-store"
             return Response(status: .found, headers: headers)
         }

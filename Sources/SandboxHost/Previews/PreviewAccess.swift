@@ -30,7 +30,7 @@ struct PreviewAccess: Sendable {
         if let given = PreviewCookie.queryToken(uri), Self.same(given, token) {
             return Decision(record: record, grant: .tokenInURL(token: token), dropAuthorization: dropAuthorization)
         }
-        if let cookie = PreviewCookie.token(in: headers[.cookie], sandboxID: record.id), Self.same(cookie, token) {
+        if PreviewCookie.tokens(in: headers[.cookie], sandboxID: record.id).contains(where: { Self.same($0, token) }) {
             return Decision(record: record, grant: .allowed, dropAuthorization: dropAuthorization)
         }
         if let bearer, let identity = try await services.authenticator.authenticate(bearer), identity.userID == owner {

@@ -12,6 +12,12 @@ enum PreviewHeaders {
         "transfer-encoding", "upgrade",
     ]
 
+    /// Any word of an `Authorization` value is one of our API keys (whatever its scheme, or a
+    /// second field beside the app's own): the app never sees it.
+    static func carriesAPIKey(_ value: String) -> Bool {
+        value.split { $0 == " " || $0 == "," || $0 == "\t" }.contains { APIKey.parse(String($0)) != nil }
+    }
+
     static func forApp(_ fields: HTTPFields, target: PreviewTarget, publicHost: String, dropAuthorization: Bool, webSocket: Bool = false) -> HTTPHeaders {
         var headers = HTTPHeaders()
         for field in fields {
@@ -19,7 +25,7 @@ enum PreviewHeaders {
             if hopByHop.contains(name) || name == "host" || name.hasPrefix("x-forwarded-") || name == "forwarded" { continue }
             // The WebSocket client upgrader writes its own key and version; the subprotocol passes.
             if webSocket && name.hasPrefix("sec-websocket-") && name != "sec-websocket-protocol" { continue }
-            if name == "authorization" && dropAuthorization { continue }
+            if name == "authorization" && (dropAuthorization || carriesAPIKey(field.value)) { continue }
             if name == "cookie" {
                 let kept = PreviewCookie.strip(field.value)
                 if !kept.isEmpty { headers.add(name: "Cookie", value: kept) }

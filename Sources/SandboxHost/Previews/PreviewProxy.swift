@@ -88,6 +88,7 @@ struct PreviewProxy: Sendable {
             guard let field = HTTPField.Name(name) else { continue }
             headers.append(HTTPField(name: field, value: name.lowercased() == "location" ? Self.rewriteLocation(value, upstream) : value))
         }
+        headers = UserContentHeaders.fromApp(headers, target: upstream.target)
         let body = ResponseBody { writer in
             do {
                 while let block = try await relay.next() { try await writer.write(block) }

@@ -18,6 +18,10 @@ enum PreviewWebSocket {
         let host = request.authority ?? request.headerFields[AppsHostMiddleware.hostField]
         let uri = request.path ?? "/"
         guard let target = PreviewTarget.parse(host: host, uri: uri, domain: services.configuration.previewDomain) else { return .dontUpgrade }
+        guard originAllowed(request.headerFields[.origin], host: host) else {
+            logger.debug("preview websocket refused: a page of another origin", metadata: ["origin": "\(request.headerFields[.origin] ?? "")"])
+            return .dontUpgrade
+        }
         let decision: PreviewAccess.Decision
         do {
             decision = try await PreviewAccess(services: services).check(target, uri: uri, headers: request.headerFields)
@@ -47,6 +51,21 @@ enum PreviewWebSocket {
             logger.debug("preview websocket not upgraded", metadata: ["error": "\(error)"])
             return .dontUpgrade
         }
+    }
+
+    /// A WebSocket handshake carries the page's `Origin` and, unlike `fetch`, no CORS check reads
+    /// it for us: a page on a sibling preview host (another tenant's app, the same site, so this
+    /// preview's `SameSite=Lax` cookie goes along) could talk to this app as its user. Only the
+    /// preview's own origin may upgrade, or a client that sends no `Origin` (not a browser). A
+    /// sandboxed page (a path-based preview) sends `null` and is refused like any other.
+    static func originAllowed(_ origin: String?, host: String?) -> Bool {
+        guard let origin else { return true }
+        guard let host, let mark = origin.range(of: "://") else { return false }
+        func authority(_ text: Substring) -> Substring {
+            for port in [":80", ":443"] where text.hasSuffix(port) { return text.dropLast(port.count) }
+            return text
+        }
+        return authority(Substring(origin[mark.upperBound...].lowercased())) == authority(Substring(host.lowercased()))
     }
 
     /// The app's side of the handshake (`PreviewHeaders`); the upgrader adds the WebSocket headers.

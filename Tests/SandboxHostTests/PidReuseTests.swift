@@ -37,13 +37,51 @@ struct PidReuseTests {
         }
     }
 
+    /// A preview connects inside the sandbox through PID 1's pidfd: with its number instead, a
+    /// host process that took the number after PID 1 died would lend the proxy the host's own
+    /// network namespace, and the preview would reach a server on the host's loopback.
+    @Test func aPreviewOfASandboxWhosePID1DiedNeverReachesTheHostsLoopback() async throws {
+        let host = try TestHost()
+        defer { host.remove() }
+        let served = try TemporaryDirectory.make()
+        defer { try? FileManager.default.removeItem(atPath: served) }
+        try "host-only-secret\n".write(toFile: served + "/secret.txt", atomically: true, encoding: .utf8)
+        let port = Int.random(in: 41_000..<49_000)
+        try await host.test { client in
+            let sandboxes = SandboxClient(client: client, key: host.adminKey)
+            let (_, sandbox) = try await sandboxes.create()
+            let runtime = host.services.runtime
+            let pid = try #require(await runtime.initPID(sandbox))
+            #expect(kill(pid, SIGKILL) == 0)
+            try await Self.waitUntil { access("/proc/\(pid)", F_OK) != 0 }
+            guard let stranger = try await Self.spawnWithPid(
+                pid, ["/usr/bin/python3", "-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", served]) else {
+                Issue.record("could not place a process at pid \(pid) (the machine forks too much); nothing checked")
+                return
+            }
+            defer {
+                kill(stranger, SIGKILL)
+                var status: Int32 = 0
+                waitpid(stranger, &status, 0)
+            }
+            // The stranger listens on the host's loopback before the preview is asked for.
+            try await Self.waitUntil { (try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8))?
+                .contains(String(format: ":%04X 00000000:0000 0A", port)) == true }
+            let (status, body) = try await client.execute(
+                uri: "/preview/\(sandbox)/\(port)/secret.txt", method: .get, headers: .bearer(host.adminKey)
+            ) { ($0.status, $0.text) }
+            #expect(!body.contains("host-only-secret"), "the preview reached the host's loopback: \(status)")
+            #expect(status == .serviceUnavailable, "\(status) \(body)")
+        }
+    }
+
     static func waitUntil(_ condition: () -> Bool) async throws {
         for _ in 0..<200 where !condition() { try await Task.sleep(for: .milliseconds(25)) }
         try #require(condition())
     }
 
-    /// `sleep 60` started with pid `wanted`, or nil when other processes keep taking it.
-    static func spawnWithPid(_ wanted: pid_t) async throws -> pid_t? {
+    /// `arguments` (default `sleep 60`) started with pid `wanted`, or nil when other processes keep taking it.
+    static func spawnWithPid(_ wanted: pid_t, _ arguments: [String] = ["/bin/sleep", "60"]) async throws -> pid_t? {
         for _ in 0..<100 {
             if access("/proc/\(wanted)", F_OK) == 0 {  // someone else has it for now
                 try await Task.sleep(for: .milliseconds(20))
@@ -55,9 +93,9 @@ struct PidReuseTests {
             _ = text.withCString { write(last, $0, strlen($0)) }
             close(last)
             var child: pid_t = 0
-            let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sleep"), strdup("60"), nil]
+            let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
             defer { argv.forEach { free($0) } }
-            let rc = posix_spawn(&child, "/bin/sleep", nil, nil, argv, environ)
+            let rc = posix_spawn(&child, arguments[0], nil, nil, argv, environ)
             guard rc == 0 else { return nil }
             if child == wanted { return child }
             kill(child, SIGKILL)

@@ -1,6 +1,9 @@
 import HTTPTypes
 import Hummingbird
 import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Previews: a request for `{port}-{sandbox_id}.<domain>` or `/preview/{sandbox_id}/{port}/…` is
 /// proxied to that port inside that sandbox, before any route or key check (a browser has no
@@ -35,12 +38,13 @@ struct PreviewMiddleware: RouterMiddleware {
             // `/preview/id/3000` → `/preview/id/3000/`, so the app's relative links resolve under it.
             return Response(status: .movedPermanently, headers: [.location: target.prefix + "/" + target.upstreamPath.dropFirst()])
         }
-        guard let pid = await services.runtime.initPID(decision.record.id) else {
+        guard let initProcess = await services.runtime.initProcessDescriptor(decision.record.id) else {
             throw HostError(.sandboxUnavailable, "the sandbox is not running: start it and its dev server")
         }
+        defer { close(initProcess) }
         services.runtime.touch(decision.record.id)
         return try await proxy.forward(request, to: PreviewProxy.Upstream(
-            initPID: pid, target: target, publicHost: host ?? "localhost", dropAuthorization: decision.dropAuthorization),
+            initProcess: initProcess, target: target, publicHost: host ?? "localhost", dropAuthorization: decision.dropAuthorization),
             on: context.eventLoop)
     }
 }

@@ -18,7 +18,8 @@ struct PreviewProxy: Sendable {
     let group: any EventLoopGroup
 
     struct Upstream: Sendable {
-        let initPID: Int32
+        /// A pidfd of the sandbox's PID 1, owned by the caller (closed after `forward` returns).
+        let initProcess: Int32
         let target: PreviewTarget
         /// The client's `Host` (what the app should think it is served as).
         let publicHost: String
@@ -27,8 +28,8 @@ struct PreviewProxy: Sendable {
     }
 
     func forward(_ request: Request, to upstream: Upstream, on eventLoop: (any EventLoop)? = nil) async throws -> Response {
-        let (pid, port) = (upstream.initPID, upstream.target.port)
-        let fd = try await SandboxRuntime.connectInside(initPID: pid, port: port, timeout: connectTimeout)
+        let port = upstream.target.port
+        let fd = try await SandboxRuntime.connectInside(initProcess: upstream.initProcess, port: port, timeout: connectTimeout)
         let head = Self.upstreamHead(request, upstream)
         let relay = BodyRelay()
         let (heads, headContinuation) = AsyncThrowingStream<HTTPResponseHead, any Error>.makeStream()

@@ -5,6 +5,9 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// WebSocket upgrades of preview URLs (a dev server's hot reload): the handshake is made with the
 /// app first, on a socket inside the sandbox; only if the app accepts does the client get its
@@ -29,14 +32,16 @@ enum PreviewWebSocket {
             logger.debug("preview websocket refused", metadata: ["error": "\(error)"])
             return .dontUpgrade
         }
-        guard let pid = await services.runtime.initPID(decision.record.id) else {
+        guard let initProcess = await services.runtime.initProcessDescriptor(decision.record.id) else {
             logger.debug("preview websocket: sandbox not running")
             return .dontUpgrade
         }
+        defer { close(initProcess) }
         services.runtime.touch(decision.record.id)
         let port = target.port
         do {
-            let fd = try await SandboxRuntime.connectInside(initPID: pid, port: port, timeout: services.configuration.previewConnectTimeout)
+            let fd = try await SandboxRuntime.connectInside(
+                initProcess: initProcess, port: port, timeout: services.configuration.previewConnectTimeout)
             let head = upstreamHead(request, target: target, publicHost: host ?? "localhost", dropAuthorization: decision.dropAuthorization)
             guard let (upstream, subprotocol) = try await connect(fd: fd, head: head) else {
                 logger.debug("preview websocket: the app refused the upgrade")

@@ -23,13 +23,15 @@ extension SandboxRuntime {
     /// nothing there waits), the connect is started, and `ConnectWait` waits for it on the event
     /// poller. Both families share one deadline, `timeout`: past it, `HostError.gatewayTimeout`
     /// (504). Nothing listening is `sandboxUnavailable` (503), at once.
-    nonisolated static func connectInside(initPID: Int32, port: Int, timeout: Duration) async throws -> Int32 {
+    ///
+    /// `initProcess` is a pidfd of the sandbox's PID 1 (`initProcessDescriptor`, the caller
+    /// closes it): `setns` through it enters that very process's namespace, where a pid number
+    /// could by then name another process.
+    nonisolated static func connectInside(initProcess: Int32, port: Int, timeout: Duration) async throws -> Int32 {
         let deadline = ContinuousClock.now + timeout
-        let namespace = open("/proc/\(initPID)/ns/net", O_RDONLY | O_CLOEXEC)
-        guard namespace >= 0 else { throw HostError(.sandboxUnavailable, "the sandbox is not running") }
-        defer { close(namespace) }
         for family in [AF_INET, AF_INET6] {
-            let fd = csb_socket_in_netns(namespace, family)
+            let fd = csb_socket_in_netns(initProcess, family)
+            if fd < 0 && errno == ESRCH { throw HostError(.sandboxUnavailable, "the sandbox is not running") }
             guard fd >= 0 else { throw HostError.internalError("cannot make a socket in the sandbox", cause: POSIXError(errnoCode: errno)) }
             var code = startConnect(fd, family: family, port: port)
             if code == EINPROGRESS || code == EINTR {  // EINTR: the handshake goes on regardless

@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import NIOPosix
 import Testing
 @testable import SandboxHost
 
@@ -88,5 +90,24 @@ import Testing
         #expect(Set(ids).count == 1000)
         let pattern = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
         #expect(ids.allSatisfy { $0.wholeMatch(of: pattern) != nil })
+    }
+
+    /// Queries run on the database's own thread: file work that fills the shared thread pool
+    /// (tenants choose its size: extractions, deletes, trees) does not hold them up.
+    @Test func queriesAnswerWhileTheSharedThreadPoolIsBusy() async throws {
+        let directory = try TemporaryDirectory.make()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let database = try Database(path: directory + "/db.sqlite3")
+        defer { database.close() }
+        let busy = (0..<System.coreCount * 2).map { _ in
+            Task { try await NIOThreadPool.singleton.runIfActive { usleep(1_200_000) } }
+        }
+        defer { busy.forEach { $0.cancel() } }
+        try await Task.sleep(for: .milliseconds(100))
+        let start = ContinuousClock.now
+        let one = try await database.run { try $0.query("SELECT 1").first?.integer(0) }
+        #expect(one == 1)
+        #expect(ContinuousClock.now - start < .milliseconds(600), "the query waited for the shared pool")
+        for task in busy { _ = try? await task.value }
     }
 }

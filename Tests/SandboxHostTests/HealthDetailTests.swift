@@ -49,3 +49,21 @@ struct HealthDetailTests {
         }
     }
 }
+
+/// Anonymous deep health checks share one runtime probe for a while (each probe clones every
+/// namespace kind on the shared pool; the route needs no key).
+@Suite(.enabled(if: runningAsRoot, "the probe needs root, as in CI"))
+struct RuntimeProbeCacheTests {
+    @Test func concurrentAndRepeatedCallsShareOneProbe() async throws {
+        let cache = RuntimeProbeCache(maxAge: .seconds(60))
+        let answers = try await withThrowingTaskGroup(of: [Capability].self) { group in
+            for _ in 0..<20 { group.addTask { await cache.capabilities() } }
+            return try await group.reduce(into: [[Capability]]()) { $0.append($1) }
+        }
+        #expect(Set(answers.map(\.count)).count == 1 && !answers[0].isEmpty)
+        _ = await cache.capabilities()
+        #expect(await cache.probes == 1)
+        _ = await cache.capabilities(fresh: true)
+        #expect(await cache.probes == 2)
+    }
+}

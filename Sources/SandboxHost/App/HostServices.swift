@@ -20,6 +20,8 @@ public struct HostServices: Sendable {
     public let agentRuns: AgentRunStore
     let agents: AgentService
     let devServers = DevServerRegistry()
+    /// The deep health check's runtime probe, shared for 30 s (the admin's calls probe afresh).
+    let runtimeProbe = RuntimeProbeCache()
     /// Random per process start; `/api/health` reports it so clients can tell a restart.
     public let instanceID: String
     public let environment: [String: String]

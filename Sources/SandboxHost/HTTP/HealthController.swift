@@ -52,7 +52,7 @@ struct HealthController {
     @Sendable func deep(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<Deep> {
         let detailed = await isAdmin(request)
         async let database = databaseComponent()
-        async let runtime = runtimeComponent()
+        async let runtime = runtimeComponent(fresh: detailed)
         async let disk = diskComponent()
         var components = [
             "database": await database, "sandbox_runtime": await runtime, "disk": await disk, "llm": llmComponent(),
@@ -95,8 +95,8 @@ struct HealthController {
         }
     }
 
-    private func runtimeComponent() async -> Component {
-        let capabilities = (try? await NIOThreadPool.singleton.runIfActive { RuntimeProbe.run() }) ?? []
+    private func runtimeComponent(fresh: Bool) async -> Component {
+        let capabilities = await services.runtimeProbe.capabilities(fresh: fresh)
         let worst = capabilities.map(\.status).max() ?? .critical
         let failing = capabilities.filter { $0.status != .ok }.map { "\($0.name): \($0.detail)" }
         let detail = failing.isEmpty ? "namespaces, overlayfs and cgroups available" : failing.joined(separator: "; ")

@@ -1,22 +1,35 @@
 import NIOPosix
 import Synchronization
 
-/// The host's SQLite database: one connection, used from a thread pool, never the event loop.
+/// The host's SQLite database: one connection, used from a thread of its own, never the event
+/// loop nor the shared thread pool.
 ///
-/// Thread-safe. Each call takes the connection's lock on a pool thread, so calls are serialised;
-/// SQLite with one writer gains nothing from more connections at this size.
+/// Thread-safe. Each call takes the connection's lock on that thread, so calls are serialised;
+/// SQLite with one writer gains nothing from more connections at this size. The thread is the
+/// database's own because the shared `NIOThreadPool.singleton` (two threads here) also runs file
+/// work whose size tenants choose (extractions, deletes, trees): two of those at once would hold
+/// every key check and query of every tenant behind them.
 public final class Database: Sendable {
     /// Guards `connection`: every use of it holds this lock.
     private let lock = Mutex(())
     private nonisolated(unsafe) let connection: SQLiteConnection
     private let threadPool: NIOThreadPool
+    private let ownsThreadPool: Bool
 
-    /// Opens the file and applies every pending migration.
-    public init(path: String, threadPool: NIOThreadPool = .singleton) throws {
+    /// Opens the file and applies every pending migration. Without `threadPool`, the database
+    /// runs on one thread of its own, ended by `close()`.
+    public init(path: String, threadPool: NIOThreadPool? = nil) throws {
         let connection = try SQLiteConnection(path: path)
         try Migrations.apply(to: connection)
         self.connection = connection
-        self.threadPool = threadPool
+        if let threadPool {
+            self.threadPool = threadPool
+            ownsThreadPool = false
+        } else {
+            self.threadPool = NIOThreadPool(numberOfThreads: 1)
+            self.threadPool.start()
+            ownsThreadPool = true
+        }
     }
 
     /// Runs `body` with the connection on the thread pool.
@@ -50,5 +63,7 @@ public final class Database: Sendable {
     /// Checkpoints the WAL and closes the connection; later calls fail. For shutdown and tests.
     public func close() {
         lock.withLock { _ in connection.close() }
+        // Not awaited: `close` may itself run on that thread (a store's shutdown path).
+        if ownsThreadPool { threadPool.shutdownGracefully { _ in } }
     }
 }

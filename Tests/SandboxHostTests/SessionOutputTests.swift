@@ -28,22 +28,41 @@ extension HeavySuites {
             (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
         }
 
-        /// Waits until nothing in the session runs; answers its last status body.
+        /// Whether the session still runs, from the list of sessions (whose size does not depend on the logs).
+        static func running(_ host: HostProcess, _ key: String, _ sandbox: String, _ session: String) async throws -> Bool {
+            let list = try await host.request(.GET, "/api/sandboxes/\(sandbox)/sessions", key: key)
+            let sessions = json(list.body)["sessions"] as? [[String: Any]] ?? []
+            return sessions.first { $0["session_name"] as? String == session }?["status"] as? String != "exited"
+        }
+
+        /// Waits until nothing in the session runs; answers its status body.
         static func waitExited(_ host: HostProcess, _ key: String, _ sandbox: String, _ session: String, seconds: Int = 120) async throws -> [String: Any] {
-            var body: [String: Any] = [:]
             for _ in 0..<(seconds * 5) {
-                let status = try await host.requestBytes(.GET, "/api/sandboxes/\(sandbox)/sessions/\(session)/status", key: key, body: [])
-                body = json(status.body)
-                if body["status"] as? String == "exited" { break }
+                if try await !running(host, key, sandbox, session) { break }
                 try await Task.sleep(for: .milliseconds(200))
             }
-            return body
+            let status = try await host.requestBytes(.GET, "/api/sandboxes/\(sandbox)/sessions/\(session)/status", key: key, body: [])
+            return json(status.body)
         }
 
         static func start(_ host: HostProcess, _ key: String, _ sandbox: String, _ command: String, session: String) async throws {
             let body = try JSONSerialization.data(withJSONObject: ["command": command, "blocking": false, "session_name": session])
             let started = try await host.request(.POST, "/api/sandboxes/\(sandbox)/execute", key: key, body: String(decoding: body, as: UTF8.self))
             try #require(started.status == 200, "\(started.body)")
+        }
+
+        /// A GET whose body is read to the end however long; answers its size, and the body when short.
+        static func read(_ host: HostProcess, _ path: String, key: String) async throws -> (status: Int, bytes: Int, body: String) {
+            var request = HTTPClientRequest(url: host.baseURL + path)
+            request.headers.add(name: "Authorization", value: "Bearer \(key)")
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+            var bytes = 0
+            var body = ""
+            for try await chunk in response.body {
+                bytes += chunk.readableBytes
+                if bytes <= 1 << 20 { body += String(buffer: chunk) }
+            }
+            return (Int(response.status.code), bytes, bytes <= 1 << 20 ? body : "")
         }
 
         /// A client that sends the stream request and never reads the answer.
@@ -127,8 +146,7 @@ extension HeavySuites {
             for _ in 0..<60 {
                 try await Task.sleep(for: .milliseconds(500))
                 peak = max(peak, Self.kiB(pid, "VmRSS"))
-                let status = try await host.request(.GET, "/api/sandboxes/\(sandbox)/sessions/flood/status", key: key)
-                if Self.json(status.body)["status"] as? String == "exited" { break }
+                if try await !Self.running(host, key, sandbox, "flood") { break }
             }
             #expect(peak - baseline < 32 << 10, "host RSS grew by \((peak - baseline) >> 10) MiB with three idle readers")
 
@@ -169,16 +187,18 @@ extension HeavySuites {
             let key = try host.adminKey
             let (_, sandbox) = try await host.createSandbox(key: key)
             try await Self.start(host, key, sandbox, "yes 0123456789abcdef | head -c 60000000", session: "big")
-            let before = try await Self.waitExited(host, key, sandbox, "big")
-            #expect(before["status"] as? String == "exited")
+            for _ in 0..<600 {
+                if try await !Self.running(host, key, sandbox, "big") { break }
+                try await Task.sleep(for: .milliseconds(200))
+            }
             try await host.stop()
 
             let restarted = try await HostProcess(dataDir: dataDir)
             let pid = restarted.process.processIdentifier
             try await Task.sleep(for: .milliseconds(500))
             let baseline = Self.kiB(pid, "VmHWM")
-            let status = try await restarted.request(.GET, "/api/sandboxes/\(sandbox)/sessions/big/status", key: key)
-            #expect(status.status == 200)
+            let status = try await Self.read(restarted, "/api/sandboxes/\(sandbox)/sessions/big/status", key: key)
+            #expect(status.status == 200 && status.bytes < 100_000, "a status of \(status.bytes) bytes")
             let logs = (Self.json(status.body)["commands"] as? [[String: Any]])?.first?["logs"] as? String ?? ""
             #expect(logs.utf8.count == 64 << 10 && logs.hasSuffix("0123456789abcdef\n"))
             let tail = try await restarted.request(.GET, "/api/sandboxes/\(sandbox)/sessions/big/stream?after=1000000000", key: key)

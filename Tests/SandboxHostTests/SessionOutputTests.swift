@@ -51,6 +51,12 @@ extension HeavySuites {
             try #require(started.status == 200, "\(started.body)")
         }
 
+        /// The last `last` bytes of the first `count` bytes of `yes 0123456789abcdef`.
+        static func yesOutput(_ count: Int, last: Int) -> String {
+            let line = Array("0123456789abcdef\n".utf8)
+            return String(decoding: ((count - last)..<count).map { line[$0 % line.count] }, as: UTF8.self)
+        }
+
         /// A GET whose body is read to the end however long; answers its size, and the body when short.
         static func read(_ host: HostProcess, _ path: String, key: String) async throws -> (status: Int, bytes: Int, body: String) {
             var request = HTTPClientRequest(url: host.baseURL + path)
@@ -96,7 +102,7 @@ extension HeavySuites {
             #expect(onDisk <= (4 << 20) + (1 << 20) + 65_536, "\(onDisk) bytes on disk for a 4 MiB cap")
             let logs = (status["commands"] as? [[String: Any]])?.first?["logs"] as? String ?? ""
             #expect(logs.utf8.count <= 64 << 10 && logs.utf8.count > 60_000, "\(logs.utf8.count) bytes of logs in status")
-            #expect(logs.hasSuffix("0123456789abcdef\n"))
+            #expect(logs == Self.yesOutput(40_000_000, last: logs.utf8.count))
 
             let stream = try await host.requestBytes(.GET, "/api/sandboxes/\(sandbox)/sessions/flood/stream", key: key, body: [])
             let events = SessionTests.events(stream.body)
@@ -139,7 +145,6 @@ extension HeavySuites {
             let readers = try (0..<3).map { _ in
                 try Self.idleReader(port: host.port, path: "/api/sandboxes/\(sandbox)/sessions/flood/stream", key: key)
             }
-            defer { readers.forEach { close($0) } }
             try await Task.sleep(for: .seconds(1))
             let baseline = Self.kiB(pid, "VmRSS")
             var peak = baseline
@@ -149,6 +154,7 @@ extension HeavySuites {
                 if try await !Self.running(host, key, sandbox, "flood") { break }
             }
             #expect(peak - baseline < 32 << 10, "host RSS grew by \((peak - baseline) >> 10) MiB with three idle readers")
+            readers.forEach { close($0) }
 
             // A reader that reads part of a counter, goes away and resumes gets every line once.
             try await Self.start(host, key, sandbox, "seq 1 100000; sleep 1; seq 100001 200000", session: "count")
@@ -200,7 +206,7 @@ extension HeavySuites {
             let status = try await Self.read(restarted, "/api/sandboxes/\(sandbox)/sessions/big/status", key: key)
             #expect(status.status == 200 && status.bytes < 100_000, "a status of \(status.bytes) bytes")
             let logs = (Self.json(status.body)["commands"] as? [[String: Any]])?.first?["logs"] as? String ?? ""
-            #expect(logs.utf8.count == 64 << 10 && logs.hasSuffix("0123456789abcdef\n"))
+            #expect(logs == Self.yesOutput(60_000_000, last: 64 << 10))
             let tail = try await restarted.request(.GET, "/api/sandboxes/\(sandbox)/sessions/big/stream?after=1000000000", key: key)
             #expect(tail.status == 200)
             let sessions = try await restarted.request(.GET, "/api/sandboxes/\(sandbox)/sessions", key: key)

@@ -27,6 +27,8 @@ public struct HostConfiguration: Sendable {
     public var previewDomain = "preview.localhost"
     /// Caps on one archive upload.
     public var extractionLimits = ExtractionLimits()
+    /// What each session keeps of its output on disk, in bytes (`SANDBOX_HOST_SESSION_LOG_MB`).
+    public var sessionLogBytes = 64 << 20
 
     public init() {}
 
@@ -52,6 +54,7 @@ public struct HostConfiguration: Sendable {
         }
         if let value = environment["SANDBOX_HOST_ARCHIVE_MAX_BYTES"].flatMap(Int64.init) { configuration.extractionLimits.maxBytes = value }
         if let value = environment["SANDBOX_HOST_ARCHIVE_MAX_ENTRIES"].flatMap(Int.init) { configuration.extractionLimits.maxEntries = value }
+        if let value = environment["SANDBOX_HOST_SESSION_LOG_MB"].flatMap(Int.init), value > 0 { configuration.sessionLogBytes = value << 20 }
         return configuration
     }
 

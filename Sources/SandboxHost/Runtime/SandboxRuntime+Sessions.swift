@@ -12,14 +12,15 @@ extension SandboxRuntime {
         configuration.dataDir + "/sandboxes/" + sandboxID + "/sessions"
     }
 
-    /// The named session of a sandbox: in memory, or reopened from its log after a host restart.
+    /// The named session of a sandbox: in memory, or reopened from its directory after a host
+    /// restart (`sessions/<name>/`: see `Session`).
     /// With `create`, a missing session is made; otherwise nil.
     public nonisolated func session(_ sandboxID: String, named name: String, create: Bool) throws -> Session? {
         try sessions.withLock { table -> Session? in
             if let session = table[sandboxID]?[name] { return session }
-            let directory = sessionDirectory(sandboxID)
-            guard create || FileManager.default.fileExists(atPath: directory + "/" + name + ".jsonl") else { return nil }
-            let session = try Session(name: name, directory: directory)
+            let directory = sessionDirectory(sandboxID) + "/" + name
+            guard create || FileManager.default.fileExists(atPath: directory + "/commands") else { return nil }
+            let session = try Session(name: name, directory: directory, capacity: configuration.sessionLogBytes)
             table[sandboxID, default: [:]][name] = session
             return session
         }
@@ -28,7 +29,7 @@ extension SandboxRuntime {
     /// Every session the sandbox has had (their logs survive host restarts), oldest first.
     public nonisolated func listSessions(_ sandboxID: String) throws -> [Session] {
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: sessionDirectory(sandboxID))) ?? [])
-            .filter { $0.hasSuffix(".jsonl") }.map { String($0.dropLast(6)) }
+            .filter(Self.validSessionName)
         return try names.compactMap { try session(sandboxID, named: $0, create: false) }.sorted { $0.createdAt < $1.createdAt }
     }
 

@@ -19,6 +19,8 @@ public actor SandboxRuntime {
         public var idleTimeout: Duration = .seconds(30 * 60)
         /// Per stream, for blocking commands.
         public var outputCap = 1 << 20
+        /// What a session's log keeps on disk, in bytes: the last output beyond it is dropped.
+        public var sessionLogBytes = 64 << 20
 
         public init(dataDir: String, helperPath: String) {
             self.dataDir = dataDir

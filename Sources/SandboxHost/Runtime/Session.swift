@@ -11,14 +11,18 @@ import Glibc
 /// capped) and the capped `SessionLog` of every event. Records are binary (`SessionRecord`),
 /// output stored as the bytes read.
 ///
-/// Thread-safe. Output arrives on the poller thread and is appended under the lock (one bounded
-/// write per pipe read); readers (`SessionCursor`) read the files and are only woken here, so a
-/// slow or idle reader costs no memory.
+/// Thread-safe. Output arrives on the poller thread, is numbered under the lock and queued to the
+/// `SessionLogWriter`, whose thread writes it and then publishes it here: the segments as they
+/// now are, commands that exited, and a wake-up to readers. Readers (`SessionCursor`) read the
+/// files and are only woken here, so a slow or idle reader costs no memory.
 public final class Session: Sendable {
     public let name: String
     public let createdAt: String
     let directory: String
     private let state: Mutex<State>
+    /// The files, used by the writer thread only (and by `init` and `deinit`).
+    private let files: Mutex<Files>
+    private let writer: SessionLogWriter
 
     public struct CommandState: Sendable {
         public let id: String
@@ -29,9 +33,15 @@ public final class Session: Sendable {
         let number: UInt32
     }
 
-    private struct State {
+    private struct Files {
         var log: SessionLog
         var commandsFD: Int32
+    }
+
+    private struct State {
+        /// What readers may read: the segments with the size of what was written.
+        var segments: [SessionLog.Segment]
+        /// The last sequence numbered (written or queued).
         var sequence: Int
         var commands: [CommandState]
         var watchers: [UUID: @Sendable (_ closed: Bool) -> Void] = [:]
@@ -42,9 +52,10 @@ public final class Session: Sendable {
 
     /// Opens (creating) the session's directory, continuing its sequence and command list from
     /// its files: `commands` is read in chunks, the log only at the ends of its segments.
-    init(name: String, directory: String, capacity: Int) throws {
+    init(name: String, directory: String, capacity: Int, writer: SessionLogWriter = .shared) throws {
         self.name = name
         self.directory = directory
+        self.writer = writer
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let commandsFD = open(directory + "/commands", O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard commandsFD >= 0 else { throw RuntimeFailure.system("open session log", errno) }
@@ -68,13 +79,14 @@ public final class Session: Sendable {
         if stop.corrupt { _ = ftruncate(commandsFD, off_t(stop.offset)) }
         let log = SessionLog(directory: directory, capacity: capacity)
         createdAt = first.map { Timestamp.iso8601(milliseconds: $0.timestamp) } ?? Timestamp.iso8601()
-        state = Mutex(State(log: log, commandsFD: commandsFD, sequence: max(last, log.lastSequence), commands: commands))
+        state = Mutex(State(segments: log.segments, sequence: max(last, log.lastSequence), commands: commands))
+        files = Mutex(Files(log: log, commandsFD: commandsFD))
     }
 
     deinit {
-        state.withLock { state in
-            state.log.close()
-            _ = Glibc.close(state.commandsFD)
+        files.withLock { files in
+            files.log.close()
+            _ = Glibc.close(files.commandsFD)
         }
     }
 
@@ -84,15 +96,17 @@ public final class Session: Sendable {
     var lastSequence: Int { state.withLock { $0.sequence } }
 
     func started(id: String, command: String, number: UInt32) {
+        writer.reserve()
         state.withLock { state in
             state.commands.append(CommandState(id: id, command: command, exitCode: nil, running: true, number: number))
-            Self.append(&state, .command, id: id, body: Array(command.utf8))
+            append(&state, .command, id: id, body: Array(command.utf8))
         }
     }
 
     func output(id: String, stream: OutputCollector.Stream, bytes: [UInt8]) {
         let kind: SessionRecord.Kind = stream == .stdout ? .stdout : .stderr
         let key = id + (kind == .stdout ? "/stdout" : "/stderr")
+        writer.reserve()
         state.withLock { state in
             var data = bytes
             if let held = state.pending.removeValue(forKey: key) { data = held + bytes }
@@ -101,35 +115,54 @@ public final class Session: Sendable {
                 state.pending[key] = Array(data.suffix(cut))
                 data.removeLast(cut)
             }
-            if !data.isEmpty { Self.append(&state, kind, id: id, body: data) }
+            if !data.isEmpty { append(&state, kind, id: id, body: data) }
         }
     }
 
-    /// Logs what is left of the command's output, then its exit, and marks it stopped, in one
-    /// step: a reader that sees it stopped finds the exit in the log.
+    /// Logs what is left of the command's output, then its exit. The command shows as stopped
+    /// once the exit is written: a reader that sees it stopped finds the exit in the log.
     func exited(id: String, code: Int) {
+        writer.reserve()
         state.withLock { state in
             for kind in [SessionRecord.Kind.stdout, .stderr] {
                 if let held = state.pending.removeValue(forKey: id + (kind == .stdout ? "/stdout" : "/stderr")) {
-                    Self.append(&state, kind, id: id, body: held)
+                    append(&state, kind, id: id, body: held)
                 }
             }
-            if let index = state.commands.firstIndex(where: { $0.id == id }) {
-                state.commands[index].running = false
-                state.commands[index].exitCode = code
-            }
-            Self.append(&state, .exit, id: id, body: SessionRecord.exitBody(code))
+            append(&state, .exit, id: id, body: SessionRecord.exitBody(code))
         }
     }
 
-    /// Numbers the record, writes it to the log (and `command`/`exit` ones to `commands`), then
-    /// wakes every reader.
-    private static func append(_ state: inout State, _ kind: SessionRecord.Kind, id: String, body: [UInt8]) {
+    /// Numbers the record and queues it, under the lock: records reach the writer in sequence
+    /// order. The queue never waits here (`reserve` did, before the lock).
+    private func append(_ state: inout State, _ kind: SessionRecord.Kind, id: String, body: [UInt8]) {
         state.sequence += 1
-        let record = SessionRecord(kind: kind, sequence: state.sequence, timestamp: Timestamp.milliseconds(), commandID: id, body: body).encoded()
-        state.log.append(record, sequence: state.sequence)
-        if kind == .command || kind == .exit { _ = SessionLogScanner.writeAll(state.commandsFD, record) }
-        for wake in state.watchers.values { wake(false) }
+        let record = SessionRecord(kind: kind, sequence: state.sequence, timestamp: Timestamp.milliseconds(), commandID: id, body: body)
+        writer.push(SessionLogWriter.Job(session: self, record: record))
+    }
+
+    /// On the writer thread: writes the records (`command` and `exit` ones to `commands` too),
+    /// then publishes them to readers, then deletes segments the log dropped.
+    func write(_ records: [SessionRecord]) {
+        let encoded = records.map { (bytes: $0.encoded(), sequence: $0.sequence) }
+        let (segments, retired) = files.withLock { files in
+            files.log.append(encoded)
+            for (record, bytes) in zip(records, encoded) where record.kind == .command || record.kind == .exit {
+                _ = SessionLogScanner.writeAll(files.commandsFD, bytes.bytes)
+            }
+            return (files.log.segments, files.log.takeRetired())
+        }
+        state.withLock { state in
+            state.segments = segments
+            for record in records where record.kind == .exit {
+                if let index = state.commands.lastIndex(where: { $0.id == record.commandID }) {
+                    state.commands[index].running = false
+                    state.commands[index].exitCode = record.exitCode
+                }
+            }
+            for wake in state.watchers.values { wake(false) }
+        }
+        for generation in retired { unlink(SessionLog.path(directory, generation)) }
     }
 
     /// Bytes at the end of `data` that begin a UTF-8 character without finishing it.
@@ -184,8 +217,8 @@ public final class Session: Sendable {
     /// one exists, or it was deleted: then `end` is nil and the reader's open file is all there is).
     func segmentEnd(_ generation: Int) -> (end: Int?, finished: Bool) {
         state.withLock { state in
-            let end = state.log.end(of: generation)
-            return (end, state.log.segments.last.map { $0.generation != generation } ?? true)
+            let end = state.segments.first { $0.generation == generation }?.size
+            return (end, state.segments.last.map { $0.generation != generation } ?? true)
         }
     }
 
@@ -194,7 +227,7 @@ public final class Session: Sendable {
     /// the first one after it. Answers nil when there is none (yet).
     func openSegment(after sequence: Int, following generation: Int?) -> (fd: Int32, generation: Int, firstSequence: Int)? {
         state.withLock { state -> (fd: Int32, generation: Int, firstSequence: Int)? in
-            let segments = state.log.segments
+            let segments = state.segments
             let chosen: SessionLog.Segment?
             if let generation {
                 chosen = segments.first { $0.generation > generation }
@@ -202,7 +235,7 @@ public final class Session: Sendable {
                 chosen = segments.last { $0.firstSequence <= sequence + 1 } ?? segments.first
             }
             guard let chosen else { return nil }
-            let fd = open(state.log.path(chosen.generation), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+            let fd = open(SessionLog.path(directory, chosen.generation), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
             guard fd >= 0 else { return nil }
             return (fd: fd, generation: chosen.generation, firstSequence: chosen.firstSequence)
         }
@@ -211,8 +244,8 @@ public final class Session: Sendable {
     /// Every segment, opened, with how far each may be read: a snapshot for one pass (`status`).
     func openSegments() -> [(fd: Int32, end: Int)] {
         state.withLock { state in
-            state.log.segments.compactMap { segment in
-                let fd = open(state.log.path(segment.generation), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+            state.segments.compactMap { segment in
+                let fd = open(SessionLog.path(directory, segment.generation), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
                 return fd >= 0 ? (fd: fd, end: segment.size) : nil
             }
         }

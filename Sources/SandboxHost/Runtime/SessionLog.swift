@@ -9,8 +9,9 @@ import Glibc
 /// (plus one record) and at least three full segments (the last three quarters of it, less the
 /// room a record can leave at the end of each).
 ///
-/// Not thread-safe: `Session` keeps it under its lock. Readers open segments by generation
-/// (`path(_:)`) under that lock and read them without it, never past `end(of:)`.
+/// Not thread-safe: only the `SessionLogWriter` thread appends (under a lock of the session's
+/// own), then publishes `segments` to readers and only then deletes the `retired` files. Readers
+/// open segments by generation under the session's lock and never read past the published size.
 struct SessionLog {
     struct Segment: Sendable {
         let generation: Int
@@ -28,6 +29,8 @@ struct SessionLog {
     private var fd: Int32 = -1
     /// The sequence of the last record in the files (0: none).
     private(set) var lastSequence = 0
+    /// Segments dropped from `segments`, to delete once readers were told.
+    private var retired: [Int] = []
 
     /// Opens the segments in `directory` left by an earlier run: reads the first record of each
     /// and the last of the newest (cutting a record torn by a crash), never whole files.
@@ -65,33 +68,44 @@ struct SessionLog {
         }
     }
 
-    func path(_ generation: Int) -> String { directory + "/\(generation).log" }
+    func path(_ generation: Int) -> String { Self.path(directory, generation) }
+    static func path(_ directory: String, _ generation: Int) -> String { directory + "/\(generation).log" }
 
-    /// How far a reader may read the segment: its whole records (nil: deleted).
-    func end(of generation: Int) -> Int? {
-        segments.first { $0.generation == generation }?.size
+    /// Appends records in order, each run that fits the current segment in one write, starting a
+    /// new segment when it is full; what the disk refuses is cut off again, so the files only
+    /// ever hold whole records.
+    mutating func append(_ records: [(bytes: [UInt8], sequence: Int)]) {
+        var index = 0
+        while index < records.count {
+            let full = segments.last.map { $0.size > 0 && $0.size + records[index].bytes.count > segmentBytes } ?? true
+            if fd < 0, !full, let last = segments.last {
+                // Reopened after a restart: go on appending to the newest segment.
+                fd = open(path(last.generation), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW)
+            }
+            if fd < 0 || full { startSegment(firstSequence: records[index].sequence) }
+            guard fd >= 0, var current = segments.popLast() else { return }
+            var run = records[index].bytes
+            var last = records[index].sequence
+            index += 1
+            while index < records.count, current.size + run.count + records[index].bytes.count <= segmentBytes {
+                run += records[index].bytes
+                last = records[index].sequence
+                index += 1
+            }
+            if SessionLogScanner.writeAll(fd, run) {
+                current.size += run.count
+                lastSequence = last
+            } else {
+                _ = ftruncate(fd, off_t(current.size))
+            }
+            segments.append(current)
+        }
     }
 
-    /// The first sequence the log still holds (nil: it holds none).
-    var firstSequence: Int? { segments.first?.firstSequence }
-
-    /// Appends one record, starting a new segment first when the current one is full; a record
-    /// the disk refuses is cut off again, so the files only ever hold whole records.
-    mutating func append(_ record: [UInt8], sequence: Int) {
-        let full = segments.last.map { $0.size > 0 && $0.size + record.count > segmentBytes } ?? true
-        if fd < 0, !full, let last = segments.last {
-            // Reopened after a restart: go on appending to the newest segment.
-            fd = open(path(last.generation), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW)
-        }
-        if fd < 0 || full { startSegment(firstSequence: sequence) }
-        guard fd >= 0, var current = segments.popLast() else { return }
-        defer { segments.append(current) }
-        if SessionLogScanner.writeAll(fd, record) {
-            current.size += record.count
-            lastSequence = sequence
-        } else {
-            _ = ftruncate(fd, off_t(current.size))
-        }
+    /// The segments dropped since the last call: delete them once readers no longer see them.
+    mutating func takeRetired() -> [Int] {
+        defer { retired.removeAll() }
+        return retired
     }
 
     mutating func close() {
@@ -105,7 +119,7 @@ struct SessionLog {
         fd = open(path(generation), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { return }
         segments.append(Segment(generation: generation, firstSequence: firstSequence, size: 0))
-        while segments.count > Self.segmentsKept { unlink(path(segments.removeFirst().generation)) }
+        while segments.count > Self.segmentsKept { retired.append(segments.removeFirst().generation) }
     }
 
     /// The end of the last whole record and that record: found from the file's end through the

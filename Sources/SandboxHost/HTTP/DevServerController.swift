@@ -80,7 +80,7 @@ struct DevServerController {
             var exitCode: Int?
             var replayed = false
             while !replayed {
-                let batch = try await NIOThreadPool.singleton.runIfActive { follower.cursor.read() }
+                let batch = try await SessionReaders.pool.runIfActive { follower.cursor.read() }
                 for event in batch.events {
                     if event.type == .log { try await feed.log(event) }
                     if event.type == .exit, event.command_id == current { exitCode = event.exit_code }
@@ -108,7 +108,7 @@ struct DevServerController {
             loop: for await item in follower.wakes {
                 var caughtUp = false
                 while !caughtUp {
-                    let batch = try await NIOThreadPool.singleton.runIfActive { follower.cursor.read() }
+                    let batch = try await SessionReaders.pool.runIfActive { follower.cursor.read() }
                     caughtUp = batch.caughtUp
                     for event in batch.events {
                         if event.type == .log { try await feed.log(event) }

@@ -57,7 +57,7 @@ struct SessionsController {
 
     @Sendable func status(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<StatusBody> {
         let (_, session) = try await namedSession(context)
-        let logs = try await NIOThreadPool.singleton.runIfActive { SessionLogTail.read(session) }
+        let logs = try await SessionReaders.pool.runIfActive { SessionLogTail.read(session) }
         let commands = session.commands.map {
             CommandBody(command_id: $0.id, command: $0.command, exit_code: $0.exitCode, running: $0.running, logs: logs[$0.id] ?? "")
         }
@@ -81,7 +81,7 @@ struct SessionsController {
             while true {
                 // Noted before reading: once nothing runs, what was read includes the last exit.
                 let running = session.isRunning
-                let batch = try await NIOThreadPool.singleton.runIfActive { follower.cursor.read() }
+                let batch = try await SessionReaders.pool.runIfActive { follower.cursor.read() }
                 for event in batch.events where event.type != .command {
                     try await writer.write(ServerSentEvents.event(id: event.sequence, payload: event.payload()))
                 }

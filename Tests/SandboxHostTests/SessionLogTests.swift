@@ -156,4 +156,29 @@ struct SessionLogTests {
         #expect(logs.utf8.count == 64 << 10)
         #expect(text.hasSuffix(logs))
     }
+
+    @Test func aLogOfTheEarlierJSONLinesFormIsConvertedWhenOpened() throws {
+        let directory = try TemporaryDirectory.make()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var lines = [#"{"sequence":1,"type":"command","command_id":"c","command":"echo hi","timestamp":1000}"#]
+        for sequence in 2..<20_002 {
+            lines.append(#"{"sequence":\#(sequence),"type":"log","command_id":"c","stream":"stdout","data":"\u0001line \#(sequence)\n","timestamp":1001}"#)
+        }
+        lines.append(#"{"sequence":20002,"type":"exit","command_id":"c","exit_code":4,"timestamp":1002}"#)
+        let legacy = directory + "/s.jsonl"
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: legacy))
+        #expect(SessionLegacyLog.exists(legacy))
+        try SessionLegacyLog.convert(legacy, into: directory + "/s", capacity: 256 << 10)
+        #expect(!FileManager.default.fileExists(atPath: legacy))
+        #expect(Self.diskBytes(directory + "/s") <= (256 << 10) + 65_536)
+
+        let session = try Session(name: "s", directory: directory + "/s", capacity: 256 << 10)
+        #expect(session.createdAt == Timestamp.iso8601(milliseconds: 1000))
+        #expect(session.commands.map(\.command) == ["echo hi"] && session.commands.first?.exitCode == 4)
+        let events = Self.readAll(session.cursor(after: 0))
+        #expect(events.first?.type == .truncated)
+        #expect(events.last?.type == .exit && events.last?.sequence == 20_002)
+        #expect(events.dropLast().last?.data == "\u{01}line 20001\n")
+        #expect(events.map(\.sequence) == Array((events.first?.sequence ?? 0)...20_002))
+    }
 }

@@ -19,6 +19,10 @@ extension SandboxRuntime {
         try sessions.withLock { table -> Session? in
             if let session = table[sandboxID]?[name] { return session }
             let directory = sessionDirectory(sandboxID) + "/" + name
+            let legacy = sessionDirectory(sandboxID) + "/" + name + ".jsonl"
+            if !FileManager.default.fileExists(atPath: directory + "/commands"), SessionLegacyLog.exists(legacy) {
+                try SessionLegacyLog.convert(legacy, into: directory, capacity: configuration.sessionLogBytes)
+            }
             guard create || FileManager.default.fileExists(atPath: directory + "/commands") else { return nil }
             let session = try Session(name: name, directory: directory, capacity: configuration.sessionLogBytes)
             table[sandboxID, default: [:]][name] = session
@@ -28,8 +32,12 @@ extension SandboxRuntime {
 
     /// Every session the sandbox has had (their logs survive host restarts), oldest first.
     public nonisolated func listSessions(_ sandboxID: String) throws -> [Session] {
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: sessionDirectory(sandboxID))) ?? [])
-            .filter(Self.validSessionName)
+        let directory = sessionDirectory(sandboxID)
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        // Directories, and logs of earlier versions (`<name>.jsonl`, converted when opened).
+        let names = Set(entries.map { entry in
+            entry.hasSuffix(".jsonl") && SessionLegacyLog.exists(directory + "/" + entry) ? String(entry.dropLast(6)) : entry
+        }).filter(Self.validSessionName)
         return try names.compactMap { try session(sandboxID, named: $0, create: false) }.sorted { $0.createdAt < $1.createdAt }
     }
 

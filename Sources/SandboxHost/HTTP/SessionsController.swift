@@ -49,7 +49,9 @@ struct SessionsController {
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<SessionList> {
         let record = try await sandbox(context)
-        let sessions = try services.runtime.listSessions(record.id).map {
+        let runtime = services.runtime
+        // Opening a session reads its files (converting an old log): off the cooperative pool.
+        let sessions = try await SessionReaders.pool.runIfActive { try runtime.listSessions(record.id) }.map {
             SessionSummary(session_name: $0.name, status: $0.isRunning ? "running" : "exited", created_at: $0.createdAt)
         }
         return JSONResponse(SessionList(sessions: sessions))
@@ -106,7 +108,10 @@ struct SessionsController {
     private func namedSession(_ context: AppRequestContext) async throws -> (SandboxRecord, Session) {
         let record = try await sandbox(context)
         let name = try context.parameters.require("session_name")
-        guard SandboxRuntime.validSessionName(name), let session = try services.runtime.session(record.id, named: name, create: false) else {
+        let runtime = services.runtime
+        guard SandboxRuntime.validSessionName(name),
+              let session = try await SessionReaders.pool.runIfActive({ try runtime.session(record.id, named: name, create: false) })
+        else {
             throw HostError.notFound("session")
         }
         return (record, session)

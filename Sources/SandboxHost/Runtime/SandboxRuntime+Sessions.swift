@@ -43,7 +43,8 @@ extension SandboxRuntime {
 
     /// Starts a command in a session and returns at once; its output and exit go to the session's log.
     public nonisolated func startInSession(_ record: SandboxRecord, _ request: ExecRequest, sessionName: String) async throws -> String {
-        guard let session = try session(record.id, named: sessionName, create: true) else {
+        // Opening a session reads its files: off the cooperative pool.
+        guard let session = try await SessionReaders.pool.runIfActive({ try self.session(record.id, named: sessionName, create: true) }) else {
             throw HostError.internalError("cannot open session")
         }
         touch(record.id, busy: 1)

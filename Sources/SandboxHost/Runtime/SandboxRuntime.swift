@@ -184,6 +184,7 @@ public actor SandboxRuntime {
     /// Stops every sandbox (at host shutdown).
     public func stopAll() async {
         for id in Array(running.keys) { try? await stop(id) }
+        try? await NIOThreadPool.singleton.runIfActive { SessionLogWriter.shared.drain() }
         sweeper?.cancel()
         let cgroups = self.cgroups
         try? await NIOThreadPool.singleton.runIfActive { cgroups.removeLeftovers() }

@@ -22,6 +22,8 @@ struct SessionLog {
     }
 
     static let segmentsKept = 4
+    /// Records are gathered into writes of about this size.
+    static let longestWrite = 1 << 20
     let directory: String
     let segmentBytes: Int
     /// Oldest first; the last is the one appended to.
@@ -87,7 +89,8 @@ struct SessionLog {
             var run = records[index].bytes
             var last = records[index].sequence
             index += 1
-            while index < records.count, current.size + run.count + records[index].bytes.count <= segmentBytes {
+            while index < records.count, run.count < Self.longestWrite,
+                  current.size + run.count + records[index].bytes.count <= segmentBytes {
                 run += records[index].bytes
                 last = records[index].sequence
                 index += 1

@@ -6,7 +6,7 @@ import Synchronization
 /// behind, `reserve` waits (and with it the poller, and the commands writing output), so memory
 /// stays bounded whatever the disk's speed: the limit plus one pipe read per thread that got in.
 final class SessionLogWriter: Sendable {
-    static let shared = SessionLogWriter(limit: 16 << 20)
+    static let shared = SessionLogWriter(limit: 4 << 20)
 
     struct Job: Sendable {
         let session: Session

@@ -51,6 +51,8 @@ public struct HostConfiguration: Sendable {
     /// waiting beyond those (429 when full).
     public var searchThreads = 2
     public var searchQueue = 8
+    /// What each session keeps of its output on disk, in bytes (`SANDBOX_HOST_SESSION_LOG_MB`).
+    public var sessionLogBytes = 64 << 20
 
     public init() {}
 
@@ -98,6 +100,7 @@ public struct HostConfiguration: Sendable {
         if let value = environment["SANDBOX_HOST_SEARCH_MAX_BYTES"].flatMap(Int64.init), value >= 0 { configuration.searchMaxBytes = value }
         if let value = environment["SANDBOX_HOST_SEARCH_THREADS"].flatMap(Int.init), value >= 1 { configuration.searchThreads = min(value, 64) }
         if let value = environment["SANDBOX_HOST_SEARCH_QUEUE"].flatMap(Int.init), value >= 0 { configuration.searchQueue = value }
+        if let value = environment["SANDBOX_HOST_SESSION_LOG_MB"].flatMap(Int.init), value > 0 { configuration.sessionLogBytes = value << 20 }
         return configuration
     }
 

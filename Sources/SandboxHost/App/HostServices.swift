@@ -44,6 +44,7 @@ public struct HostServices: Sendable {
             dataDir: configuration.dataDir, helperPath: SandboxRuntime.defaultHelperPath(environment: environment))
         runtimeConfiguration.defaultLimits = configuration.sandboxLimits
         runtimeConfiguration.idleTimeout = configuration.idleTimeout
+        runtimeConfiguration.sessionLogBytes = configuration.sessionLogBytes
         self.runtime = try SandboxRuntime(
             configuration: runtimeConfiguration, database: database, workspaces: workspaces, logger: logger)
         self.deployments = DeploymentStore(database: database)

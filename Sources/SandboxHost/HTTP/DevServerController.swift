@@ -74,15 +74,18 @@ struct DevServerController {
                 return try await writer.finish(nil)
             }
             let entry = await services.devServers.get(sandboxID: record.id, session: name)
-            let (subscription, replay, live) = session.events(after: 0)
-            defer { session.unsubscribe(subscription) }
+            let follower = SessionFollower(session: session, after: 0, heartbeat: heartbeat)
+            defer { follower.stop() }
             let current = entry?.commandID ?? session.commands.last?.id
-            var lastSequence = 0
             var exitCode: Int?
-            for event in replay {
-                lastSequence = event.sequence
-                if event.type == .log { try await feed.log(event) }
-                if event.type == .exit, event.command_id == current { exitCode = event.exit_code }
+            var replayed = false
+            while !replayed {
+                let batch = try await SessionReaders.pool.runIfActive { follower.cursor.read() }
+                for event in batch.events {
+                    if event.type == .log { try await feed.log(event) }
+                    if event.type == .exit, event.command_id == current { exitCode = event.exit_code }
+                }
+                replayed = batch.caughtUp
             }
             guard exitCode == nil, session.isRunning else {
                 try await feed.flush()
@@ -92,31 +95,32 @@ struct DevServerController {
             }
             try await feed.status("starting")
 
-            enum Item: Sendable { case event(SessionEvent), beat, poll }
-            let (merged, continuation) = AsyncStream<Item>.makeStream()
-            let forward = Task {
-                for await event in live { continuation.yield(.event(event)) }
-                continuation.finish()
-            }
-            let beat = Task {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: heartbeat)
-                    continuation.yield(.beat)
-                }
-            }
             let poll = Task {
                 while !Task.isCancelled {
-                    continuation.yield(.poll)
+                    follower.signal(.poll)
                     try? await Task.sleep(for: portPoll)
                 }
             }
-            defer {
-                forward.cancel()
-                beat.cancel()
-                poll.cancel()
-            }
+            defer { poll.cancel() }
             var previewSent = false
-            loop: for await item in merged {
+            // Every wake-up also reads what the log got since: wake-ups carry no events, and a
+            // reader that fell behind catches up from the files.
+            loop: for await item in follower.wakes {
+                var caughtUp = false
+                while !caughtUp {
+                    let batch = try await SessionReaders.pool.runIfActive { follower.cursor.read() }
+                    caughtUp = batch.caughtUp
+                    for event in batch.events {
+                        if event.type == .log { try await feed.log(event) }
+                        if event.type == .exit, event.command_id == current {
+                            try await feed.flush()
+                            let code = event.exit_code ?? 0
+                            try await feed.status(code == 0 || code == 137 || code == 143 ? "stopped" : "error")
+                            try await feed.done()
+                            break loop
+                        }
+                    }
+                }
                 switch item {
                 case .beat:
                     try await writer.write(ServerSentEvents.ping)
@@ -132,24 +136,8 @@ struct DevServerController {
                     try await feed.status("running")
                     try await feed.send(["type": "preview_url", "url": links.hostURL(sandboxID: record.id, port: port, token: token),
                                          "path_url": links.pathURL(sandboxID: record.id, port: port, token: token), "port": port])
-                case .event(var event):
-                    // A reader too far behind lost live events: take them from the log file.
-                    var pending = [event]
-                    if event.sequence > lastSequence + 1 {
-                        pending = Session.read(session.logPath).filter { $0.sequence > lastSequence && $0.sequence <= event.sequence }
-                    }
-                    for next in pending where next.sequence > lastSequence {
-                        event = next
-                        lastSequence = event.sequence
-                        if event.type == .log { try await feed.log(event) }
-                        if event.type == .exit, event.command_id == current {
-                            try await feed.flush()
-                            let code = event.exit_code ?? 0
-                            try await feed.status(code == 0 || code == 137 || code == 143 ? "stopped" : "error")
-                            try await feed.done()
-                            break loop
-                        }
-                    }
+                case .data:
+                    break
                 }
             }
             try await writer.finish(nil)

@@ -49,7 +49,9 @@ struct SessionsController {
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<SessionList> {
         let record = try await sandbox(context)
-        let sessions = try services.runtime.listSessions(record.id).map {
+        let runtime = services.runtime
+        // Opening a session reads its files (converting an old log): off the cooperative pool.
+        let sessions = try await SessionReaders.pool.runIfActive { try runtime.listSessions(record.id) }.map {
             SessionSummary(session_name: $0.name, status: $0.isRunning ? "running" : "exited", created_at: $0.createdAt)
         }
         return JSONResponse(SessionList(sessions: sessions))
@@ -57,14 +59,7 @@ struct SessionsController {
 
     @Sendable func status(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<StatusBody> {
         let (_, session) = try await namedSession(context)
-        let path = session.logPath
-        let logs = try await NIOThreadPool.singleton.runIfActive { () -> [String: String] in
-            var logs: [String: String] = [:]
-            for event in Session.read(path) where event.type == .log {
-                logs[event.command_id, default: ""] += event.data ?? ""
-            }
-            return logs
-        }
+        let logs = try await SessionReaders.pool.runIfActive { SessionLogTail.read(session) }
         let commands = session.commands.map {
             CommandBody(command_id: $0.id, command: $0.command, exit_code: $0.exitCode, running: $0.running, logs: logs[$0.id] ?? "")
         }
@@ -73,45 +68,28 @@ struct SessionsController {
             total_commands: commands.count))
     }
 
-    /// Replays the session's log after the resume point, then follows it live; ends once no
-    /// command of the session runs any more.
+    /// Replays the session's log after the resume point, then follows it; ends once no command
+    /// of the session runs any more. The log is read in batches, each written before the next is
+    /// read: a client that reads slowly (or not at all) holds one batch, and catches up from the
+    /// files however far behind it falls.
     @Sendable func stream(_ request: Request, context: AppRequestContext) async throws -> Response {
         let (_, session) = try await namedSession(context)
         let after = ServerSentEvents.resumePoint(request)
         let heartbeat = self.heartbeat
         return Response(status: .ok, headers: ServerSentEvents.headers, body: ResponseBody { writer in
-            let (subscription, replay, live) = session.events(after: after)
-            defer { session.unsubscribe(subscription) }
-            for event in replay where event.type != .command {
-                try await writer.write(ServerSentEvents.event(id: event.sequence, payload: event.payload()))
-            }
-            if session.isRunning {
-                // Live events and heartbeats, merged into one sequence for the single writer.
-                let (merged, continuation) = AsyncStream<SessionEvent?>.makeStream()
-                let forward = Task {
-                    for await event in live { continuation.yield(event) }
-                    continuation.finish()
-                }
-                let beat = Task {
-                    while !Task.isCancelled {
-                        try? await Task.sleep(for: heartbeat)
-                        continuation.yield(nil)
-                    }
-                }
-                defer {
-                    forward.cancel()
-                    beat.cancel()
-                }
-                let lastReplayed = replay.last?.sequence ?? after
-                for await item in merged {
-                    guard let event = item else {
-                        try await writer.write(ServerSentEvents.ping)
-                        continue
-                    }
-                    guard event.sequence > lastReplayed, event.type != .command else { continue }
+            let follower = SessionFollower(session: session, after: after, heartbeat: heartbeat)
+            defer { follower.stop() }
+            var wakes = follower.wakes.makeAsyncIterator()
+            while true {
+                // Noted before reading: once nothing runs, what was read includes the last exit.
+                let running = session.isRunning
+                let batch = try await SessionReaders.pool.runIfActive { follower.cursor.read() }
+                for event in batch.events where event.type != .command {
                     try await writer.write(ServerSentEvents.event(id: event.sequence, payload: event.payload()))
-                    if event.type == .exit && !session.isRunning { break }
                 }
+                guard batch.caughtUp else { continue }
+                guard running, let wake = await wakes.next() else { break }
+                if wake == .beat { try await writer.write(ServerSentEvents.ping) }
             }
             try await writer.finish(nil)
         })
@@ -130,7 +108,10 @@ struct SessionsController {
     private func namedSession(_ context: AppRequestContext) async throws -> (SandboxRecord, Session) {
         let record = try await sandbox(context)
         let name = try context.parameters.require("session_name")
-        guard SandboxRuntime.validSessionName(name), let session = try services.runtime.session(record.id, named: name, create: false) else {
+        let runtime = services.runtime
+        guard SandboxRuntime.validSessionName(name),
+              let session = try await SessionReaders.pool.runIfActive({ try runtime.session(record.id, named: name, create: false) })
+        else {
             throw HostError.notFound("session")
         }
         return (record, session)

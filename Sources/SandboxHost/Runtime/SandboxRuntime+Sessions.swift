@@ -12,14 +12,19 @@ extension SandboxRuntime {
         configuration.dataDir + "/sandboxes/" + sandboxID + "/sessions"
     }
 
-    /// The named session of a sandbox: in memory, or reopened from its log after a host restart.
+    /// The named session of a sandbox: in memory, or reopened from its directory after a host
+    /// restart (`sessions/<name>/`: see `Session`).
     /// With `create`, a missing session is made; otherwise nil.
     public nonisolated func session(_ sandboxID: String, named name: String, create: Bool) throws -> Session? {
         try sessions.withLock { table -> Session? in
             if let session = table[sandboxID]?[name] { return session }
-            let directory = sessionDirectory(sandboxID)
-            guard create || FileManager.default.fileExists(atPath: directory + "/" + name + ".jsonl") else { return nil }
-            let session = try Session(name: name, directory: directory)
+            let directory = sessionDirectory(sandboxID) + "/" + name
+            let legacy = sessionDirectory(sandboxID) + "/" + name + ".jsonl"
+            if !FileManager.default.fileExists(atPath: directory + "/commands"), SessionLegacyLog.exists(legacy) {
+                try SessionLegacyLog.convert(legacy, into: directory, capacity: configuration.sessionLogBytes)
+            }
+            guard create || FileManager.default.fileExists(atPath: directory + "/commands") else { return nil }
+            let session = try Session(name: name, directory: directory, capacity: configuration.sessionLogBytes)
             table[sandboxID, default: [:]][name] = session
             return session
         }
@@ -27,14 +32,19 @@ extension SandboxRuntime {
 
     /// Every session the sandbox has had (their logs survive host restarts), oldest first.
     public nonisolated func listSessions(_ sandboxID: String) throws -> [Session] {
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: sessionDirectory(sandboxID))) ?? [])
-            .filter { $0.hasSuffix(".jsonl") }.map { String($0.dropLast(6)) }
+        let directory = sessionDirectory(sandboxID)
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        // Directories, and logs of earlier versions (`<name>.jsonl`, converted when opened).
+        let names = Set(entries.map { entry in
+            entry.hasSuffix(".jsonl") && SessionLegacyLog.exists(directory + "/" + entry) ? String(entry.dropLast(6)) : entry
+        }).filter(Self.validSessionName)
         return try names.compactMap { try session(sandboxID, named: $0, create: false) }.sorted { $0.createdAt < $1.createdAt }
     }
 
     /// Starts a command in a session and returns at once; its output and exit go to the session's log.
     public nonisolated func startInSession(_ record: SandboxRecord, _ request: ExecRequest, sessionName: String) async throws -> String {
-        guard let session = try session(record.id, named: sessionName, create: true) else {
+        // Opening a session reads its files: off the cooperative pool.
+        guard let session = try await SessionReaders.pool.runIfActive({ try self.session(record.id, named: sessionName, create: true) }) else {
             throw HostError.internalError("cannot open session")
         }
         touch(record.id, busy: 1)

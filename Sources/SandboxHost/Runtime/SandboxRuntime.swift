@@ -19,6 +19,8 @@ public actor SandboxRuntime {
         public var idleTimeout: Duration = .seconds(30 * 60)
         /// Per stream, for blocking commands.
         public var outputCap = 1 << 20
+        /// What a session's log keeps on disk, in bytes: the last output beyond it is dropped.
+        public var sessionLogBytes = 64 << 20
 
         public init(dataDir: String, helperPath: String) {
             self.dataDir = dataDir
@@ -194,6 +196,7 @@ public actor SandboxRuntime {
     /// Stops every sandbox (at host shutdown).
     public func stopAll() async {
         for id in Array(running.keys) { try? await stop(id) }
+        try? await NIOThreadPool.singleton.runIfActive { SessionLogWriter.shared.drain() }
         sweeper?.cancel()
         let cgroups = self.cgroups
         try? await NIOThreadPool.singleton.runIfActive { cgroups.removeLeftovers() }

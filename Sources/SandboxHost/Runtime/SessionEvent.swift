@@ -1,8 +1,10 @@
 import Foundation
 
-/// One entry of a session's log, as stored (a JSON line) and as streamed (an SSE event).
-public struct SessionEvent: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable { case command, log, exit }
+/// One entry of a session's log as streamed (an SSE event); stored as a `SessionRecord`.
+public struct SessionEvent: Sendable, Equatable {
+    /// `truncated` is never stored: a reader that starts (or fell) before what the log keeps
+    /// gets one, numbered with the last sequence it missed.
+    public enum Kind: String, Sendable { case command, log, exit, truncated }
 
     public var sequence: Int
     public var type: Kind
@@ -22,6 +24,7 @@ public struct SessionEvent: Codable, Sendable, Equatable {
         case .log: ["type": "log", "stream": stream ?? "stdout", "data": data ?? "", "command_id": command_id]
         case .exit: ["type": "exit", "command_id": command_id, "exit_code": exit_code as Any]
         case .command: ["type": "command", "command_id": command_id, "command": command ?? ""]
+        case .truncated: ["type": "truncated"]
         }
     }
 }

@@ -11,6 +11,9 @@
 /// once. Answers 0 when the kernel allowed it, or the errno of the failing step.
 int csb_probe_clone(int flags);
 
+/// Names the calling thread (at most 15 bytes are kept), as ps and /proc show it.
+int csb_set_thread_name(const char *name);
+
 /// posix_spawn()s `path` with `argv` and `envp` in a new session, with default signal
 /// dispositions and an empty signal mask, /dev/null as stdin, `log_fd` as stdout and stderr (or
 /// /dev/null when -1), `control_fd` as fd 3 and every other descriptor closed. posix_spawn, not

@@ -18,6 +18,9 @@ public final class EventPoller: Sendable {
 
     private let epollFD: Int32
     private let handlers = Mutex<[Int32: Handler]>([:])
+    /// Descriptors paused by `pause`, with the events to restore; a later `unregister` drops the
+    /// entry, so a timer never revives a closed descriptor whose number was reused.
+    private let paused = Mutex<[Int32: UInt32]>([:])
 
     init() {
         epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
@@ -31,6 +34,7 @@ public final class EventPoller: Sendable {
     /// `EPOLLOUT | EPOLLONESHOT`); `handler` is called on the poller thread.
     public func register(_ fd: Int32, events: UInt32? = nil, handler: @escaping Handler) throws {
         handlers.withLock { $0[fd] = handler }
+        paused.withLock { _ = $0.removeValue(forKey: fd) }
         var event = epoll_event()
         event.events = events ?? (EPOLLIN.rawValue | EPOLLRDHUP.rawValue)
         event.data.fd = fd
@@ -46,9 +50,35 @@ public final class EventPoller: Sendable {
         var event = epoll_event()
         _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, &event)
         handlers.withLock { _ = $0.removeValue(forKey: fd) }
+        paused.withLock { _ = $0.removeValue(forKey: fd) }
+    }
+
+    /// Stops reporting input on `fd` for `delay` (a hang-up is still reported), then watches it
+    /// again for `EPOLLIN | EPOLLRDHUP`: back-pressure for a writer nobody waits for, so that it
+    /// blocks on its full pipe instead of keeping this thread busy.
+    public func pause(_ fd: Int32, for delay: Duration) {
+        let input = EPOLLIN.rawValue | EPOLLRDHUP.rawValue
+        paused.withLock { $0[fd] = input }
+        var quiet = epoll_event()
+        quiet.data.fd = fd
+        _ = epoll_ctl(epollFD, EPOLL_CTL_MOD, fd, &quiet)
+        let nanoseconds = delay.components.seconds * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000
+        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) { [self] in
+            // Under the lock: `unregister` (and so the close that follows it) cannot run between
+            // the check and the restore.
+            paused.withLock { paused in
+                guard let events = paused.removeValue(forKey: fd) else { return }
+                var event = epoll_event()
+                event.events = events
+                event.data.fd = fd
+                _ = epoll_ctl(epollFD, EPOLL_CTL_MOD, fd, &event)
+            }
+        }
     }
 
     private func run() {
+        // Foundation's `Thread.name` does not reach the kernel here: name it for ps, top and tests.
+        _ = csb_set_thread_name("sandbox-poller")
         var events = [epoll_event](repeating: epoll_event(), count: 128)
         while true {
             let count = events.withUnsafeMutableBufferPointer { epoll_wait(epollFD, $0.baseAddress, Int32($0.count), -1) }

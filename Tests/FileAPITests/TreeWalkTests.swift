@@ -8,7 +8,7 @@ import Glibc
 
 /// `TreeRemover` and `TreeOwnership` on real directories: links are never followed, a tree of
 /// any depth is walked with a bounded number of descriptors, odd names are handled.
-@Suite struct TreeWalkTests {
+@Suite(.serialized) struct TreeWalkTests {
     /// A temporary directory with `tree/` (the walked tree) and `canary/` (outside it, files a
     /// link in the tree points to), removed afterwards.
     final class Scratch {
@@ -119,7 +119,7 @@ import Glibc
 
     /// 20,000 levels (the process allows 20,000 descriptors here): removed and re-owned with at
     /// most `maxOpen` directories open, the process's descriptor count sampled meanwhile.
-    @Test(.timeLimit(.minutes(2))) func deepChainsWithABoundedNumberOfDescriptors() throws {
+    @Test(.timeLimit(.minutes(5))) func deepChainsWithABoundedNumberOfDescriptors() throws {
         let scratch = try Scratch()
         try Self.makeChain(scratch.tree, depth: 20_000)
         let sampler = DescriptorSampler()
@@ -134,7 +134,7 @@ import Glibc
 
     /// `WorkspaceRoot.delete` (the file API's DELETE) of a 20,000-level chain: the old recursive
     /// walk held one descriptor per level and ran out of them.
-    @Test(.timeLimit(.minutes(2))) func workspaceDeleteOfADeepChain() throws {
+    @Test(.timeLimit(.minutes(5))) func workspaceDeleteOfADeepChain() throws {
         let scratch = try Scratch()
         try Self.makeChain(scratch.tree + "/top", depth: 20_000)
         let root = try WorkspaceRoot(path: scratch.tree)

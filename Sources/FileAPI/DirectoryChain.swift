@@ -14,9 +14,9 @@ import Glibc
 /// directory or a link, ends the chain there (`openBottom` answers false): the caller goes on
 /// from the level above, which it scans again.
 ///
-/// Cost: `openBottom` keeps half of what it re-opens spread evenly from the nearest open level
-/// down and half at the bottom, so climbing back out of a 20,000-level chain costs about 12
-/// opens per level with a budget of 64 and 40 with 32 (simulated), not depth²/budget.
+/// Cost: `openBottom` keeps what it re-opens spread evenly from the nearest open level down, in
+/// half the budget, so climbing back out of a 20,000-level chain costs about 6 opens per level
+/// with a budget of 64 and 14 with 32 (simulated), not depth²/budget.
 ///
 /// Not thread-safe; owns every descriptor it holds and closes them on `close()`/`deinit`.
 final class DirectoryChain {
@@ -83,12 +83,14 @@ final class DirectoryChain {
     func openBottom() -> Bool {
         let target = levels.count - 1
         if levels[target].fd >= 0 { return true }
-        // Two below the budget while re-deriving: the level just opened and the one before it
-        // (kept or not) are held too.
-        shed(to: maxOpen - 2)
+        // Half the budget for the levels above (spread over them by `shed`), the other half
+        // spread evenly over the stretch re-opened now, the bottom included: climbing on, each
+        // later re-derivation starts nearby. Two below the budget while walking: the level just
+        // opened and the one before it (kept or not) are held too.
+        shed(to: maxOpen / 2)
         let anchor = open[open.count - 1]
-        let half = maxOpen / 2
-        let every = max(1, (target - anchor) / max(1, half))
+        let free = max(1, maxOpen - 2 - open.count)
+        let every = max(1, (target - anchor + free - 1) / free)
         var previous = levels[anchor].fd
         var previousKept = true
         for index in (anchor + 1)...target {
@@ -103,7 +105,7 @@ final class DirectoryChain {
                 cut(at: index)
                 return false
             }
-            let keep = index == target || index > target - half || (index - anchor) % every == 0
+            let keep = index == target || (index - anchor) % every == 0
             if keep {
                 levels[index].fd = fd
                 open.append(index)

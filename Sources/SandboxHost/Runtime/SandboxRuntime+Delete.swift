@@ -16,9 +16,13 @@ extension SandboxRuntime {
     /// workspace stays with the project. Concurrent deletes of one sandbox share the work.
     public func delete(_ record: SandboxRecord) async throws {
         if let pending = deleting[record.id] { return try await pending.value }
-        let task = Task { try await self.remove(record) }
+        let task = Task {
+            // Unmarked by the task itself, before anyone waiting on it resumes: a waiter never
+            // finds the finished delete still marked.
+            defer { self.deleting[record.id] = nil }
+            try await self.remove(record)
+        }
         deleting[record.id] = task
-        defer { deleting[record.id] = nil }
         try await task.value
     }
 
@@ -55,9 +59,14 @@ extension SandboxRuntime {
     /// then finds the project gone).
     public func whileClosed<T: Sendable>(project projectID: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         while let pending = closingProjects[projectID] { await pending.value }
-        let task = Task { try await body() }
+        let task = Task {
+            // Reopened by the task itself, on the actor, before anyone waiting on it resumes: a
+            // waiter that found the entry of a finished delete would otherwise await it again
+            // without ever giving the actor up (awaiting a finished task does not suspend).
+            defer { self.closingProjects[projectID] = nil }
+            return try await body()
+        }
         closingProjects[projectID] = Task { _ = await task.result }
-        defer { closingProjects[projectID] = nil }
         return try await task.value
     }
 

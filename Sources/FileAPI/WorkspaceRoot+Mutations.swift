@@ -17,19 +17,15 @@ extension WorkspaceRoot {
         Self.syncDirectory(location.directory)
     }
 
-    /// Removes `name` in `directory`; a directory's contents first, walking by descriptor.
+    /// Removes `name` in `directory`; a directory's contents first, walking by descriptor with a
+    /// bounded number of them open (`TreeRemover`), whatever the depth. `isDirectory` is what
+    /// the caller saw; the walk looks again itself (the entry may have changed since).
     static func removeEntry(_ directory: Int32, _ name: String, isDirectory: Bool, _ path: WorkspacePath) throws {
-        if isDirectory {
-            if let child = DirectoryEntry.openDirectory(directory, name) {
-                for entry in DirectoryEntry.read(child.raw) {
-                    try removeEntry(child.raw, entry.name, isDirectory: entry.isDirectory, path)
-                }
-            }
-            guard unlinkat(directory, name, AT_REMOVEDIR) == 0 || errno == ENOENT else {
-                throw FileAPIError.system("rmdir", errno, path)
-            }
-        } else {
-            guard unlinkat(directory, name, 0) == 0 || errno == ENOENT else { throw FileAPIError.system("unlink", errno, path) }
+        do {
+            try TreeRemover().remove(Array(name.utf8CString), in: directory)
+        } catch let error as FileAPIError {
+            guard let failure = error.cause as? FileSystemFailure else { throw error }
+            throw FileAPIError.system(failure.call, failure.code, path)
         }
     }
 

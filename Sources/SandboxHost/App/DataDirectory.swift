@@ -1,3 +1,4 @@
+import FileAPI
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -18,8 +19,9 @@ public enum DataDirectory {
             atPath: configuration.dataDir, withIntermediateDirectories: true,
             attributes: [.posixPermissions: 0o700])
         try FileManager.default.createDirectory(atPath: configuration.workspacesPath, withIntermediateDirectories: true)
-        // What a killed host was extracting: never acknowledged, so it goes.
-        try? FileManager.default.removeItem(atPath: configuration.stagingPath)
+        // What a killed host was extracting: never acknowledged, so it goes. Extraction trees are
+        // the tenant's content: removed by descriptor, never following a link.
+        _ = try? TreeRemover().remove(path: configuration.stagingPath)
         try FileManager.default.createDirectory(
             atPath: configuration.stagingPath, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let database = try Database(path: configuration.databasePath)

@@ -66,14 +66,21 @@ struct ProjectsController {
         guard try await services.projects.get(id: id, userID: identity.userID) != nil else {
             throw HostError.notFound("project")
         }
-        if let sandbox = try await services.sandboxes.forProject(id) {
-            try await services.runtime.delete(sandbox)
+        let services = self.services
+        let userID = identity.userID
+        // Closed for the whole delete, so `ensure-active` cannot start a sandbox on the files
+        // being removed; two deletes of one project run one after the other, and the second
+        // finds the row gone (404) instead of removing the same files at once (a 500).
+        let deleted = try await services.runtime.whileClosed(project: id) {
+            if let sandbox = try await services.sandboxes.forProject(id) {
+                try await services.runtime.delete(sandbox)
+            }
+            guard try await services.projects.delete(id: id, userID: userID) else { return false }
+            try await services.workspaces.remove(projectID: id)
+            try await services.workspaces.removeTree(services.deploymentPaths.project(id))
+            return true
         }
-        guard try await services.projects.delete(id: id, userID: identity.userID) else {
-            throw HostError.notFound("project")
-        }
-        try await services.workspaces.remove(projectID: id)
-        try await services.workspaces.removeTree(services.deploymentPaths.project(id))
+        guard deleted else { throw HostError.notFound("project") }
         return JSONResponse(Deleted(status: "success", deleted: true, project_id: id))
     }
 }

@@ -1,3 +1,4 @@
+import FileAPI
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -90,21 +91,14 @@ enum RootfsBuilder {
 
     /// Gives every file under `path` (not following links) to the sandbox's id range: a file the
     /// host owns as uid N becomes `uidBase + N` if N is below the range size, else the sandbox's root.
+    /// By descriptor, never by path (`TreeOwnership`): the tree is the tenant's. Best effort, as a
+    /// file that vanishes meanwhile is no reason to refuse a start.
     static func chownTree(_ path: String, uidBase: UInt32, fromBase oldBase: UInt32?) {
         let base = UInt32(uidBase)
-        func target(_ id: UInt32) -> UInt32 {
+        let ownership = TreeOwnership { id in
             if let oldBase, id >= oldBase, id < oldBase + 65536 { return base + (id - oldBase) }
             return id >= base && id < base + 65536 ? id : base
         }
-        var info = stat()
-        guard lstat(path, &info) == 0 else { return }
-        lchown(path, target(info.st_uid), target(info.st_gid))
-        guard (info.st_mode & S_IFMT) == S_IFDIR, let dir = opendir(path) else { return }
-        defer { closedir(dir) }
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name == "." || name == ".." { continue }
-            chownTree(path + "/" + name, uidBase: uidBase, fromBase: oldBase)
-        }
+        _ = try? ownership.apply(path: path)
     }
 }

@@ -1,3 +1,4 @@
+import FileAPI
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -33,9 +34,9 @@ struct SandboxPaths: Sendable {
         }
     }
 
+    /// Removes the sandbox's directory: its upper layers are the tenant's, so by descriptor,
+    /// links never followed (`TreeRemover`). Call only when none of its processes is left.
     func remove() throws {
-        if FileManager.default.fileExists(atPath: directory) {
-            try FileManager.default.removeItem(atPath: directory)
-        }
+        try TreeRemover().remove(path: directory)
     }
 }

@@ -1,3 +1,4 @@
+import FileAPI
 import Foundation
 import Logging
 import NIOPosix
@@ -38,6 +39,11 @@ public actor SandboxRuntime {
     private var running: [String: SandboxProcess] = [:]
     private var starting: [String: Task<SandboxProcess, any Error>] = [:]
     private var stopping: [String: Task<Void, any Error>] = [:]
+    /// Sandboxes being deleted: nothing starts them meanwhile (`process(for:)` refuses with a
+    /// 404), and a second delete waits for the first (see `SandboxRuntime+Delete`).
+    var deleting: [String: Task<Void, any Error>] = [:]
+    /// Projects being deleted: `ensureActive` refuses them.
+    var closingProjects: [String: Task<Void, Never>] = [:]
     /// Last API activity (monotonic seconds) and commands in flight, per sandbox: read by the
     /// idle sweep, written on every command without a hop through the actor.
     private let activity = Mutex<[String: (last: Double, busy: Int, wall: Int64)]>([:])
@@ -72,31 +78,55 @@ public actor SandboxRuntime {
 
     // MARK: - Lifecycle
 
-    /// Creates the project's sandbox if it has none and starts it if it is not running.
+    /// Creates the project's sandbox if it has none and starts it if it is not running. A project
+    /// being deleted is a 404; a sandbox being deleted is waited for, then replaced by a fresh one
+    /// (a few times at most), never started again.
     public func ensureActive(projectID: String, image: String) async throws -> SandboxRecord {
-        let record = try await store.findOrCreate(projectID: projectID, image: image, limits: configuration.defaultLimits)
-        _ = try await process(for: record)
-        return record
+        for _ in 0..<3 {
+            try refuseIfClosing(projectID)
+            let record = try await store.findOrCreate(projectID: projectID, image: image, limits: configuration.defaultLimits)
+            try refuseIfClosing(projectID)
+            if let pending = deleting[record.id] {
+                _ = await pending.result
+                continue
+            }
+            do {
+                _ = try await process(for: record)
+                return record
+            } catch let error as HostError where error.code == .notFound {
+                continue  // deleted between the lookup and the start
+            }
+        }
+        throw HostError.notFound("sandbox")
     }
 
     /// The running process of a sandbox, starting it when stopped. Concurrent callers share one start.
     func process(for record: SandboxRecord) async throws -> SandboxProcess {
+        try refuseIfDeleting(record.id)
         if let process = running[record.id], process.isAlive { return process }
         // A stop in progress finishes (processes gone, cgroups removed) before a new start.
         if let pending = stopping[record.id] { _ = try? await pending.value }
+        try refuseIfDeleting(record.id)
         if let process = running[record.id], process.isAlive { return process }
         if let pending = starting[record.id] { return try await pending.value }
-        let task = Task { try await self.start(record) }
+        let task = Task { () async throws -> SandboxProcess in
+            let process = try await self.start(record)
+            // Recorded by the start itself, before anyone waiting for it resumes: a stop or a
+            // delete that waited for this start then finds the process to kill.
+            self.running[record.id] = process
+            return process
+        }
         starting[record.id] = task
         defer { starting[record.id] = nil }
         let process = try await task.value
-        running[record.id] = process
         touch(record.id)
         startSweeperIfNeeded()
         return process
     }
 
     private func start(_ record: SandboxRecord) async throws -> SandboxProcess {
+        // A request holding the record of a sandbox deleted since: never started again.
+        guard try await store.exists(id: record.id) else { throw HostError.notFound("sandbox") }
         let paths = SandboxPaths(dataDir: configuration.dataDir, sandboxID: record.id)
         let workspace = workspaces.path(projectID: record.projectID)
         let limits = record.limits
@@ -182,17 +212,6 @@ public actor SandboxRuntime {
         try await store.setLastActive(id: sandboxID, Timestamp.iso8601(milliseconds: lastActive))
     }
 
-    /// Deletes a sandbox: stops it, removes its root filesystem and its row. The project's
-    /// workspace stays with the project.
-    public func delete(_ record: SandboxRecord) async throws {
-        try await stop(record.id)
-        let closed = sessions.withLock { $0.removeValue(forKey: record.id) } ?? [:]
-        closed.values.forEach { $0.close() }
-        let paths = SandboxPaths(dataDir: configuration.dataDir, sandboxID: record.id)
-        try await NIOThreadPool.singleton.runIfActive { try paths.remove() }
-        try await store.delete(id: record.id)
-    }
-
     /// Stops every sandbox (at host shutdown).
     public func stopAll() async {
         for id in Array(running.keys) { try? await stop(id) }
@@ -225,11 +244,13 @@ public actor SandboxRuntime {
         let build = Task {
             try await NIOThreadPool.singleton.runIfActive {
                 if !FileManager.default.fileExists(atPath: path + "/etc/passwd") {
+                    // Host-built (not tenant-writable: sandboxes see it read-only), removed the
+                    // safe way all the same.
                     let staging = path + ".building-\(getpid())"
-                    try? FileManager.default.removeItem(atPath: staging)
+                    _ = try? TreeRemover().remove(path: staging)
                     try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
                     try RootfsBuilder.build(at: staging, uidBase: 0)
-                    try? FileManager.default.removeItem(atPath: path)
+                    _ = try? TreeRemover().remove(path: path)
                     try FileManager.default.moveItem(atPath: staging, toPath: path)
                 }
             }

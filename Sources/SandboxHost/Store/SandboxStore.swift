@@ -6,9 +6,13 @@ public struct SandboxStore: Sendable {
 
     private static let columns = "s.id, s.project_id, s.slot, s.image, s.memory_mb, s.cpus, s.pids, s.disk_mb, s.created_at, s.last_active_at"
 
-    /// The project's sandbox, creating its row (with a free slot) when it has none.
+    /// The project's sandbox, creating its row (with a free slot) when it has none. A project
+    /// deleted meanwhile is a 404 (not a foreign-key failure).
     func findOrCreate(projectID: String, image: String, limits: SandboxLimits) async throws -> SandboxRecord {
         try await database.transaction { connection in
+            guard try connection.query("SELECT 1 FROM projects WHERE id = ?", [.text(projectID)]).first != nil else {
+                throw HostError.notFound("project")
+            }
             if let existing = try connection.query(
                 "SELECT \(Self.columns) FROM sandboxes s WHERE s.project_id = ?", [.text(projectID)]).first {
                 return try Self.record(existing)
@@ -39,6 +43,13 @@ public struct SandboxStore: Sendable {
                 SELECT \(Self.columns) FROM sandboxes s JOIN projects p ON p.id = s.project_id
                 WHERE s.id = ? AND p.user_id = ?
                 """, [.text(id), .text(userID)]).first.map(Self.record)
+        }
+    }
+
+    /// Whether the sandbox's row is still there (a deleted sandbox never starts again).
+    func exists(id: String) async throws -> Bool {
+        try await database.run { connection in
+            try connection.query("SELECT 1 FROM sandboxes WHERE id = ?", [.text(id)]).first != nil
         }
     }
 

@@ -1,3 +1,4 @@
+import FileAPI
 import Foundation
 import NIOPosix
 
@@ -22,14 +23,15 @@ public struct WorkspaceStore: Sendable {
     }
 
     /// Removes the workspace and everything in it; symlinks inside are removed, never followed.
+    /// On a thread of its own: the tree's size is the tenant's.
     public func remove(projectID: String) async throws {
         let path = path(projectID: projectID)
-        try await threadPool.runIfActive { try Self.removeTree(path) }
+        try await DedicatedThread.run("remove workspace") { try Self.removeTree(path) }
     }
 
-    /// Removes any directory tree the host owns (a project's deployments), links not followed.
+    /// Removes a project's other tree (its deployments), links not followed.
     func removeTree(_ path: String) async throws {
-        try await threadPool.runIfActive { try Self.removeTree(path) }
+        try await DedicatedThread.run("remove tree") { try Self.removeTree(path) }
     }
 
     /// Removes workspaces whose project no longer exists (a crash between the row's delete and
@@ -44,8 +46,9 @@ public struct WorkspaceStore: Sendable {
         return removed
     }
 
+    /// Removes `path` (missing: nothing to do) by descriptor, never following a link, however
+    /// the tree changes meanwhile (`TreeRemover`); only `path`'s parent is opened by path.
     static func removeTree(_ path: String) throws {
-        guard FileManager.default.fileExists(atPath: path) else { return }
-        try FileManager.default.removeItem(atPath: path)
+        try TreeRemover().remove(path: path)
     }
 }

@@ -66,16 +66,4 @@ extension WorkspaceRoot {
         _ = fcntl(fd.raw, F_SETFL, flags & ~O_NONBLOCK)
         return (fd, Int64(info.st_size), info.modificationSeconds)
     }
-
-    /// The disk space the workspace uses, in bytes (allocated blocks, links not followed).
-    public func usage() -> Int64 {
-        func walk(_ fd: Int32) -> Int64 {
-            DirectoryEntry.read(fd).reduce(Int64(0)) { total, entry in
-                var sum = total + entry.blocks * 512
-                if entry.isDirectory, let child = DirectoryEntry.openDirectory(fd, entry.name) { sum += walk(child.raw) }
-                return sum
-            }
-        }
-        return walk(fd)
-    }
 }

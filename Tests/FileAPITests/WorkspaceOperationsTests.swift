@@ -89,7 +89,7 @@ import Glibc
     @Test func usageCountsAllocatedBytes() throws {
         let workspace = try Workspace()
         try workspace.write("a/b.bin", String(repeating: "x", count: 1 << 20))
-        let usage = try workspace.root().usage()
+        let usage = try workspace.root().diskUsage()
         #expect(usage >= 1 << 20 && usage < (1 << 20) + 65_536, "\(usage)")
     }
 

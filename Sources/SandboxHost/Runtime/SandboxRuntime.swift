@@ -95,7 +95,7 @@ public actor SandboxRuntime {
     }
 
     private func start(_ record: SandboxRecord) async throws -> SandboxProcess {
-        let paths = SandboxPaths(dataDir: configuration.dataDir, sandboxID: record.id)
+        let paths = SandboxPaths(directory: workspaces.layersPath(projectID: record.projectID))
         let workspace = workspaces.path(projectID: record.projectID)
         let limits = record.limits
         let cgroups = self.cgroups
@@ -175,7 +175,13 @@ public actor SandboxRuntime {
         let closed = sessions.withLock { $0.removeValue(forKey: record.id) } ?? [:]
         closed.values.forEach { $0.close() }
         let paths = SandboxPaths(dataDir: configuration.dataDir, sandboxID: record.id)
-        try await NIOThreadPool.singleton.runIfActive { try paths.remove() }
+        let layers = SandboxPaths(directory: workspaces.layersPath(projectID: record.projectID))
+        try await NIOThreadPool.singleton.runIfActive {
+            try paths.remove()
+            // The layers go; the directory stays, ready for the project's next sandbox.
+            try layers.remove()
+            mkdir(layers.directory, 0o700)
+        }
         try await store.delete(id: record.id)
     }
 

@@ -43,6 +43,8 @@ struct TestHost {
     /// removes the data directory.
     func remove() {
         services.runtime.cgroups.removeLeftovers()
+        // Never a walk into a mounted project volume: unmount them (their loop devices detach).
+        services.workspaces.volumes?.unmountAll()
         try? FileManager.default.removeItem(atPath: directory)
     }
 }

@@ -45,6 +45,8 @@ extension HeavySuites {
             #expect(Self.fdCount(pid) == fds, "host fds")
             #expect(Self.childCount(pid) == children, "host children")
             #expect(HostSnapshot.mountCount() == mounts, "host mount table")
+            #expect(!MountTable.read().contains { $0.mountPoint.hasPrefix(dataDir + "/") }, "project volumes left mounted")
+            #expect(!LoopDevice.attached().contains { $0.backingFile.hasPrefix(dataDir + "/") }, "loop devices left attached")
             #expect(HostSnapshot.cgroupDirectories(dataDir: dataDir) == cgroups, "cgroup directories")
             #expect(cgroups == 0)
             let left = (try? FileManager.default.contentsOfDirectory(atPath: dataDir + "/sandboxes")) ?? []

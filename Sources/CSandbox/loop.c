@@ -43,15 +43,13 @@ int csb_loop_attach(int backing_fd, const char *name, char *device, size_t devic
         memset(&config, 0, sizeof config);
         config.fd = (unsigned int)backing_fd;
         // AUTOCLEAR: the device detaches itself when its file system is unmounted and no one
-        // holds it open, so a normal unmount leaves nothing behind. DIRECT_IO: the image's pages
-        // are not cached twice (once by the host's file system, once by the image's).
-        config.info.lo_flags = LO_FLAGS_AUTOCLEAR | LO_FLAGS_DIRECT_IO;
+        // holds it open, so a normal unmount leaves nothing behind. No DIRECT_IO: it would keep
+        // the image's pages out of the host's cache (no double caching), but the mount then
+        // reads its metadata from the disk, synchronously: 10-20 ms more per project creation,
+        // measured on a fresh image whose pages mkfs just wrote.
+        config.info.lo_flags = LO_FLAGS_AUTOCLEAR;
         if (name) strncpy((char *)config.info.lo_file_name, name, LO_NAME_SIZE - 1);
         int rc = ioctl(fd, LOOP_CONFIGURE, &config);
-        if (rc < 0 && errno == EINVAL) {
-            config.info.lo_flags = LO_FLAGS_AUTOCLEAR;
-            rc = ioctl(fd, LOOP_CONFIGURE, &config);
-        }
         if (rc == 0) {
             close(control);
             return fd;

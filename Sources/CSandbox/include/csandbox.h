@@ -46,7 +46,7 @@ int csb_socket_in_netns(int netns_fd, int family);
 /// syncfs(2): flushes the file system holding `fd` (one call instead of an fsync per file).
 int csb_syncfs(int fd);
 /// Attaches `backing_fd` (an open disk image) to a free loop device, auto-clearing (it detaches
-/// itself once unmounted and closed) with direct I/O where the file system allows. Writes the
+/// itself once unmounted and closed). Writes the
 /// device's path into `device`; answers an open fd of the device, or -errno.
 int csb_loop_attach(int backing_fd, const char *name, char *device, size_t device_size);
 /// LOOP_CLR_FD on `device` (a leftover of a killed host). 0, or -errno.

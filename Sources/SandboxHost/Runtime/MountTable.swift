@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The host's mounts, from `/proc/self/mountinfo`: what a start sweeps and what a delete checks.
 enum MountTable {
@@ -9,8 +12,24 @@ enum MountTable {
     }
 
     static func read() -> [Entry] {
-        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").compactMap(parse)
+        String(decoding: readProcFile("/proc/self/mountinfo"), as: UTF8.self).split(separator: "\n").compactMap(parse)
+    }
+
+    /// Reads to the end: a proc file says its size is 0, so a reader that trusts the size reads
+    /// a part. Bounded (64 MiB, far above any mount table).
+    static func readProcFile(_ path: String) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return [] }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while bytes.count < 64 << 20 {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            bytes += chunk[..<count]
+        }
+        return bytes
     }
 
     /// One line: `id parent major:minor root mount-point options [optional…] - fstype source super-options`.

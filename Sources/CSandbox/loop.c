@@ -83,3 +83,14 @@ int csb_unmount(const char *target, int detach) {
     if (umount2(target, (detach ? MNT_DETACH : 0) | UMOUNT_NOFOLLOW) < 0) return -errno;
     return 0;
 }
+
+int csb_mount_clone(const char *source, const char *target) {
+    // A detached copy of the mount at `source`, attached at `target`: works whatever the
+    // propagation of `source`'s parent (MS_MOVE refuses a mount under a shared one).
+    int tree = open_tree(AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (tree < 0) return -errno;
+    int rc = move_mount(tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH);
+    int code = errno;
+    close(tree);
+    return rc < 0 ? -code : 0;
+}

@@ -54,6 +54,9 @@ int csb_loop_detach(const char *device);
 /// mount(2) of the ext4 file system on `device` at `target`, nosuid, nodev, noatime, with
 /// `options` (e.g. "discard"). 0, or -errno.
 int csb_mount_image(const char *device, const char *target, const char *options);
+/// Attaches a copy of the mount at `source` at `target` (open_tree + move_mount); the caller
+/// then unmounts `source`. 0, or -errno.
+int csb_mount_clone(const char *source, const char *target);
 /// umount2(2) of `target` (never following a link there), lazily when `detach`. 0, or -errno.
 int csb_unmount(const char *target, int detach);
 #define CSB_RESOLVE_NO_XDEV 0x01

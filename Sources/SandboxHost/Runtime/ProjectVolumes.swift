@@ -47,9 +47,17 @@ final class ProjectVolumes: Sendable {
     func create(_ projectID: String) throws {
         let path = imagePath(projectID)
         if access(path, F_OK) != 0 {
-            if let ready = pool?.take(image), rename(ready, path) == 0 {
-                // A ready-made image.
-            } else {
+            if let pool, let ready = pool.take(image) {
+                // A ready-made image, mounted: renamed into place (the loop device follows the
+                // file), its mount cloned to the project's mount point. Should the clone fail,
+                // the image is in place and `mount` below attaches it the ordinary way.
+                let renamed = rename(ready.image, path) == 0
+                if renamed && (mkdir(mountPoint(projectID), 0o755) == 0 || errno == EEXIST) {
+                    _ = csb_mount_clone(ready.mount, mountPoint(projectID))
+                }
+                pool.release(ready, unlinkImage: !renamed)
+            }
+            if access(path, F_OK) != 0 {
                 let making = imagesDirectory + "/.making-" + projectID
                 unlink(making)
                 try image.make(at: making)
@@ -68,16 +76,23 @@ final class ProjectVolumes: Sendable {
     func mount(_ projectID: String) throws {
         let point = mountPoint(projectID)
         if mkdir(point, 0o755) != 0 && errno != EEXIST { throw RuntimeFailure.system("mkdir mount point", errno) }
-        if !isMounted(projectID) {
-            let (device, descriptor) = try LoopDevice.attach(image: imagePath(projectID))
-            // Closing the device's last descriptor without a mount detaches it (auto-clear).
-            defer { close(descriptor) }
-            let rc = csb_mount_image(device, point, "discard")
-            guard rc == 0 else { throw RuntimeFailure.system("mount \(device)", -rc) }
-        }
-        let staging = point + "/" + Self.staging
-        try? WorkspaceStore.removeTree(staging)
-        for (name, mode) in [("workspace", 0o755), ("sandbox", 0o700), (Self.staging, 0o700)] as [(String, mode_t)] {
+        if !isMounted(projectID) { try Self.attachAndMount(imagePath(projectID), at: point) }
+        try? WorkspaceStore.removeTree(point + "/" + Self.staging)
+        try Self.makeLayout(point)
+    }
+
+    /// Attaches `image` to a loop device and mounts its file system at `point`.
+    static func attachAndMount(_ image: String, at point: String) throws {
+        let (device, descriptor) = try LoopDevice.attach(image: image)
+        // Closing the device's last descriptor without a mount detaches it (auto-clear).
+        defer { close(descriptor) }
+        let rc = csb_mount_image(device, point, "discard")
+        guard rc == 0 else { throw RuntimeFailure.system("mount \(device)", -rc) }
+    }
+
+    /// The directories of a volume: `workspace/`, `sandbox/`, `.staging/`.
+    static func makeLayout(_ point: String) throws {
+        for (name, mode) in [("workspace", 0o755), ("sandbox", 0o700), (staging, 0o700)] as [(String, mode_t)] {
             if mkdir(point + "/" + name, mode) != 0 && errno != EEXIST { throw RuntimeFailure.system("mkdir \(name)", errno) }
         }
     }

@@ -95,10 +95,14 @@ enum HostSnapshot {
         }
     }
 
-    /// Mounts in this process's namespace, project volumes left out: every project made by a
-    /// test running in parallel mounts one (tests of volumes check them by name).
+    /// Mounts in this process's namespace, project volumes and ready-made pool images left out:
+    /// every project made by a test running in parallel mounts one (tests of volumes check them
+    /// by name).
     static func mountCount() -> Int {
-        MountTable.read().filter { !($0.fileSystem == "ext4" && $0.source.hasPrefix("/dev/loop") && $0.mountPoint.contains("/workspaces/")) }.count
+        MountTable.read().filter { entry in
+            !(entry.fileSystem == "ext4" && entry.source.hasPrefix("/dev/loop")
+              && (entry.mountPoint.contains("/workspaces/") || entry.mountPoint.contains("/disks/pool/")))
+        }.count
     }
 
     static func openFDs() -> Int {

@@ -41,8 +41,12 @@ struct FilesController {
 
     /// The sandbox's workspace, opened on the thread pool (a path lookup may wait on the disk).
     private func openRoot(_ record: SandboxRecord) async throws -> WorkspaceRoot {
-        let path = services.workspaces.path(projectID: record.projectID)
-        return try await run { try WorkspaceRoot(path: path) }
+        let (workspaces, projectID) = (services.workspaces, record.projectID)
+        let path = workspaces.path(projectID: projectID)
+        return try await run {
+            try workspaces.ensureVolume(projectID: projectID)
+            return try WorkspaceRoot(path: path)
+        }
     }
 
     private func run<T: Sendable>(_ body: @Sendable @escaping () throws -> T) async throws -> T {

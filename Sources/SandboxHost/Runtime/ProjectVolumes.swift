@@ -1,6 +1,7 @@
 import CSandbox
 import Foundation
 import Logging
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,13 +15,16 @@ import Glibc
 /// they can be linked into place), so everything a sandbox or its API writes shares one budget
 /// of bytes and inodes: past it, writes fail with ENOSPC.
 ///
-/// The kernel holds the state (which image is mounted where); this type keeps none, so it is
-/// safe from any thread. Every call blocks (mkfs, mount, sysfs): run it on a thread pool.
+/// The kernel holds the state (which image is mounted where). Changes (create, mount, destroy)
+/// are serialised by one lock: two requests mounting one image at once would put one file
+/// system on two loop devices and corrupt it. Every call blocks (mkfs, mount, sysfs): run it
+/// on a thread pool.
 final class ProjectVolumes: Sendable {
     let imagesDirectory: String
     let mountRoot: String
     let image: DiskImage
     let pool: DiskImagePool?
+    private let changing = Mutex(())
 
     init(imagesDirectory: String, mountRoot: String, image: DiskImage, poolSize: Int) {
         mkdir(imagesDirectory, 0o700)
@@ -43,9 +47,26 @@ final class ProjectVolumes: Sendable {
         return point.st_dev != root.st_dev
     }
 
-    /// Makes the project's image (from the pool when one of the right size is ready) and mounts it.
+    /// Makes the project's image (from the pool when one of the right size is ready) and mounts
+    /// it; mounts it only, when it exists. Refuses a project whose files predate disk images
+    /// (mounting over them would hide them).
     func create(_ projectID: String) throws {
+        try changing.withLock { _ in try createLocked(projectID) }
+    }
+
+    /// Mounts the project's volume unless it is mounted (a mount that failed at start is tried
+    /// again at first need): a sandbox or an upload never lands on the host's disk unbounded.
+    func ensureMounted(_ projectID: String) throws {
+        guard !isMounted(projectID) else { return }
+        try create(projectID)
+    }
+
+    private func createLocked(_ projectID: String) throws {
         let path = imagePath(projectID)
+        if access(path, F_OK) != 0, !isMounted(projectID),
+           let entries = try? FileManager.default.contentsOfDirectory(atPath: mountPoint(projectID)), !entries.isEmpty {
+            throw HostError(.sandboxUnavailable, "the project's files predate disk images; they were left as they are")
+        }
         if access(path, F_OK) != 0 {
             if let pool, let ready = pool.take(image) {
                 // A ready-made image, mounted: renamed into place (the loop device follows the
@@ -68,12 +89,12 @@ final class ProjectVolumes: Sendable {
                 }
             }
         }
-        try mount(projectID)
+        try mountLocked(projectID)
     }
 
     /// Mounts the project's image if it is not mounted, and empties its staging directory
     /// (what a killed host was receiving was never acknowledged).
-    func mount(_ projectID: String) throws {
+    private func mountLocked(_ projectID: String) throws {
         let point = mountPoint(projectID)
         if mkdir(point, 0o755) != 0 && errno != EEXIST { throw RuntimeFailure.system("mkdir mount point", errno) }
         if !isMounted(projectID) { try Self.attachAndMount(imagePath(projectID), at: point) }
@@ -102,11 +123,11 @@ final class ProjectVolumes: Sendable {
     /// Unmounts the project's volume (lazily if a request still holds a file in it: the loop
     /// device detaches when the last one closes) and removes its image.
     func destroy(_ projectID: String) throws {
-        try unmount(projectID)
+        try changing.withLock { _ in try unmountLocked(projectID) }
         if unlink(imagePath(projectID)) != 0 && errno != ENOENT { throw RuntimeFailure.system("unlink disk image", errno) }
     }
 
-    func unmount(_ projectID: String) throws {
+    private func unmountLocked(_ projectID: String) throws {
         let point = mountPoint(projectID)
         // Stacked mounts (a killed host's and a new one) come off one by one; bounded.
         for _ in 0..<8 where isMounted(projectID) {
@@ -145,12 +166,6 @@ final class ProjectVolumes: Sendable {
             }
         }
         for projectID in projectIDs.sorted() {
-            if access(imagePath(projectID), F_OK) != 0, !isMounted(projectID),
-               let entries = try? FileManager.default.contentsOfDirectory(atPath: mountPoint(projectID)), !entries.isEmpty {
-                // A workspace from before disk images: mounting over it would hide its files.
-                logger.warning("project has files but no disk image; left as it is", metadata: ["project": "\(projectID)"])
-                continue
-            }
             do {
                 try create(projectID)
             } catch {

@@ -99,6 +99,7 @@ public actor SandboxRuntime {
         let workspace = workspaces.path(projectID: record.projectID)
         let limits = record.limits
         let cgroups = self.cgroups
+        let workspaces = self.workspaces
         let helper = configuration.helperPath
         let poller = self.poller
         let (image, usrLower) = try await imageLayers(record.image)
@@ -107,6 +108,7 @@ public actor SandboxRuntime {
             throw HostError(.sandboxUnavailable, "the sandbox helper (sandbox-init) is missing beside sandbox-host; build it (make build)")
         }
         let process: SandboxProcess = try await NIOThreadPool.singleton.runIfActive {
+            try workspaces.ensureVolume(projectID: record.projectID)
             try paths.prepare(uidBase: record.uidBase, workspace: workspace)
             let joined = try cgroups.create(record.id, limits: limits)
             var arguments = [

@@ -32,6 +32,11 @@ public struct WorkspaceStore: Sendable {
     /// The directory of the project's sandbox's writable layers (`SandboxPaths`), on its volume.
     func layersPath(projectID: String) -> String { volumePath(projectID: projectID) + "/sandbox" }
 
+    /// Blocking: mounts the project's volume if it is not mounted (see `ProjectVolumes.ensureMounted`).
+    func ensureVolume(projectID: String) throws {
+        try volumes?.ensureMounted(projectID)
+    }
+
     public func create(projectID: String) async throws {
         let (volume, volumes) = (volumePath(projectID: projectID), volumes)
         try await threadPool.runIfActive {

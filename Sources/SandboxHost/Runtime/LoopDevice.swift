@@ -54,11 +54,4 @@ enum LoopDevice {
             return Attached(device: "/dev/" + name, backingFile: path, deleted: deleted)
         }
     }
-
-    /// The backing file of `device` (`/dev/loopN`), if it is a bound loop device.
-    static func backingFile(of device: String) -> Attached? {
-        guard device.hasPrefix("/dev/loop") else { return nil }
-        let name = String(device.dropFirst("/dev/".count))
-        return attached().first { $0.device == "/dev/" + name }
-    }
 }

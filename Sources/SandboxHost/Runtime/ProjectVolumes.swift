@@ -135,6 +135,8 @@ final class ProjectVolumes: Sendable {
             if rc == -EBUSY { rc = csb_unmount(point, 1) }
             guard rc == 0 || rc == -EINVAL || rc == -ENOENT else { throw RuntimeFailure.system("unmount \(point)", -rc) }
         }
+        // Never go on to remove a tree that is still a mounted volume.
+        if isMounted(projectID) { throw RuntimeFailure.system("unmount \(point): still mounted", EBUSY) }
     }
 
     /// At start: keeps the volumes a previous run left mounted where they belong, unmounts the
@@ -144,9 +146,12 @@ final class ProjectVolumes: Sendable {
     /// projects on this host.
     func recover(keeping projectIDs: Set<String>, logger: Logger) {
         var mountedDevices = Set<String>()
+        // One sysfs scan, not one per mount: O(mounts + loop devices).
+        let loops = LoopDevice.attached()
+        let byDevice = Dictionary(loops.map { ($0.device, $0) }, uniquingKeysWith: { first, _ in first })
         for entry in MountTable.read() where Self.parent(entry.mountPoint) == mountRoot {
             let projectID = String(entry.mountPoint.dropFirst(mountRoot.count + 1))
-            let backing = LoopDevice.backingFile(of: entry.source)
+            let backing = byDevice[entry.source]
             if projectIDs.contains(projectID), let backing, !backing.deleted, backing.backingFile == imagePath(projectID) {
                 mountedDevices.insert(entry.source)
                 continue
@@ -155,7 +160,7 @@ final class ProjectVolumes: Sendable {
             _ = csb_unmount(entry.mountPoint, 1)
             if !projectIDs.contains(projectID) { rmdir(entry.mountPoint) }
         }
-        for loop in LoopDevice.attached() where Self.parent(loop.backingFile) == imagesDirectory && !mountedDevices.contains(loop.device) {
+        for loop in loops where Self.parent(loop.backingFile) == imagesDirectory && !mountedDevices.contains(loop.device) {
             logger.info("detaching a stale loop device", metadata: ["device": "\(loop.device)"])
             try? LoopDevice.detach(loop.device)
         }

@@ -131,6 +131,26 @@ extension HeavySuites {
             }
         }
 
+        @Test func aStartSweepsTheVolumeOfAProjectThatIsGone() async throws {
+            let host = try TestHost(configure: Self.smallDisk)
+            defer { host.remove() }
+            let (kept, gone) = try await host.test { client in
+                (try await createProject(client, key: host.adminKey, name: "kept"), try await createProject(client, key: host.adminKey, name: "gone"))
+            }
+            let volumes = try #require(host.services.workspaces.volumes)
+            #expect(volumes.isMounted(gone))
+            // A crash between the row's delete and the volume's removal.
+            _ = try host.services.database.runBlocking { try $0.run("DELETE FROM projects WHERE id = ?", [.text(gone)]) }
+            let opened = try DataDirectory.open(host.configuration)
+            let services = try HostServices(configuration: host.configuration, database: opened.database)
+            services.workspaces.volumes?.pool?.stop()
+            #expect(!MountTable.read().contains { $0.mountPoint == volumes.mountPoint(gone) })
+            #expect(!LoopDevice.attached().contains { $0.backingFile == volumes.imagePath(gone) })
+            #expect(!FileManager.default.fileExists(atPath: volumes.imagePath(gone)))
+            #expect(!FileManager.default.fileExists(atPath: volumes.mountPoint(gone)))
+            #expect(volumes.isMounted(kept))
+        }
+
         @Test func lowHostDiskAnswers507AndHealthSaysDegraded() async throws {
             let host = try TestHost { configuration in
                 Self.smallDisk(&configuration)

@@ -166,7 +166,7 @@ public struct ArchiveExtractor: Sendable {
                 guard count > 0 else {
                     let code = errno
                     throw FileAPIError(
-                        "cannot write \(components.joined(separator: "/"))", kind: code == ENOSPC ? .quotaExceeded : .failure,
+                        "cannot write \(components.joined(separator: "/"))", kind: code == ENOSPC || code == EDQUOT ? .quotaExceeded : .failure,
                         cause: FileSystemFailure(call: "pwrite", code: code))
                 }
                 written += count

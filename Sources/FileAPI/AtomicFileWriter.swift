@@ -49,7 +49,7 @@ public final class AtomicFileWriter: @unchecked Sendable {
                 if errno == EINTR { continue }
                 let code = errno
                 throw FileAPIError(
-                    code == ENOSPC || code == EDQUOT ? "no space left on the host" : "cannot write the upload",
+                    code == ENOSPC || code == EDQUOT ? "the project's disk is full (its disk_mb budget)" : "cannot write the upload",
                     kind: code == ENOSPC || code == EDQUOT ? .quotaExceeded : .failure,
                     cause: FileSystemFailure(call: "write", code: code))
             }

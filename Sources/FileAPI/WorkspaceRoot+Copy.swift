@@ -28,14 +28,9 @@ extension WorkspaceRoot {
                     let output = openat(to, entry.name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
                     guard output >= 0 else { throw FileAPIError.system("openat", errno, path) }
                     let outputFD = FileDescriptor(output)
-                    while true {
-                        let count = buffer.withUnsafeMutableBytes { read(inputFD.raw, $0.baseAddress!, $0.count) }
-                        if count < 0 && errno == EINTR { continue }
-                        guard count > 0 else { break }
-                        guard buffer.withUnsafeBytes({ write(outputFD.raw, $0.baseAddress!, count) }) == count else {
-                            throw FileAPIError.system("write", errno, path)
-                        }
-                    }
+                    // Holes stay holes: the copy costs the host what the file holds, not its length.
+                    let code = SparseCopy.copy(from: inputFD.raw, to: outputFD.raw, buffer: &buffer)
+                    guard code == 0 else { throw FileAPIError.system("write", code, path) }
                     copied += 1
                 }
             }

@@ -97,7 +97,9 @@ public struct HostError: Error, CustomStringConvertible, Sendable {
         case .notFound: .notFound
         case .conflict: .conflict
         case .tooLarge: .payloadTooLarge
-        case .quotaExceeded: .insufficientStorage
+        // The project's disk budget (its volume's ENOSPC, or the quota): the contract's 413.
+        // 507 is for the host's own disk running low (`DataDisk.checkReserve`).
+        case .quotaExceeded: .payloadTooLarge
         case .failure: .internalError
         }
         self.init(code, error.message, cause: error)

@@ -169,6 +169,8 @@ struct FilesTests {
         let host = try TestHost.unthrottled { configuration in
             configuration.maxUploadBytes = 1 << 20
             configuration.workspaceQuotaBytes = (5 << 20) / 2
+            // The quota applies to plain workspace directories; a disk image bounds the rest (DiskLimitTests).
+            configuration.diskImages = false
         }
         defer { host.remove() }
         try await host.test { client in
@@ -178,8 +180,8 @@ struct FilesTests {
             #expect(try await files.put("a.bin", bytes: [UInt8](repeating: 1, count: 1 << 20)) == .ok)
             #expect(try await files.put("b.bin", bytes: [UInt8](repeating: 1, count: 1 << 20)) == .ok)
             let over = try await files.call(.put, "/files/content?path=c.bin", body: ByteBuffer(bytes: [UInt8](repeating: 1, count: 1 << 20)))
-            #expect(over.status.code == 507)
-            #expect(over.json["code"] as? String == "INSUFFICIENT_STORAGE")
+            #expect(over.status == .contentTooLarge)
+            #expect(over.json["code"] as? String == "PAYLOAD_TOO_LARGE")
             let workspace = try await files.workspace(host)
             #expect(try FileManager.default.contentsOfDirectory(atPath: workspace).sorted() == ["a.bin", "b.bin"])
         }

@@ -13,7 +13,7 @@ extension HeavySuites {
             var largest = 0
             for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
                 guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: directory + "/" + name),
-                      target.contains("/staging/") else { continue }
+                      target.contains("/.staging/") else { continue }
                 var info = stat()
                 if stat(directory + "/" + name, &info) == 0 { largest = max(largest, Int(info.st_size)) }
             }
@@ -26,7 +26,7 @@ extension HeavySuites {
             let host = try await HostProcess(dataDir: dataDir)
             let key = try host.adminKey
             let (project, sandbox) = try await host.createSandbox(key: key)
-            let workspace = dataDir + "/workspaces/" + project
+            let workspace = dataDir + "/workspaces/" + project + "/workspace"
             // An earlier version that must survive whole.
             _ = try await host.request(.PUT, "/api/sandboxes/\(sandbox)/files/content?path=big.bin", key: key, body: "old version")
 
@@ -64,7 +64,8 @@ extension HeavySuites {
             let content = FileManager.default.contents(atPath: workspace + "/big.bin")
             #expect(content == Data("old version".utf8), "the file is the old version or the whole new one, never a part")
             #expect(try FileManager.default.contentsOfDirectory(atPath: workspace) == ["big.bin"], "no temp files in the workspace")
-            #expect(try FileManager.default.contentsOfDirectory(atPath: dataDir + "/staging") == [], "no staging files")
+            // Staged on the project's own volume (it links into place there), emptied at start.
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dataDir + "/workspaces/" + project + "/.staging") == [], "no staging files")
 
             // And an upload that completes is there whole, read back through the API.
             let (status, _) = try await restarted.request(.PUT, "/api/sandboxes/\(sandbox)/files/content?path=big.bin", key: key, body: String(repeating: "n", count: 5 << 20))

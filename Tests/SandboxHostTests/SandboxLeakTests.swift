@@ -45,11 +45,17 @@ extension HeavySuites {
             #expect(Self.fdCount(pid) == fds, "host fds")
             #expect(Self.childCount(pid) == children, "host children")
             #expect(HostSnapshot.mountCount() == mounts, "host mount table")
+            // Deleted projects' volumes are gone (the pool's ready images stay until shutdown).
+            #expect(!MountTable.read().contains { $0.mountPoint.hasPrefix(dataDir + "/workspaces/") }, "project volumes left mounted")
+            #expect(!LoopDevice.attached().contains { $0.backingFile.hasPrefix(dataDir + "/") && !$0.backingFile.hasPrefix(dataDir + "/disks/pool/") },
+                    "loop devices left attached")
             #expect(HostSnapshot.cgroupDirectories(dataDir: dataDir) == cgroups, "cgroup directories")
             #expect(cgroups == 0)
             let left = (try? FileManager.default.contentsOfDirectory(atPath: dataDir + "/sandboxes")) ?? []
             #expect(left.isEmpty, "sandbox directories left: \(left.count)")
             try await host.stop()
+            #expect(!MountTable.read().contains { $0.mountPoint.hasPrefix(dataDir + "/") }, "mounts left after shutdown")
+            #expect(!LoopDevice.attached().contains { $0.backingFile.hasPrefix(dataDir + "/") }, "loop devices left after shutdown")
         }
     }
 }

@@ -52,6 +52,20 @@ const void *csb_memmem(const void *haystack, size_t haystack_length, const void 
 int csb_socket_in_netns(int netns_fd, int family);
 /// syncfs(2): flushes the file system holding `fd` (one call instead of an fsync per file).
 int csb_syncfs(int fd);
+/// Attaches `backing_fd` (an open disk image) to a free loop device, auto-clearing (it detaches
+/// itself once unmounted and closed). Writes the
+/// device's path into `device`; answers an open fd of the device, or -errno.
+int csb_loop_attach(int backing_fd, const char *name, char *device, size_t device_size);
+/// LOOP_CLR_FD on `device` (a leftover of a killed host). 0, or -errno.
+int csb_loop_detach(const char *device);
+/// mount(2) of the ext4 file system on `device` at `target`, nosuid, nodev, noatime, with
+/// `options` (e.g. "discard"). 0, or -errno.
+int csb_mount_image(const char *device, const char *target, const char *options);
+/// Attaches a copy of the mount at `source` at `target` (open_tree + move_mount); the caller
+/// then unmounts `source`. 0, or -errno.
+int csb_mount_clone(const char *source, const char *target);
+/// umount2(2) of `target` (never following a link there), lazily when `detach`. 0, or -errno.
+int csb_unmount(const char *target, int detach);
 #define CSB_RESOLVE_NO_XDEV 0x01
 #define CSB_RESOLVE_NO_MAGICLINKS 0x02
 #define CSB_RESOLVE_NO_SYMLINKS 0x04

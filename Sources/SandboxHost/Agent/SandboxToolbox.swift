@@ -61,10 +61,15 @@ struct SandboxToolbox: SandboxTools {
     }
 
     func writeFile(path: String, content: [UInt8]) async throws {
-        let (staging, maxBytes, quota) = (configuration.stagingPath, configuration.maxUploadBytes, configuration.workspaceQuotaBytes)
+        let (staging, maxBytes, quota) = (
+            workspaces.stagingPath(projectID: record.projectID), configuration.maxUploadBytes, configuration.workspaceQuotaBytes)
+        let (configuration, budgeted) = (configuration, workspaces.volumes != nil)
         try await files { root in
+            try DataDisk.checkReserve(configuration)
             let target = try WorkspacePath(path)
-            let writer = try AtomicFileWriter(stagingDirectory: staging, maxBytes: maxBytes, spaceLeft: max(0, quota - root.diskUsage()))
+            // On a volume its free space bounds the write (ENOSPC); without one, the quota walk.
+            let left = budgeted ? Int64.max : max(0, quota - root.diskUsage())
+            let writer = try AtomicFileWriter(stagingDirectory: staging, maxBytes: maxBytes, spaceLeft: left)
             try writer.write(content)
             try writer.commit(to: target, in: root)
         }

@@ -22,6 +22,15 @@ public struct HostConfiguration: Sendable {
     public var maxUploadBytes: Int64 = 2 << 30
     /// Disk space one workspace may use, in bytes (507 for a write beyond it).
     public var workspaceQuotaBytes: Int64 = 10 << 30
+    /// Give each project a disk image of `sandboxLimits.diskMB` (its workspace and its sandbox's
+    /// writable layers share that budget); false: plain directories, no budget.
+    public var diskImages = true
+    /// Inodes per MiB of a project's disk budget.
+    public var diskInodesPerMB = 128
+    /// Disk images of the default size kept ready, so creating a project skips mkfs.
+    public var diskPoolSize = 2
+    /// Below this much free space in the data directory, writes answer 507 and health says `disk` degraded.
+    public var diskReserveBytes: Int64 = 1024 << 20
     /// Preview hosts are `{port}-{sandbox_id}.<previewDomain>`; `*.localhost` resolves to the
     /// loopback in browsers, so the default needs no DNS on one machine.
     public var previewDomain = "preview.localhost"
@@ -76,6 +85,10 @@ public struct HostConfiguration: Sendable {
         if let value = environment["SANDBOX_HOST_WORKSPACE_QUOTA_MB"].flatMap(Int64.init) {
             configuration.workspaceQuotaBytes = value << 20
         }
+        if let value = environment["SANDBOX_HOST_DISK_IMAGES"] { configuration.diskImages = !["0", "false", "off", "no"].contains(value.lowercased()) }
+        if let value = environment["SANDBOX_HOST_DISK_INODES_PER_MB"].flatMap(Int.init), value > 0 { configuration.diskInodesPerMB = value }
+        if let value = environment["SANDBOX_HOST_DISK_POOL"].flatMap(Int.init), value >= 0 { configuration.diskPoolSize = value }
+        if let value = environment["SANDBOX_HOST_DISK_RESERVE_MB"].flatMap(Int64.init), value >= 0 { configuration.diskReserveBytes = value << 20 }
         if let value = environment["SANDBOX_HOST_ARCHIVE_MAX_BYTES"].flatMap(Int64.init) { configuration.extractionLimits.maxBytes = value }
         if let value = environment["SANDBOX_HOST_ARCHIVE_MAX_ENTRIES"].flatMap(Int.init) { configuration.extractionLimits.maxEntries = value }
         if let value = environment["SANDBOX_HOST_MULTIPART_MAX_FILES"].flatMap(Int.init), value > 0 { configuration.multipartLimits.maxFiles = value }
@@ -107,6 +120,8 @@ public struct HostConfiguration: Sendable {
     var databasePath: String { dataDir + "/sandbox-host.sqlite3" }
     var adminKeyPath: String { dataDir + "/admin.key" }
     var workspacesPath: String { dataDir + "/workspaces" }
+    /// Projects' disk images (`<project_id>.img`) and the pool of ready ones.
+    var disksPath: String { dataDir + "/disks" }
     /// Uploads and archive extractions in progress; emptied at every start.
     var stagingPath: String { dataDir + "/staging" }
 }

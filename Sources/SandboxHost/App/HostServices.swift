@@ -35,7 +35,8 @@ public struct HostServices: Sendable {
         self.users = UserStore(database: database)
         self.projects = ProjectStore(database: database)
         self.threads = ThreadStore(database: database)
-        self.workspaces = WorkspaceStore(root: configuration.workspacesPath)
+        self.workspaces = WorkspaceStore(
+            root: configuration.workspacesPath, volumes: try Self.mountVolumes(configuration, database: database, logger: logger))
         self.authenticator = Authenticator(users: users)
         self.rateLimiter = RateLimiter(
             ratePerSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst)
@@ -65,6 +66,22 @@ public struct HostServices: Sendable {
             configuration: configuration, sandboxes: sandboxes, devServers: devServers, retry: Self.retryPolicy(environment), logger: logger)
         self.instanceID = Identifier.randomHex(bytes: 12)
         self.environment = environment
+    }
+
+    /// The projects' disk images, each mounted (as a killed host left it, or now), and the pool
+    /// of ready images started; nil when disk images are off.
+    static func mountVolumes(_ configuration: HostConfiguration, database: Database, logger: Logger) throws -> ProjectVolumes? {
+        guard configuration.diskImages else { return nil }
+        let image = DiskImage(megabytes: configuration.sandboxLimits.diskMB, inodesPerMegabyte: configuration.diskInodesPerMB)
+        let volumes = ProjectVolumes(
+            imagesDirectory: configuration.disksPath, mountRoot: configuration.workspacesPath, image: image,
+            poolSize: configuration.diskPoolSize)
+        let projectIDs = try database.runBlocking { connection in
+            Set(try connection.query("SELECT id FROM projects").map { try $0.text(0) })
+        }
+        volumes.recover(keeping: projectIDs, logger: logger)
+        volumes.pool?.start()
+        return volumes
     }
 
     /// Provider retries: `SANDBOX_HOST_LLM_MAX_ATTEMPTS` (5) tries, backoff from

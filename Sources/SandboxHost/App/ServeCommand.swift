@@ -39,6 +39,9 @@ struct ServeCommand: AsyncParsableCommand {
         let app = HostApplication.build(services: services, logger: logger)
         try await app.runService()
         await services.runtime.stopAll()
+        // Volumes come off with the host; the next start mounts them again (a killed host's
+        // are found mounted and kept).
+        services.workspaces.volumes?.unmountAll()
         opened.database.close()
         logger.info("sandbox-host stopped")
     }

@@ -48,19 +48,38 @@ struct FilesController {
 
     /// The sandbox's workspace, opened on the thread pool (a path lookup may wait on the disk).
     private func openRoot(_ record: SandboxRecord) async throws -> WorkspaceRoot {
-        let path = services.workspaces.path(projectID: record.projectID)
-        return try await run { try WorkspaceRoot(path: path) }
+        let (workspaces, projectID) = (services.workspaces, record.projectID)
+        let path = workspaces.path(projectID: projectID)
+        return try await run {
+            try workspaces.ensureVolume(projectID: projectID)
+            return try WorkspaceRoot(path: path)
+        }
     }
 
     private func run<T: Sendable>(_ body: @Sendable @escaping () throws -> T) async throws -> T {
         try await threadPool.runIfActive(body)
     }
 
-    /// What the quota still allows in this workspace.
-    private func spaceLeft(_ root: WorkspaceRoot) async throws -> Int64 {
-        let quota = services.configuration.workspaceQuotaBytes
+    /// What the project's disk budget still allows: the free space of its volume (a statvfs,
+    /// no walk), or without disk images, the workspace quota less a walk's usage. A cheap early
+    /// refusal; past it the volume's ENOSPC refuses the write just the same (413).
+    /// Refuses first, with 507, when the host's own disk is under its reserve.
+    private func spaceLeft(_ record: SandboxRecord, _ root: WorkspaceRoot) async throws -> Int64 {
+        let configuration = services.configuration
+        try await run { try DataDisk.checkReserve(configuration) }
+        if services.workspaces.volumes != nil {
+            let staging = staging(record)
+            return try await run { DataDisk.freeBytes(staging) ?? .max }
+        }
+        let quota = configuration.workspaceQuotaBytes
         let used = try await run { root.diskUsage() }
         return max(0, quota - used)
+    }
+
+    /// Uploads to a project are staged on its own volume: they link into place there, and
+    /// count against its budget while they arrive.
+    private func staging(_ record: SandboxRecord) -> String {
+        services.workspaces.stagingPath(projectID: record.projectID)
     }
 
     private func checkDeclaredLength(_ request: Request) throws {
@@ -115,8 +134,8 @@ struct FilesController {
         let root = try await openRoot(record)
         services.runtime.touch(record.id)
         let upload = try MultipartUpload(
-            contentType: request.headers[.contentType] ?? "", stagingDirectory: services.configuration.stagingPath,
-            maxBytes: services.configuration.maxUploadBytes, spaceLeft: try await spaceLeft(root),
+            contentType: request.headers[.contentType] ?? "", stagingDirectory: staging(record),
+            maxBytes: services.configuration.maxUploadBytes, spaceLeft: try await spaceLeft(record, root),
             limits: services.configuration.multipartLimits)
         try await stream(request) { try upload.feed($0) }
         guard !upload.files.isEmpty else { throw HostError(.unprocessable, "the form has no 'file' part") }
@@ -147,9 +166,9 @@ struct FilesController {
     }
 
     @Sendable func put(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<UploadedFile> {
-        let (_, root, path) = try await target(request, context, requirePath: true)
+        let (record, root, path) = try await target(request, context, requirePath: true)
         try checkDeclaredLength(request)
-        let (staging, maxBytes, left) = (services.configuration.stagingPath, services.configuration.maxUploadBytes, try await spaceLeft(root))
+        let (staging, maxBytes, left) = (staging(record), services.configuration.maxUploadBytes, try await spaceLeft(record, root))
         // Creating a file waits on the file system's journal: never on the event loop.
         let writer = try await run { try AtomicFileWriter(stagingDirectory: staging, maxBytes: maxBytes, spaceLeft: left) }
         try await stream(request) { buffer in try buffer.withUnsafeReadableBytes { try writer.write($0) } }
@@ -171,16 +190,17 @@ struct FilesController {
     /// The body is spooled to an unnamed staging file (so libarchive can seek in a zip), then
     /// extracted; a refused archive leaves nothing behind.
     @Sendable func uploadArchive(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<Extracted> {
-        let (_, root, path) = try await target(request, context)
+        let (record, root, path) = try await target(request, context)
         try checkDeclaredLength(request)
-        let staging = services.configuration.stagingPath
+        let staging = staging(record)
         let maxBytes = services.configuration.maxUploadBytes
+        _ = try await spaceLeft(record, root)  // 507 before spooling when the host is low
         let spool = try await run { try AtomicFileWriter(stagingDirectory: staging, maxBytes: maxBytes, readable: true) }
         try await stream(request) { buffer in try buffer.withUnsafeReadableBytes { try spool.write($0) } }
         guard spool.size > 0 else { throw HostError(.validation, "the body is empty; send a tar, tar.gz or zip archive") }
         let extractor = ArchiveExtractor(
             root: root, stagingDirectory: staging, limits: services.configuration.extractionLimits,
-            spaceLeft: try await spaceLeft(root))
+            spaceLeft: try await spaceLeft(record, root))
         let report = try await run { () -> ExtractionReport in
             lseek(spool.descriptor, 0, SEEK_SET)
             return try extractor.extract(archive: spool.descriptor, into: path)

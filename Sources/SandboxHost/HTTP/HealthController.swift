@@ -116,7 +116,8 @@ struct HealthController {
         guard let free else { return Component(status: .critical, detail: "cannot read free space of the data directory") }
         let gib = Double(free) / Double(1 << 30)
         let detail = String(format: "%.1f GiB free in the data directory", gib)
-        let status: HealthStatus = free < 256 << 20 ? .critical : free < 2 << 30 ? .degraded : .ok
+        let reserve = services.configuration.diskReserveBytes
+        let status: HealthStatus = free < 256 << 20 ? .critical : free < max(reserve, 2 << 30) ? .degraded : .ok
         let generic = status == .ok ? "enough free space" : status == .degraded ? "free space is low" : "almost no free space"
         return Component(status: status, detail: detail, free_bytes: free, genericDetail: generic)
     }

@@ -14,6 +14,11 @@ struct SandboxPaths: Sendable {
         directory = dataDir + "/sandboxes/" + sandboxID
     }
 
+    /// The layers in `directory`: on the project's volume, so they count against its disk budget.
+    init(directory: String) {
+        self.directory = directory
+    }
+
     /// Creates the layer directories (cheap: a few mkdirs, the image is shared) and gives the
     /// workspace to the sandbox's id range.
     func prepare(uidBase: UInt32, workspace: String) throws {

@@ -31,10 +31,15 @@ extension SandboxRuntime {
         let closed = sessions.withLock { $0.removeValue(forKey: record.id) } ?? [:]
         closed.values.forEach { $0.close() }
         let paths = SandboxPaths(dataDir: configuration.dataDir, sandboxID: record.id)
+        let layers = SandboxPaths(directory: workspaces.layersPath(projectID: record.projectID))
         let cgroups = self.cgroups
         try await DedicatedThread.run("remove sandbox") {
             try Self.ensureNothingRuns(record.id, cgroups: cgroups)
             try paths.remove()
+            // The layers go; their directory on the project's volume stays, ready for the
+            // project's next sandbox.
+            try layers.remove()
+            mkdir(layers.directory, 0o700)
         }
         try await store.delete(id: record.id)
     }

@@ -127,10 +127,11 @@ public actor SandboxRuntime {
     private func start(_ record: SandboxRecord) async throws -> SandboxProcess {
         // A request holding the record of a sandbox deleted since: never started again.
         guard try await store.exists(id: record.id) else { throw HostError.notFound("sandbox") }
-        let paths = SandboxPaths(dataDir: configuration.dataDir, sandboxID: record.id)
+        let paths = SandboxPaths(directory: workspaces.layersPath(projectID: record.projectID))
         let workspace = workspaces.path(projectID: record.projectID)
         let limits = record.limits
         let cgroups = self.cgroups
+        let workspaces = self.workspaces
         let helper = configuration.helperPath
         let poller = self.poller
         let (image, usrLower) = try await imageLayers(record.image)
@@ -139,6 +140,7 @@ public actor SandboxRuntime {
             throw HostError(.sandboxUnavailable, "the sandbox helper (sandbox-init) is missing beside sandbox-host; build it (make build)")
         }
         let process: SandboxProcess = try await NIOThreadPool.singleton.runIfActive {
+            try workspaces.ensureVolume(projectID: record.projectID)
             try paths.prepare(uidBase: record.uidBase, workspace: workspace)
             let joined = try cgroups.create(record.id, limits: limits)
             var arguments = [

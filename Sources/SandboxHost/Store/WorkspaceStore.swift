@@ -1,32 +1,62 @@
 import FileAPI
 import Foundation
 import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// Where each project's files live on the host: `DATA_DIR/workspaces/<project_id>`, which the
-/// sandbox mounts as `/workspace`.
+/// Where each project's files live on the host: `DATA_DIR/workspaces/<project_id>/`, the
+/// project's volume (its disk image, mounted; see `ProjectVolumes`), holding `workspace/`
+/// (which the sandbox mounts as `/workspace`), `sandbox/` (its writable root layers) and
+/// `.staging/` (uploads on their way in).
 public struct WorkspaceStore: Sendable {
     public let root: String
     let threadPool: NIOThreadPool
+    /// nil: plain directories, no disk budget (`SANDBOX_HOST_DISK_IMAGES=0`).
+    let volumes: ProjectVolumes?
 
     public init(root: String, threadPool: NIOThreadPool = .singleton) {
-        self.root = root
-        self.threadPool = threadPool
+        self.init(root: root, threadPool: threadPool, volumes: nil)
     }
 
-    public func path(projectID: String) -> String { root + "/" + projectID }
+    init(root: String, threadPool: NIOThreadPool = .singleton, volumes: ProjectVolumes?) {
+        self.root = root
+        self.threadPool = threadPool
+        self.volumes = volumes
+    }
+
+    public func path(projectID: String) -> String { volumePath(projectID: projectID) + "/workspace" }
+    /// The project's volume: the mount point of its disk image.
+    func volumePath(projectID: String) -> String { root + "/" + projectID }
+    /// Where uploads to this project are staged: on its volume, so they link into place.
+    func stagingPath(projectID: String) -> String { volumePath(projectID: projectID) + "/" + ProjectVolumes.staging }
+    /// The directory of the project's sandbox's writable layers (`SandboxPaths`), on its volume.
+    func layersPath(projectID: String) -> String { volumePath(projectID: projectID) + "/sandbox" }
+
+    /// Blocking: mounts the project's volume if it is not mounted (see `ProjectVolumes.ensureMounted`).
+    func ensureVolume(projectID: String) throws {
+        try volumes?.ensureMounted(projectID)
+    }
 
     public func create(projectID: String) async throws {
-        let path = path(projectID: projectID)
+        let (volume, volumes) = (volumePath(projectID: projectID), volumes)
         try await threadPool.runIfActive {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            if let volumes { return try volumes.create(projectID) }
+            for path in [volume + "/workspace", volume + "/sandbox", volume + "/" + ProjectVolumes.staging] {
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            }
         }
     }
 
     /// Removes the workspace and everything in it; symlinks inside are removed, never followed.
-    /// On a thread of its own: the tree's size is the tenant's.
+    /// On a thread of its own: the tree's size is the tenant's. A volume is unmounted and its
+    /// image removed first, so nothing inside is walked.
     public func remove(projectID: String) async throws {
-        let path = path(projectID: projectID)
-        try await DedicatedThread.run("remove workspace") { try Self.removeTree(path) }
+        let (path, volumes) = (volumePath(projectID: projectID), volumes)
+        try await DedicatedThread.run("remove workspace") {
+            try volumes?.destroy(projectID)
+            try Self.removeTree(path)
+        }
     }
 
     /// Removes a project's other tree (its deployments), links not followed.
@@ -39,7 +69,12 @@ public struct WorkspaceStore: Sendable {
     func removeOrphans(keeping projectIDs: Set<String>) throws -> Int {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
         var removed = 0
+        var rootInfo = stat()
+        lstat(root, &rootInfo)
         for name in names where !projectIDs.contains(name) {
+            // Still mounted (a killed host's): `ProjectVolumes.recover` unmounts it, never a walk into it.
+            var info = stat()
+            if lstat(root + "/" + name, &info) == 0, info.st_dev != rootInfo.st_dev { continue }
             try Self.removeTree(root + "/" + name)
             removed += 1
         }

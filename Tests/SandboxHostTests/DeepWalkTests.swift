@@ -28,8 +28,8 @@ struct DeepWalkTests {
         do {
             let key = try host.adminKey
             let (project, sandbox) = try await host.createSandbox(key: key)
-            workspace = dataDir + "/workspaces/" + project
-            try await body(host, key, sandbox, dataDir + "/workspaces/" + project)
+            workspace = dataDir + "/workspaces/" + project + "/workspace"
+            try await body(host, key, sandbox, dataDir + "/workspaces/" + project + "/workspace")
         } catch {
             if host.process.isRunning { _ = try? await host.stop(signal: SIGKILL) }
             if let workspace { DeepChain.remove(in: workspace) }

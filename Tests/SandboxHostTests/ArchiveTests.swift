@@ -87,7 +87,8 @@ struct ArchiveTests {
         #expect(Set(problems) == ["up: link leaves", "abs: link leaves", "via: link leaves"], "\(problems)")
     }
 
-    @Test func everyCorpusArchivePassesTheOracle() async throws {
+    @Test(.enabled(if: Corpus.isPresent, "the shared corpus is not beside this clone; hostileEntriesAreSkippedAndReported makes its classes"))
+    func everyCorpusArchivePassesTheOracle() async throws {
         let host = try TestHost.unthrottled()
         defer { host.remove() }
         let archives = Corpus.archives()
@@ -138,7 +139,7 @@ struct ArchiveTests {
             let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
             let workspace = try await files.workspace(host)
             func upload(_ archive: String, to path: String) async throws -> [String: Any] {
-                let bytes = try Data(contentsOf: Corpus.root.appendingPathComponent(archive))
+                let bytes = try Corpus.archive(archive)
                 let result = try await files.call(.post, "/files/archive?path=\(path)", body: ByteBuffer(bytes: bytes))
                 #expect(result.status == .ok, "\(archive): \(result.text)")
                 return result.json
@@ -205,8 +206,10 @@ struct ArchiveTests {
             #expect(try await files.call(.post, "/files/archive?path=many", body: ByteBuffer(bytes: many)).status == .contentTooLarge)
             #expect(!FileManager.default.fileExists(atPath: workspace + "/many"))
 
-            let sparse = try Data(contentsOf: Corpus.root.appendingPathComponent("go-tar-testdata/gnu-sparse-big.tar"))
-            #expect(try await files.call(.post, "/files/archive?path=sparse", body: ByteBuffer(bytes: sparse)).status == .contentTooLarge)
+            if Corpus.isPresent {  // a GNU sparse header declaring 60 GB: Python's tarfile cannot write one
+                let sparse = try Data(contentsOf: Corpus.root.appendingPathComponent("go-tar-testdata/gnu-sparse-big.tar"))
+                #expect(try await files.call(.post, "/files/archive?path=sparse", body: ByteBuffer(bytes: sparse)).status == .contentTooLarge)
+            }
             #expect(try await files.call(.post, "/files/archive", body: ByteBuffer(string: "not an archive at all")).status == .badRequest)
             #expect(try FileManager.default.contentsOfDirectory(atPath: workspace) == [])
             #expect(try FileManager.default.contentsOfDirectory(atPath: host.configuration.stagingPath) == [])

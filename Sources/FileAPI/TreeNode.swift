@@ -40,7 +40,7 @@ extension WorkspaceRoot {
         // The first level here; what it finds to walk into is walked in parallel below.
         var top = TreeBuilder(depth: depth, all: all)
         for entry in WorkspaceRoot.sortedForTree(DirectoryEntry.read(directory.raw)) {
-            _ = top.visit(DirectoryWalk.Item(entry: entry, directory: directory.raw, path: base + "/" + entry.name, level: 1))
+            _ = top.visit(DirectoryWalk.Item(entry: entry, directory: directory.raw, level: 1, prefix: base))
         }
         let descended = top.nodes.indices.filter { top.nodes[$0].isDirectory && top.wouldDescend(top.nodes[$0].name, level: 1) }
         guard maxDepth > 1 else {

@@ -63,6 +63,36 @@ struct DeepWalkTests {
         }
     }
 
+    /// The peak resident memory (`VmHWM`) of process `pid`, in bytes.
+    static func peakMemory(_ pid: Int32) -> Int {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1) * 1024
+    }
+
+    /// Issue 14, item 4: every upload and PUT counts the workspace's usage by a walk with no depth
+    /// cap; a walk that kept each level's full path held ~2.5 GB at the bottom of a 50,000-level
+    /// chain of one-letter directories. The host's peak memory must barely move.
+    @Test func usageOfAFiftyThousandLevelChainTakesLittleMemory() async throws {
+        try await Self.withHost() { host, key, sandbox, workspace in
+            try DeepChain.make(in: workspace, levels: 50_000)
+            #expect(try await host.request(.GET, "/api/health", key: nil).status == 200)
+            let pid = host.process.processIdentifier
+            let before = Self.peakMemory(pid)
+            let started = ContinuousClock.now
+            for index in 0..<2 {
+                let put = try await host.requestBytes(
+                    .PUT, "/api/sandboxes/\(sandbox)/files/content?path=/workspace/top\(index).txt", key: key, body: Array("x".utf8))
+                #expect(put.status == 200, "\(put.body.prefix(500))")
+            }
+            let after = Self.peakMemory(pid)
+            print("usage of a 50,000-level chain, twice: peak memory \(before >> 20) MiB before, \(after >> 20) MiB after, \(ContinuousClock.now - started)")
+            #expect(before > 0)
+            #expect(after - before < 100 << 20, "the usage walk took \((after - before) >> 20) MiB")
+            #expect(host.process.isRunning)
+        }
+    }
+
     /// Opens a connection, asks for `path` and never reads the answer.
     static func stalledRequest(port: Int, path: String, key: String) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

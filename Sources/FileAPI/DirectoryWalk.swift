@@ -88,9 +88,11 @@ struct DirectoryWalk {
     let sorted: Bool
     /// The level of the start's own entries (a walk of a subtree of another walk continues its count).
     var firstLevel = 1
+    /// Entries read of one directory at most (the first the file system gives); more is `truncated`.
+    var maxEntriesRead = Int.max
 
-    /// Whether something was left out: a directory at the cap that holds entries, or a directory
-    /// moved away mid-walk.
+    /// Whether something was left out: a directory at the cap that holds entries, entries past
+    /// `maxEntriesRead`, or a directory moved away mid-walk.
     private(set) var truncated = false
 
     init(maxDepth: Int?, sorted: Bool, firstLevel: Int = 1) {
@@ -155,8 +157,13 @@ struct DirectoryWalk {
         }
     }
 
-    private func read(_ fd: Int32) -> [DirectoryEntry] {
-        let entries = DirectoryEntry.read(fd)
+    /// The entries of the directory open at `fd`, `maxEntriesRead` at most, in the walk's order.
+    mutating func read(_ fd: Int32) -> [DirectoryEntry] {
+        var entries = DirectoryEntry.read(fd, limit: maxEntriesRead == .max ? .max : maxEntriesRead + 1)
+        if entries.count > maxEntriesRead {
+            truncated = true
+            entries.removeLast()
+        }
         return sorted ? WorkspaceRoot.sortedForTree(entries) : entries
     }
 

@@ -51,6 +51,9 @@ public struct HostConfiguration: Sendable {
     /// waiting beyond those (429 when full).
     public var searchThreads = 2
     public var searchQueue = 8
+    /// Entries (list), nodes (tree), matches (search) and bytes of JSON one answer holds at most;
+    /// more is cut and the answer says `truncated`.
+    public var responseLimits = ResponseLimits()
 
     public init() {}
 
@@ -98,6 +101,12 @@ public struct HostConfiguration: Sendable {
         if let value = environment["SANDBOX_HOST_SEARCH_MAX_BYTES"].flatMap(Int64.init), value >= 0 { configuration.searchMaxBytes = value }
         if let value = environment["SANDBOX_HOST_SEARCH_THREADS"].flatMap(Int.init), value >= 1 { configuration.searchThreads = min(value, 64) }
         if let value = environment["SANDBOX_HOST_SEARCH_QUEUE"].flatMap(Int.init), value >= 0 { configuration.searchQueue = value }
+        if let value = environment["SANDBOX_HOST_MAX_RESPONSE_ENTRIES"].flatMap(Int.init), value >= 1 {
+            configuration.responseLimits.maxEntries = value
+        }
+        if let value = environment["SANDBOX_HOST_MAX_RESPONSE_BYTES"].flatMap(Int.init), value >= 1 {
+            configuration.responseLimits.maxBytes = value
+        }
         return configuration
     }
 

@@ -240,6 +240,34 @@ struct DeepWalkTests {
         }
     }
 
+    /// Issue 14, item 7: a lookup holds a descriptor per level it is down, levels added by links
+    /// included (40 hops of 2,047 components would hold 80,000). Beyond 512 levels it is refused
+    /// with 400, whether the levels are written out or come from links; below, it works.
+    @Test func lookupsDeeperThanFiveHundredTwelveLevelsAreRefused() async throws {
+        let host = try TestHost.unthrottled()
+        defer { host.remove() }
+        try await host.test { client in
+            let (_, sandbox) = try await SandboxClient(client: client, key: host.adminKey).create()
+            let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
+            let workspace = try await files.workspace(host)
+            try DeepChain.make(in: workspace, levels: 700)
+            defer { DeepChain.remove(in: workspace) }
+            func chain(_ levels: Int) -> String { Array(repeating: "d", count: levels).joined(separator: "/") }
+            // /workspace/l → d×300, and d×300/m → d×300 (relative): l/m is 600 levels down.
+            #expect(symlink(chain(300), workspace + "/l") == 0)
+            #expect(symlink(chain(300), workspace + "/" + chain(300) + "/m") == 0)
+
+            for (path, status) in [
+                (chain(500), HTTPResponse.Status.ok), (chain(600), .badRequest), ("l/m", .badRequest), ("l/" + chain(200), .ok),
+            ] {
+                let listed = try await files.call(.get, "/files?path=/workspace/\(path)")
+                #expect(listed.status == status, "\(path.prefix(40))… (\(path.count) bytes): \(listed.text.prefix(300))")
+            }
+            let put = try await files.call(.put, "/files/content?path=/workspace/l/m/x.txt", body: ByteBuffer(string: "x"))
+            #expect(put.status == .badRequest)
+        }
+    }
+
     /// The entry names of a tar archive, as `tar -t` lists them.
     static func listTar(_ archive: Data) throws -> [String] {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("deep-\(UUID().uuidString).tar")

@@ -7,7 +7,9 @@ extension ArchiveExtractor {
     /// Removes (and reports) every link in the stage that would resolve outside the target
     /// directory, following links through links as the sandbox would. The stage's directories
     /// are real ones (extraction never follows a link), so a path made of them can be looked up
-    /// directly; components that do not exist are taken as plain names.
+    /// directly; components that do not exist are taken as plain names. The stage is at most
+    /// `maxEntryLevels` deep (deeper entries were skipped), which bounds the recursion and the
+    /// descriptors it holds.
     func removeEscapingLinks(_ stage: FileDescriptor, target: WorkspacePath, report: inout ExtractionReport) {
         let mount = ["workspace"] + target.components
         func visit(_ fd: Int32, _ at: [String]) {
@@ -51,6 +53,8 @@ extension ArchiveExtractor {
                 stack.removeLast()
                 continue
             }
+            // Nothing in the stage is deeper: a link that resolves past that is refused.
+            guard stack.count < maxEntryLevels + mount.count else { return false }
             let candidate = (stack + [component]).joined(separator: "/")
             var info = stat()
             if fstatat(stage, candidate, &info, AT_SYMLINK_NOFOLLOW) == 0, info.st_mode & S_IFMT == S_IFLNK {
@@ -66,7 +70,8 @@ extension ArchiveExtractor {
     }
 
     /// Moves the stage's entries into `directory` (made if missing): a directory that exists
-    /// there already is merged into, anything else is replaced by rename.
+    /// there already is merged into, anything else is replaced by rename. The recursion follows
+    /// the stage's directories: `maxEntryLevels` deep at most.
     func merge(_ stage: FileDescriptor, into directory: WorkspacePath, report: inout ExtractionReport) throws {
         let location = try root.resolve(directory, followFinal: true, createParents: true)
         let target: FileDescriptor

@@ -98,6 +98,9 @@ public struct ArchiveExtractor: Sendable {
     ) throws -> String? {
         if name.hasPrefix("/") { return "absolute path" }
         guard let components = Self.components(name) else { return "path leaves the target directory" }
+        // The stage is never deeper than this, so its walks below (links, merge) hold an fd and
+        // a stack frame per level for at most this many levels.
+        guard components.count <= Self.maxEntryLevels else { return "more than \(Self.maxEntryLevels) levels deep" }
         if archive_entry_hardlink(entry) != nil { return "hard link" }
         let type = archive_entry_filetype(entry)
         if components.isEmpty { return type == S_IFDIR ? nil : "empty name" }
@@ -230,6 +233,10 @@ public struct ArchiveExtractor: Sendable {
         guard info.st_mode & S_IFMT != S_IFDIR else { return false }
         return unlinkat(directory, name, 0) == 0
     }
+
+    /// Components an entry's name may have (after `.` and `..`); deeper entries are skipped, as
+    /// walks of the workspace stop at this depth too.
+    static let maxEntryLevels = WorkspaceRoot.defaultMaxDepth
 
     /// An entry's name as components, or nil when `..` climbs above the target directory.
     static func components(_ name: String) -> [String]? {

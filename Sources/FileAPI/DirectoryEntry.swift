@@ -26,8 +26,9 @@ struct DirectoryEntry {
     var modificationSeconds: Double { Double(modified.tv_sec) + Double(modified.tv_nsec) / 1e9 }
 
     /// The entries of the directory open at `directory` (any descriptor, `O_PATH` included), in
-    /// the order the file system gives them. Entries that vanish meanwhile are left out.
-    static func read(_ directory: Int32) -> [DirectoryEntry] {
+    /// the order the file system gives them, the first `limit` of them at most. Entries that
+    /// vanish meanwhile are left out.
+    static func read(_ directory: Int32, limit: Int = .max) -> [DirectoryEntry] {
         let fd = openat(directory, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0, let stream = fdopendir(fd) else {
             if fd >= 0 { close(fd) }
@@ -36,7 +37,7 @@ struct DirectoryEntry {
         defer { closedir(stream) }
         let streamFD = dirfd(stream)
         var entries: [DirectoryEntry] = []
-        while let raw = readdir(stream) {
+        while entries.count < limit, let raw = readdir(stream) {
             let name = withUnsafePointer(to: raw.pointee.d_name) {
                 $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
             }

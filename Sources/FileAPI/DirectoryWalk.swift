@@ -26,15 +26,50 @@ extension DirectoryVisitor {
 /// outside is ever reached). Links are never followed. Entries deeper than `maxDepth` levels below
 /// the start are left out, and `truncated` says whether anything was.
 struct DirectoryWalk {
-    /// One entry as the visitor sees it.
+    /// One entry as the visitor sees it (valid during `visit` and `enter` only).
     struct Item {
         let entry: DirectoryEntry
-        /// The directory holding the entry, open (valid during `visit` only).
+        /// The directory holding the entry, open.
         let directory: Int32
-        /// `prefix/name/…`: the walk's prefix, then the names below the start.
-        let path: String
         /// 1 for the start's own entries.
         let level: Int
+        fileprivate let trail: Trail
+
+        /// An entry of a directory outside any walk, its path `prefix/name`.
+        init(entry: DirectoryEntry, directory: Int32, level: Int, prefix: String) {
+            self.init(entry: entry, directory: directory, level: level, trail: Trail(prefix: prefix))
+        }
+
+        fileprivate init(entry: DirectoryEntry, directory: Int32, level: Int, trail: Trail) {
+            self.entry = entry
+            self.directory = directory
+            self.level = level
+            self.trail = trail
+        }
+
+        /// `prefix/name/…`: the walk's prefix, then the names below the start. Built when asked
+        /// (in O(depth)), never kept by the walk: a usage count asks for none.
+        var path: String { trail.path(to: entry.name) }
+    }
+
+    /// The names of the directories the walk is in, below its start: one short string per level,
+    /// so a walk's memory grows with its depth, not with the square of it.
+    fileprivate final class Trail {
+        let prefix: String
+        var names: [String] = []
+
+        init(prefix: String) { self.prefix = prefix }
+
+        func path(to name: String) -> String {
+            var path = prefix
+            for part in names {
+                if !path.isEmpty { path += "/" }
+                path += part
+            }
+            if !path.isEmpty { path += "/" }
+            path += name
+            return path
+        }
     }
 
     enum Action {
@@ -53,9 +88,11 @@ struct DirectoryWalk {
     let sorted: Bool
     /// The level of the start's own entries (a walk of a subtree of another walk continues its count).
     var firstLevel = 1
+    /// Entries read of one directory at most (the first the file system gives); more is `truncated`.
+    var maxEntriesRead = Int.max
 
-    /// Whether something was left out: a directory at the cap that holds entries, or a directory
-    /// moved away mid-walk.
+    /// Whether something was left out: a directory at the cap that holds entries, entries past
+    /// `maxEntriesRead`, or a directory moved away mid-walk.
     private(set) var truncated = false
 
     init(maxDepth: Int?, sorted: Bool, firstLevel: Int = 1) {
@@ -64,10 +101,11 @@ struct DirectoryWalk {
         self.firstLevel = firstLevel
     }
 
+    /// A directory the walk is in: what is left of its entries and who it is (no path: its name
+    /// is on the trail).
     private struct Frame {
         let entries: [DirectoryEntry]
         var next = 0
-        let path: String
         let device: UInt64
         let inode: UInt64
         let level: Int
@@ -77,12 +115,13 @@ struct DirectoryWalk {
     /// names below the start, without a leading slash).
     mutating func run<Visitor: DirectoryVisitor>(_ start: Int32, prefix: String, visitor: inout Visitor) throws {
         guard var current = Self.reopen(start, "."), let identity = Self.identity(current.raw) else { return }
-        var frames = [Frame(
-            entries: read(current.raw), path: prefix, device: identity.device, inode: identity.inode, level: firstLevel)]
+        let trail = Trail(prefix: prefix)
+        var frames = [Frame(entries: read(current.raw), device: identity.device, inode: identity.inode, level: firstLevel)]
         while let top = frames.indices.last {
             guard frames[top].next < frames[top].entries.count else {
                 frames.removeLast()
                 guard let parent = frames.last else { return }
+                trail.names.removeLast()
                 try visitor.leave()
                 // Back up to the parent, which must be the directory the walk came down from.
                 guard let reopened = Self.reopen(current.raw, ".."), let found = Self.identity(reopened.raw),
@@ -97,8 +136,7 @@ struct DirectoryWalk {
             let entry = frames[top].entries[frames[top].next]
             frames[top].next += 1
             let level = frames[top].level
-            let path = frames[top].path.isEmpty ? entry.name : frames[top].path + "/" + entry.name
-            let item = Item(entry: entry, directory: current.raw, path: path, level: level)
+            let item = Item(entry: entry, directory: current.raw, level: level, trail: trail)
             switch try visitor.visit(item) {
             case .stop: return
             case .next: continue
@@ -113,13 +151,19 @@ struct DirectoryWalk {
             }
             let entries = read(child.raw)
             try visitor.enter(item)
-            frames.append(Frame(entries: entries, path: path, device: childIdentity.device, inode: childIdentity.inode, level: level + 1))
+            trail.names.append(entry.name)
+            frames.append(Frame(entries: entries, device: childIdentity.device, inode: childIdentity.inode, level: level + 1))
             current = child
         }
     }
 
-    private func read(_ fd: Int32) -> [DirectoryEntry] {
-        let entries = DirectoryEntry.read(fd)
+    /// The entries of the directory open at `fd`, `maxEntriesRead` at most, in the walk's order.
+    mutating func read(_ fd: Int32) -> [DirectoryEntry] {
+        var entries = DirectoryEntry.read(fd, limit: maxEntriesRead == .max ? .max : maxEntriesRead + 1)
+        if entries.count > maxEntriesRead {
+            truncated = true
+            entries.removeLast()
+        }
         return sorted ? WorkspaceRoot.sortedForTree(entries) : entries
     }
 

@@ -30,11 +30,33 @@ public struct FileEntry: Sendable, Equatable {
 extension WorkspaceRoot {
     /// The entries of directory `path`, directories first, then by name without regard to case.
     public func list(_ path: WorkspacePath) throws -> [FileEntry] {
-        let directory = try openDirectory(path)
-        return DirectoryEntry.read(directory.raw)
-            .map { FileEntry($0, parent: path) }
-            .sorted { ($0.isDirectory ? 0 : 1, $0.name.lowercased(), $0.name) < ($1.isDirectory ? 0 : 1, $1.name.lowercased(), $1.name) }
+        try list(path, limits: ResponseLimits()).entries
     }
+
+    /// The entries of directory `path`, directories first, then by name without regard to case,
+    /// as many as `limits` allow: at most `maxEntries` are read (the first the file system gives,
+    /// then sorted), and of those the first whose JSON fits in `maxBytes` are kept. `truncated`
+    /// says whether that left anything out. A directory of a million files under a path of 4 KB
+    /// costs no more than the limits.
+    public func list(_ path: WorkspacePath, limits: ResponseLimits) throws -> (entries: [FileEntry], truncated: Bool) {
+        let directory = try openDirectory(path)
+        let cap = max(0, limits.maxEntries)
+        let read = DirectoryEntry.read(directory.raw, limit: cap == .max ? cap : cap + 1)
+        var truncated = read.count > cap
+        // Each entry's JSON: its name twice (alone and in its path), the parent's path, the rest.
+        let parentCost = ResponseLimits.jsonLength(path.description)
+        var bytes = 0
+        var entries: [FileEntry] = []
+        for entry in WorkspaceRoot.sortedForTree(Array(read.prefix(cap))) {
+            bytes += Self.listedEntryCost + parentCost + 2 * ResponseLimits.jsonLength(entry.name)
+            guard bytes <= limits.maxBytes else { truncated = true; break }
+            entries.append(FileEntry(entry, parent: path))
+        }
+        return (entries, truncated)
+    }
+
+    /// The JSON of one listed entry but its name and path: the keys, booleans, size, time, mode.
+    static let listedEntryCost = 160
 
     /// Whether `path` leads (as the sandbox resolves it) to a directory: a lookup, no listing.
     public func isDirectory(_ path: WorkspacePath) -> Bool {

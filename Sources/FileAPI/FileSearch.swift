@@ -30,6 +30,9 @@ public struct SearchOptions: Sendable {
     public var timeBudget: Duration = .seconds(5)
     /// How many bytes of files one search may read; then it answers what it found, `truncated`.
     public var maxBytesRead: Int64 = 256 << 20
+    /// Bytes of JSON the matches may take, about (each repeats its path, which may be 64 KB deep);
+    /// then it answers what it found, `truncated`.
+    public var maxResponseBytes = 64 << 20
     static let maxLineBytes = 500
 
     public init(query: String, glob: String? = nil) {
@@ -63,6 +66,7 @@ struct FileSearch: DirectoryVisitor {
     private(set) var matches: [SearchMatch] = []
     private(set) var truncated = false
     private var bytesRead: Int64 = 0
+    private var responseBytes = 0
     private var buffer: [UInt8]
 
     init(options: SearchOptions, base: WorkspacePath) {
@@ -93,6 +97,7 @@ struct FileSearch: DirectoryVisitor {
 
     /// Records every line of `content` holding the needle; false once the results are full.
     private mutating func scan(_ content: UnsafeRawBufferPointer, path: String) -> Bool {
+        let pathCost = ResponseLimits.jsonLength(path)
         if content.prefix(8192).contains(0) { return true }
         // A match is within one line: a needle with a newline matches nothing.
         guard !needle.contains(10), needle.count <= content.count else { return true }
@@ -120,6 +125,9 @@ struct FileSearch: DirectoryVisitor {
                 guard matches.count < options.maxResults else { truncated = true; return false }
                 var text = UnsafeRawBufferPointer(rebasing: content[lineStart..<end]).prefix(SearchOptions.maxLineBytes)
                 if text.last == 13 { text = text.dropLast() }
+                // A match's JSON: its path, its line (escaped at most 6 bytes a byte), the keys.
+                responseBytes += pathCost + 6 * text.count + 40
+                guard responseBytes <= options.maxResponseBytes else { truncated = true; return false }
                 matches.append(SearchMatch(path: path, line: line, text: String(decoding: text, as: UTF8.self)))
                 // The newline at `end` is counted by the next round.
                 counted = end

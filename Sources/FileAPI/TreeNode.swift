@@ -22,7 +22,8 @@ public struct Tree: Sendable {
     public let nodes: [TreeNode]
     public let totalFiles: Int
     public let basePath: String
-    /// Something below the depth cap was left out (or a directory moved away mid-walk).
+    /// Something was left out: below the depth cap, past the response limits, or a directory
+    /// moved away mid-walk.
     public let truncated: Bool
 }
 
@@ -30,21 +31,28 @@ extension WorkspaceRoot {
     /// The tree below directory `path`, `depth` levels deep (nil: all), never more than
     /// `maxDepth` (then `truncated` if that left something out), directories first then by name
     /// without regard to case. Heavy directories are listed but not descended into unless `all`.
-    /// Links are listed as what they are, never followed.
+    /// Links are listed as what they are, never followed. No more nodes and bytes of JSON than
+    /// `limits` allow (then `truncated`; which nodes are kept is then up to the walks' pace).
     ///
     /// The first directory's subdirectories are walked on all cores at once (a `node_modules` of
     /// 20,000 files is a few hundred packages), each by a `DirectoryWalk` of its own.
-    public func tree(_ path: WorkspacePath, depth: Int?, all: Bool, maxDepth: Int = WorkspaceRoot.defaultMaxDepth) throws -> Tree {
+    public func tree(
+        _ path: WorkspacePath, depth: Int?, all: Bool, maxDepth: Int = WorkspaceRoot.defaultMaxDepth,
+        limits: ResponseLimits = ResponseLimits()
+    ) throws -> Tree {
         let directory = try openDirectory(path)
         let base = path.description
+        let budget = TreeBudget(limits)
         // The first level here; what it finds to walk into is walked in parallel below.
-        var top = TreeBuilder(depth: depth, all: all)
-        for entry in WorkspaceRoot.sortedForTree(DirectoryEntry.read(directory.raw)) {
-            _ = top.visit(DirectoryWalk.Item(entry: entry, directory: directory.raw, path: base + "/" + entry.name, level: 1))
+        var top = TreeBuilder(depth: depth, all: all, budget: budget)
+        var walk = DirectoryWalk(maxDepth: nil, sorted: true)
+        walk.maxEntriesRead = limits.maxEntries
+        for entry in walk.read(directory.raw) {
+            if top.visit(DirectoryWalk.Item(entry: entry, directory: directory.raw, level: 1, prefix: base)) == .stop { break }
         }
         let descended = top.nodes.indices.filter { top.nodes[$0].isDirectory && top.wouldDescend(top.nodes[$0].name, level: 1) }
-        guard maxDepth > 1 else {
-            let truncated = descended.contains { DirectoryWalk.hasEntries(directory.raw, top.nodes[$0].name) }
+        guard maxDepth > 1, !budget.exhausted else {
+            let truncated = budget.exhausted || walk.truncated || descended.contains { DirectoryWalk.hasEntries(directory.raw, top.nodes[$0].name) }
             return Tree(nodes: top.nodes, totalFiles: top.files, basePath: base, truncated: truncated)
         }
         // Each iteration writes only its own slot.
@@ -55,14 +63,16 @@ extension WorkspaceRoot {
         DispatchQueue.concurrentPerform(iterations: descended.count) { slot in
             let node = nodes[descended[slot]]
             guard let child = DirectoryEntry.openDirectory(directory.raw, node.name) else { return }
-            var builder = TreeBuilder(depth: depth, all: all)
+            var builder = TreeBuilder(depth: depth, all: all, budget: budget)
             var walk = DirectoryWalk(maxDepth: maxDepth, sorted: true, firstLevel: 2)
+            walk.maxEntriesRead = limits.maxEntries
             guard (try? walk.run(child.raw, prefix: node.path, visitor: &builder)) != nil else { return }
+            builder.finish()
             results[slot] = (builder.nodes, builder.files, walk.truncated)
         }
         var merged = top.nodes
         var files = top.files
-        var truncated = false
+        var truncated = walk.truncated || budget.exhausted
         for (slot, index) in descended.enumerated() {
             guard let result = results[slot] else { continue }
             let node = merged[index]
@@ -98,13 +108,20 @@ extension WorkspaceRoot {
 struct TreeBuilder: DirectoryVisitor {
     let depth: Int?
     let all: Bool
+    let budget: TreeBudget
     /// The lists being built, outermost first; the innermost belongs to the last node of the one before.
     private var lists: [[TreeNode]] = [[]]
     private(set) var files = 0
 
-    init(depth: Int?, all: Bool) {
+    init(depth: Int?, all: Bool, budget: TreeBudget) {
         self.depth = depth
         self.all = all
+        self.budget = budget
+    }
+
+    /// Closes the directories a stopped walk left open (their nodes keep what was found).
+    mutating func finish() {
+        while lists.count > 1 { leave() }
     }
 
     /// The start's own nodes (complete once the walk is over).
@@ -116,15 +133,19 @@ struct TreeBuilder: DirectoryVisitor {
 
     mutating func visit(_ item: DirectoryWalk.Item) -> DirectoryWalk.Action {
         let entry = item.entry
+        let path = item.path
+        guard budget.take(cost: TreeBudget.nodeCost + ResponseLimits.jsonLength(entry.name) + ResponseLimits.jsonLength(path)) else {
+            return .stop
+        }
         guard entry.isDirectory else {
             files += 1
             lists[lists.count - 1].append(TreeNode(
-                name: entry.name, path: item.path, isDirectory: false, isSymlink: entry.isSymlink, size: entry.size, children: nil,
+                name: entry.name, path: path, isDirectory: false, isSymlink: entry.isSymlink, size: entry.size, children: nil,
                 heavy: false))
             return .next
         }
         lists[lists.count - 1].append(TreeNode(
-            name: entry.name, path: item.path, isDirectory: true, isSymlink: false, size: nil, children: nil,
+            name: entry.name, path: path, isDirectory: true, isSymlink: false, size: nil, children: nil,
             heavy: !all && HeavyDirectories.contains(entry.name)))
         return wouldDescend(entry.name, level: item.level) ? .descend : .next
     }

@@ -24,6 +24,10 @@ public final class WorkspaceRoot: Sendable {
 
     /// Symlinks followed in one lookup before giving up, as the kernel's limit.
     static let maxSymlinkHops = 40
+    /// Levels below the workspace a lookup goes down at most, levels reached through links
+    /// included: it holds a descriptor per level (40 hops of 2,047 components would hold 80,000).
+    /// Deeper is refused (400); walks stop at `defaultMaxDepth` anyway.
+    static let maxLookupLevels = 512
     static let beneath = UInt64(CSB_RESOLVE_BENEATH | CSB_RESOLVE_NO_SYMLINKS | CSB_RESOLVE_NO_MAGICLINKS)
 
     public init(path: String) throws {
@@ -46,7 +50,8 @@ public final class WorkspaceRoot: Sendable {
 
     /// Resolves every component of `path` but the last (and the last too when `followFinal`),
     /// following symlinks as the sandbox would. With `createParents`, missing directories on the
-    /// way are made (owned like the workspace). The last component need not exist.
+    /// way are made (owned like the workspace). The last component need not exist. One descriptor
+    /// is held per level down, `maxLookupLevels` at most.
     func resolve(_ path: WorkspacePath, followFinal: Bool, createParents: Bool = false) throws -> Location {
         var stack = [try duplicateRoot(path)]
         var pending = Array(path.components.reversed())
@@ -92,6 +97,9 @@ public final class WorkspaceRoot: Sendable {
                 pending.append(contentsOf: components.reversed())
             case S_IFDIR:
                 if isLast { return Location(directory: handle, name: nil) }
+                guard stack.count <= Self.maxLookupLevels else {
+                    throw FileAPIError.invalidPath("\(path) leads more than \(Self.maxLookupLevels) levels deep")
+                }
                 stack.append(handle)
             default:
                 if isLast { return Location(directory: parent, name: component) }

@@ -162,6 +162,48 @@ struct ArchiveTests {
         }
     }
 
+    /// Issue 14, item 11: the placement walks recurse a level (and hold a descriptor) per level of
+    /// the stage, so entries deeper than 256 levels are skipped with a reason, like other refused
+    /// entries; what is at most 256 levels deep is placed.
+    @Test func entriesDeeperThanTwoHundredFiftySixLevelsAreSkipped() async throws {
+        let host = try TestHost.unthrottled()
+        defer { host.remove() }
+        try await host.test { client in
+            let (_, sandbox) = try await SandboxClient(client: client, key: host.adminKey).create()
+            let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
+            let workspace = try await files.workspace(host)
+            let archive = try Self.python("""
+            import io, sys, tarfile
+            buf = io.BytesIO()
+            with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+                def add(name, data=b"x", kind=tarfile.REGTYPE, link=""):
+                    info = tarfile.TarInfo(name); info.type = kind; info.linkname = link
+                    info.size = len(data) if kind == tarfile.REGTYPE else 0
+                    tar.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+                add("ok.txt")
+                add("/".join(["e"] * 255) + "/edge.txt")
+                add("/".join(["a"] * 999) + "/deep.txt")
+                add("/".join(["b"] * 1000), kind=tarfile.DIRTYPE)
+                add("/".join(["c"] * 1000), kind=tarfile.SYMTYPE, link="x")
+            sys.stdout.buffer.write(buf.getvalue())
+            """)
+            let result = try await files.call(.post, "/files/archive?path=deep", body: ByteBuffer(bytes: archive))
+            #expect(result.status == .ok, "\(result.text.prefix(500))")
+            // (levels, reason) of each skipped entry: the file, the directory and the link.
+            let skipped = (result.json["skipped"] as? [[String: Any]] ?? []).map {
+                (levels: ($0["name"] as? String ?? "").split(separator: "/").count, reason: $0["reason"] as? String ?? "")
+            }
+            #expect(skipped.map(\.levels) == [1000, 1000, 1000], "\(skipped)")
+            #expect(skipped.allSatisfy { $0.reason == "more than 256 levels deep" }, "\(skipped)")
+            #expect(result.json["extracted"] as? Int == 2)
+            #expect(FileManager.default.fileExists(atPath: workspace + "/deep/ok.txt"))
+            #expect(FileManager.default.fileExists(atPath: workspace + "/deep/" + Array(repeating: "e", count: 255).joined(separator: "/") + "/edge.txt"))
+            let top = try FileManager.default.contentsOfDirectory(atPath: workspace + "/deep").sorted()
+            #expect(top == ["e", "ok.txt"])
+            #expect(try await files.call(.get, "/files").status == .ok, "the host stays up")
+        }
+    }
+
     /// A gzip'd tar of one file of zeros: tiny on the wire, huge on disk.
     static func bomb(megabytes: Int) throws -> Data {
         try python("""

@@ -63,6 +63,36 @@ struct DeepWalkTests {
         }
     }
 
+    /// The peak resident memory (`VmHWM`) of process `pid`, in bytes.
+    static func peakMemory(_ pid: Int32) -> Int {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1) * 1024
+    }
+
+    /// Issue 14, item 4: every upload and PUT counts the workspace's usage by a walk with no depth
+    /// cap; a walk that kept each level's full path held ~2.5 GB at the bottom of a 50,000-level
+    /// chain of one-letter directories. The host's peak memory must barely move.
+    @Test func usageOfAFiftyThousandLevelChainTakesLittleMemory() async throws {
+        try await Self.withHost() { host, key, sandbox, workspace in
+            try DeepChain.make(in: workspace, levels: 50_000)
+            #expect(try await host.request(.GET, "/api/health", key: nil).status == 200)
+            let pid = host.process.processIdentifier
+            let before = Self.peakMemory(pid)
+            let started = ContinuousClock.now
+            for index in 0..<2 {
+                let put = try await host.requestBytes(
+                    .PUT, "/api/sandboxes/\(sandbox)/files/content?path=/workspace/top\(index).txt", key: key, body: Array("x".utf8))
+                #expect(put.status == 200, "\(put.body.prefix(500))")
+            }
+            let after = Self.peakMemory(pid)
+            print("usage of a 50,000-level chain, twice: peak memory \(before >> 20) MiB before, \(after >> 20) MiB after, \(ContinuousClock.now - started)")
+            #expect(before > 0)
+            #expect(after - before < 100 << 20, "the usage walk took \((after - before) >> 20) MiB")
+            #expect(host.process.isRunning)
+        }
+    }
+
     /// Opens a connection, asks for `path` and never reads the answer.
     static func stalledRequest(port: Int, path: String, key: String) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -207,6 +237,34 @@ struct DeepWalkTests {
             #expect(names.contains("shallow.txt") && names.contains("edge.txt"))
             #expect(!names.contains("over.txt") && !names.contains("deep.txt"))
             #expect(listing.map { $0.split(separator: "/").count }.max() == 256)
+        }
+    }
+
+    /// Issue 14, item 7: a lookup holds a descriptor per level it is down, levels added by links
+    /// included (40 hops of 2,047 components would hold 80,000). Beyond 512 levels it is refused
+    /// with 400, whether the levels are written out or come from links; below, it works.
+    @Test func lookupsDeeperThanFiveHundredTwelveLevelsAreRefused() async throws {
+        let host = try TestHost.unthrottled()
+        defer { host.remove() }
+        try await host.test { client in
+            let (_, sandbox) = try await SandboxClient(client: client, key: host.adminKey).create()
+            let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
+            let workspace = try await files.workspace(host)
+            try DeepChain.make(in: workspace, levels: 700)
+            defer { DeepChain.remove(in: workspace) }
+            func chain(_ levels: Int) -> String { Array(repeating: "d", count: levels).joined(separator: "/") }
+            // /workspace/l → d×300, and d×300/m → d×300 (relative): l/m is 600 levels down.
+            #expect(symlink(chain(300), workspace + "/l") == 0)
+            #expect(symlink(chain(300), workspace + "/" + chain(300) + "/m") == 0)
+
+            for (path, status) in [
+                (chain(500), HTTPResponse.Status.ok), (chain(600), .badRequest), ("l/m", .badRequest), ("l/" + chain(200), .ok),
+            ] {
+                let listed = try await files.call(.get, "/files?path=/workspace/\(path)")
+                #expect(listed.status == status, "\(path.prefix(40))… (\(path.count) bytes): \(listed.text.prefix(300))")
+            }
+            let put = try await files.call(.put, "/files/content?path=/workspace/l/m/x.txt", body: ByteBuffer(string: "x"))
+            #expect(put.status == .badRequest)
         }
     }
 

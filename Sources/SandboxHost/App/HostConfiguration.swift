@@ -62,6 +62,9 @@ public struct HostConfiguration: Sendable {
     public var searchQueue = 8
     /// What each session keeps of its output on disk, in bytes (`SANDBOX_HOST_SESSION_LOG_MB`).
     public var sessionLogBytes = 64 << 20
+    /// Entries (list), nodes (tree), matches (search) and bytes of JSON one answer holds at most;
+    /// more is cut and the answer says `truncated`.
+    public var responseLimits = ResponseLimits()
 
     public init() {}
 
@@ -114,6 +117,12 @@ public struct HostConfiguration: Sendable {
         if let value = environment["SANDBOX_HOST_SEARCH_THREADS"].flatMap(Int.init), value >= 1 { configuration.searchThreads = min(value, 64) }
         if let value = environment["SANDBOX_HOST_SEARCH_QUEUE"].flatMap(Int.init), value >= 0 { configuration.searchQueue = value }
         if let value = environment["SANDBOX_HOST_SESSION_LOG_MB"].flatMap(Int.init), value > 0 { configuration.sessionLogBytes = value << 20 }
+        if let value = environment["SANDBOX_HOST_MAX_RESPONSE_ENTRIES"].flatMap(Int.init), value >= 1 {
+            configuration.responseLimits.maxEntries = value
+        }
+        if let value = environment["SANDBOX_HOST_MAX_RESPONSE_BYTES"].flatMap(Int.init), value >= 1 {
+            configuration.responseLimits.maxBytes = value
+        }
         return configuration
     }
 

@@ -223,16 +223,19 @@ struct FilesController {
             let permissions: String
         }
         let files: [Entry]
+        /// Entries were left out: the directory holds more than one answer may.
+        let truncated: Bool
     }
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<Listed> {
         let (_, root, path) = try await target(request, context)
-        let entries = try await run { try root.list(path) }
+        let limits = services.configuration.responseLimits
+        let (entries, truncated) = try await run { try root.list(path, limits: limits) }
         return JSONResponse(Listed(files: entries.map {
             Listed.Entry(
                 name: $0.name, path: $0.path, is_dir: $0.isDirectory, is_symlink: $0.isSymlink, size: $0.size,
                 mod_time: Timestamp.iso8601(seconds: $0.modificationTime), permissions: $0.permissions)
-        }))
+        }, truncated: truncated))
     }
 
     @Sendable func tree(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -247,8 +250,8 @@ struct FilesController {
         }
         let all = Self.flag(query["all"])
         let levels = depth
-        let maxDepth = services.configuration.maxWalkDepth
-        let tree = try await run { try root.tree(path, depth: levels, all: all, maxDepth: maxDepth) }
+        let (maxDepth, limits) = (services.configuration.maxWalkDepth, services.configuration.responseLimits)
+        let tree = try await run { try root.tree(path, depth: levels, all: all, maxDepth: maxDepth, limits: limits) }
         let body = try await run { TreeJSON.encode(tree) }
         return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: body))
     }
@@ -310,6 +313,8 @@ struct FilesController {
             }
             options.maxResults = limit
         }
+        options.maxResults = min(options.maxResults, services.configuration.responseLimits.maxEntries)
+        options.maxResponseBytes = services.configuration.responseLimits.maxBytes
         options.maxDepth = services.configuration.maxWalkDepth
         options.timeBudget = services.configuration.searchTimeBudget
         options.maxBytesRead = services.configuration.searchMaxBytes

@@ -90,6 +90,15 @@ final class HostProcess: Sendable {
         return (Int(response.status.code), String(buffer: bytes))
     }
 
+    /// A GET whose answer may be up to `limit` bytes and take up to `timeout`; answers status and body.
+    func get(_ path: String, key: String?, upTo limit: Int, timeout: Duration) async throws -> (status: Int, body: String) {
+        var request = HTTPClientRequest(url: baseURL + path)
+        if let key { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
+        let response = try await HTTPClient.shared.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000))
+        let bytes = try await response.body.collect(upTo: limit)
+        return (Int(response.status.code), String(buffer: bytes))
+    }
+
     /// One request with a raw body; answers status and body.
     func requestBytes(_ method: HTTPMethod, _ path: String, key: String?, body: [UInt8]) async throws -> (status: Int, body: String) {
         var request = HTTPClientRequest(url: baseURL + path)

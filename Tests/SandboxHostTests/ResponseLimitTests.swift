@@ -36,7 +36,8 @@ struct ResponseLimitTests {
     }
 
     @Test func listOfTwoHundredThousandFilesUnderAFourKilobytePathIsCapped() async throws {
-        try await DeepWalkTests.withHost() { host, key, sandbox, workspace in
+        // 200,000 files need 200,000 inodes: a 2 GiB disk budget has 262,144 (the default 1 GiB, 131,072).
+        try await DeepWalkTests.withHost(["SANDBOX_HOST_SANDBOX_DISK_MB": "2048"]) { host, key, sandbox, workspace in
             // 16 levels of 250-byte names: /workspace/… is about 4,030 bytes long.
             let (fd, relative) = try Self.nest(in: workspace, levels: 16, name: String(repeating: "n", count: 250))
             defer { close(fd) }

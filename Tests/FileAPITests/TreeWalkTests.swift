@@ -129,7 +129,9 @@ import Glibc
         #expect(outcome.peakOpen <= 64)
         #expect(outcome.removed == 20_001)
         #expect(!FileManager.default.fileExists(atPath: scratch.tree))
-        #expect(sampler.peakAboveStart < 200, "descriptors held during the walk: \(sampler.peakAboveStart)")
+        // Process-wide: other tests of this process open descriptors meanwhile, so the bound is
+        // loose; a walk holding one per level would show ~20,000.
+        #expect(sampler.peakAboveStart < 2_000, "descriptors held during the walk: \(sampler.peakAboveStart)")
     }
 
     /// `WorkspaceRoot.delete` (the file API's DELETE) of a 20,000-level chain: the old recursive
@@ -141,7 +143,7 @@ import Glibc
         let sampler = DescriptorSampler()
         try sampler.during { try root.delete(try WorkspacePath("top")) }
         #expect(!FileManager.default.fileExists(atPath: scratch.tree + "/top"))
-        #expect(sampler.peakAboveStart < 200, "descriptors held during the walk: \(sampler.peakAboveStart)")
+        #expect(sampler.peakAboveStart < 2_000, "descriptors held during the walk: \(sampler.peakAboveStart)")
     }
 
     // MARK: - Helpers

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import Testing
 
+extension HeavySuites {
 /// Connections that hold the host's descriptors without asking anything: with no cap and no
 /// timeout, 20,000 silent TCP connections from anyone (no key needed) take every fd. Against the
 /// real binary on loopback, with the limits set small through its environment.
@@ -142,4 +143,5 @@ struct ConnectionLimitTests {
         }
         #expect(text.contains("first") && text.contains("second"), "\(text.prefix(500))")
     }
+}
 }

@@ -7,6 +7,7 @@ import Testing
 import Glibc
 #endif
 
+extension HeavySuites {
 /// Walks of hostile trees (issue 14, items 3 and 5): a 20,000-level chain of directories must not
 /// take the host's descriptors or its stack, a download the client stops reading must be closed,
 /// and a search must be linear and bounded. Against the real binary: what is measured is the
@@ -277,4 +278,5 @@ struct DeepWalkTests {
         guard status == 0 else { throw HostProcessError("tar -t failed: \(status)") }
         return String(decoding: output, as: UTF8.self).split(separator: "\n").map(String.init)
     }
+}
 }

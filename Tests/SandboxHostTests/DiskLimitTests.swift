@@ -101,6 +101,10 @@ extension HeavySuites {
                     #expect(response.status == .ok, "\(response.text)")
                 }
                 #expect(!MountTable.read().contains { $0.mountPoint.hasPrefix(mountPoint) })
+                // LO_FLAGS_AUTOCLEAR detaches the device once the last unmount lets it go: soon, not at once.
+                for _ in 0..<100 where LoopDevice.attached().contains(where: { $0.backingFile == image }) {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
                 #expect(!LoopDevice.attached().contains { $0.backingFile == image })
                 #expect(!FileManager.default.fileExists(atPath: image))
                 #expect(!FileManager.default.fileExists(atPath: mountPoint))

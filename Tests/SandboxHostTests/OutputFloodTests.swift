@@ -5,6 +5,7 @@ import Testing
 import Glibc
 #endif
 
+extension HeavySuites {
 /// A background process that a blocking command leaves behind keeps its output pipe; nobody
 /// waits for that output, but the host still drains it (so the process never dies of SIGPIPE).
 /// It must not cost the host's one poller thread — which serves every sandbox's control
@@ -55,4 +56,5 @@ struct OutputFloodTests {
         guard fields.count > 12, let user = Int(fields[11]), let system = Int(fields[12]) else { return nil }
         return user + system
     }
+}
 }

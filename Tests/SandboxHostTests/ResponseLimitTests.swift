@@ -5,6 +5,7 @@ import Testing
 import Glibc
 #endif
 
+extension HeavySuites {
 /// Answers that repeat a path in every entry (issue 14, item 5): a directory of 200,000 files
 /// under a path of 4 KB, and a deep tree of long names, must give an answer no larger than the
 /// limits and say `truncated`, quickly, without the host's memory growing with the tenant's tree.
@@ -111,4 +112,5 @@ struct ResponseLimitTests {
             #expect(host.process.isRunning)
         }
     }
+}
 }

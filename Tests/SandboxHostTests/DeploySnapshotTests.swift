@@ -189,8 +189,9 @@ struct DeploySnapshotTests {
                     let path = "\(workspace)/\(directory)/pkg\(package)"
                     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
                     for name in ["index.js", "lib.js"] {
-                        let bytes = (0..<10_240).map { _ in UInt8.random(in: 0x61...0x7A, using: &random) }
-                        FileManager.default.createFile(atPath: path + "/" + name, contents: Data(bytes))
+                        // Distinct files (a random head, then text), made quickly.
+                        let head = (0..<64).map { _ in UInt8.random(in: 0x61...0x7A, using: &random) }
+                        FileManager.default.createFile(atPath: path + "/" + name, contents: Data(head + Array(repeating: 0x78, count: 10_176)))
                     }
                 }
                 let started = ContinuousClock.now

@@ -4,10 +4,15 @@ import Foundation
 /// pager, a deadline. Settings go through `GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_n`/`GIT_CONFIG_VALUE_n`,
 /// which reach every git process this one starts (`-c` does too, but the environment is also
 /// what a remote helper sees); a local push's receiving side gets its own, see `PushTarget`.
+/// git runs in a process group of its own (`BoundedProcess`): past the deadline the whole group
+/// is killed, ssh and remote helpers with it, and of what they print only the last
+/// `outputCap` bytes are kept (a hostile remote may print without end until the deadline).
 /// Blocking; call it off the event loop.
 struct GitRunner: Sendable {
     let gitDir: String
     var timeout: Duration = .seconds(120)
+    /// Bytes of output kept: the end, where git says what went wrong.
+    static let outputCap = 64 << 10
 
     /// Every run: our repository is ours whoever owns the files, no hooks anywhere, and no
     /// transport at all unless a push allows its one (`protocol.<name>.allow`): no `ext::`, no
@@ -25,11 +30,8 @@ struct GitRunner: Sendable {
         _ arguments: [String], workTree: String? = nil, environment extra: [String: String] = [:],
         config: [(String, String)] = [], sshOptions: [String] = []
     ) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/git")
         var prefix = ["--git-dir=\(gitDir)"]
         if let workTree { prefix.append("--work-tree=\(workTree)") }
-        process.arguments = prefix + arguments
         var environment = [
             "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": gitDir, "GIT_TERMINAL_PROMPT": "0",
             "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_PAGER": "cat", "LC_ALL": "C",
@@ -43,38 +45,9 @@ struct GitRunner: Sendable {
             environment["GIT_CONFIG_KEY_\(index)"] = key
             environment["GIT_CONFIG_VALUE_\(index)"] = value
         }
-        process.environment = environment.merging(extra) { $1 }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        process.standardInput = FileHandle.nullDevice
-        do {
-            try process.run()
-        } catch {
-            throw DeployError("git is not installed on the host", cause: error)
-        }
-        let output = Output()
-        let finished = DispatchSemaphore(value: 0)
-        let reader = Thread {
-            output.data = pipe.fileHandleForReading.readDataToEndOfFile()
-            finished.signal()
-        }
-        reader.start()
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            if ContinuousClock.now > deadline {
-                process.terminate()
-                process.waitUntilExit()
-                throw DeployError("git \(arguments.first ?? "") took longer than \(timeout)")
-            }
-            Thread.sleep(forTimeInterval: 0.005)
-        }
-        finished.wait()
-        return Result(status: process.terminationStatus, output: String(decoding: output.data, as: UTF8.self))
-    }
-
-    /// Written by the reader thread before it signals, read after the wait.
-    private final class Output: @unchecked Sendable {
-        var data = Data()
+        let outcome = try BoundedProcess.run(
+            "/usr/bin/git", prefix + arguments, environment: environment.merging(extra) { $1 }, timeout: timeout, outputCap: Self.outputCap)
+        guard !outcome.timedOut else { throw DeployError("git \(arguments.first ?? "") took longer than \(timeout)") }
+        return Result(status: outcome.status, output: String(decoding: outcome.output, as: UTF8.self))
     }
 }

@@ -48,17 +48,36 @@ actor DeployService {
             deployment.state = .failed
             deployment.error = Self.describe(error)
             logger.info("deployment failed", metadata: ["project": "\(project.id)", "error": "\(deployment.error ?? "")"])
+            // A workspace too large or too deep to copy is the request's fault: recorded as a
+            // failed deployment and answered with its status (413, 400).
+            if let error = error as? FileAPIError, error.kind == .tooLarge || error.kind == .invalidRequest {
+                try await store.update(deployment)
+                throw HostError(error)
+            }
         }
         try await store.update(deployment)
         return deployment
     }
 
+    /// The snapshot git commits: everything but the directories the repository always leaves
+    /// out (whatever a `.gitignore` says), links as links; the snapshot's own `.gitignore` applies.
+    static let snapshot = TreeCopy(skipped: Set(ProjectRepository.excluded.map { String($0.dropLast()) }), copyLinks: true)
+
+    /// The published site: regular files and directories, heavy directories and links left out.
+    static let publish = TreeCopy(skipped: HeavyDirectories.names, copyLinks: false)
+
     private func run(_ deployment: inout Deployment, _ project: Project, _ request: DeployRequest) async throws {
-        let workspace = workspaces.path(projectID: project.id)
+        let root = try WorkspaceRoot(path: workspaces.path(projectID: project.id))
         let repository = ProjectRepository(gitDir: paths.repository(project.id))
         let (branch, message) = (request.branch, request.message)
+        let (stagingRoot, staging) = (paths.stagingRoot, paths.staging(deployment.id))
+        // git walks its work tree by path and would follow a directory the sandbox swaps for a
+        // link meanwhile: it commits a host-only copy made by descriptor, never the live workspace.
         deployment.commit = try await Self.onOwnThread {
-            try repository.commit(workTree: workspace, branch: branch, message: message, author: "sandbox-host")
+            mkdir(stagingRoot, 0o700)
+            defer { TreeCopy.remove(staging) }
+            _ = try Self.snapshot.copy(root, WorkspacePath(""), to: staging, mode: 0o700)
+            return try repository.commit(workTree: staging, branch: branch, message: message, author: "sandbox-host")
         }
         try await store.update(deployment)
         if let remote = request.remote {
@@ -69,7 +88,6 @@ actor DeployService {
             let policy = remotePolicy
             try await Self.onOwnThread { try repository.push(to: policy.check(remote), branch: branch) }
         }
-        let root = try WorkspaceRoot(path: workspace)
         var buildCommand = request.buildCommand
         if buildCommand == nil, request.outputDirectory == nil, try await blocking({ Self.hasBuildScript(root) }) {
             buildCommand = "npm run build"
@@ -91,9 +109,14 @@ actor DeployService {
         let built = buildCommand != nil
         let output = try await blocking { try Self.outputDirectory(root, given: request.outputDirectory, built: built) }
         let (site, sites, current, id) = (paths.site(project.id, deployment.id), paths.sites(project.id), paths.current(project.id), deployment.id)
-        try await blocking {
+        try await Self.onOwnThread {
             try FileManager.default.createDirectory(atPath: sites, withIntermediateDirectories: true)
-            _ = try root.copyTree(output, to: site)
+            do {
+                _ = try Self.publish.copy(root, output, to: site)
+            } catch {
+                TreeCopy.remove(site)
+                throw error
+            }
             // The switch: a new link renamed over the old one, so a reader sees one site or the other.
             let temporary = current + ".next-" + id
             try? FileManager.default.removeItem(atPath: temporary)
@@ -152,8 +175,8 @@ actor DeployService {
         }
     }
 
-    /// git may wait on a slow remote for up to its deadline, and a name lookup on the resolver's:
-    /// each gets a thread of its own rather than one of the shared pool's few, which every file
+    /// git may wait on a slow remote for up to its deadline, a name lookup on the resolver's, and
+    /// a copy of a workspace on its own: each gets a thread of its own rather than one of the shared pool's few, which every file
     /// route needs.
     private static func onOwnThread<T: Sendable>(_ body: @Sendable @escaping () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in

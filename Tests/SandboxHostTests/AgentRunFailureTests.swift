@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Testing
 @testable import SandboxHost
 
+extension HeavySuites {
 /// Agent runs when things go wrong: stops, provider errors and cuts, bad tool calls, huge
 /// results, many runs at once, no provider, a host restart.
 @Suite("Agent run failures", .serialized)
@@ -290,6 +291,7 @@ struct AgentRunFailureTests {
         #expect(events.map(\.sequence) == [1, 2, 3])
         #expect(events.last?.payload.contains("\"status\":\"failed\"") == true)
     }
+}
 }
 
 extension Sequence {

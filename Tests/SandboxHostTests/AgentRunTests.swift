@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Testing
 @testable import SandboxHost
 
+extension HeavySuites {
 /// Agent runs end to end: the real router and sandbox, a model provider on loopback speaking
 /// OpenAI's or Anthropic's streamed wire format.
 @Suite("Agent runs", .serialized)
@@ -152,4 +153,5 @@ struct AgentRunTests {
             #expect(answers[0]["tool_use_id"] == assistant[1]["id"])
         }
     }
+}
 }

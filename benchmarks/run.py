@@ -18,7 +18,10 @@ def percentile(values, p):
 
 class Host:
     def __init__(self, binary, data_dir):
-        env = dict(os.environ, SANDBOX_HOST_RATE_LIMIT="0", SANDBOX_HOST_LOG_LEVEL="warning")
+        # Every benchmark client comes from 127.0.0.1 (agent.py follows one run with 1,000 SSE
+        # clients): the per-address connection cap (256 by default) is off here.
+        env = dict(os.environ, SANDBOX_HOST_RATE_LIMIT="0", SANDBOX_HOST_LOG_LEVEL="warning",
+                   SANDBOX_HOST_MAX_CONNECTIONS_PER_ADDRESS="0")
         self.process = subprocess.Popen([binary, "serve", "--port", "0", "--data-dir", data_dir],
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
         for line in self.process.stdout:

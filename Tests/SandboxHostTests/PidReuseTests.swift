@@ -1,4 +1,6 @@
 import Foundation
+import Hummingbird
+import HummingbirdTesting
 import Testing
 @testable import SandboxHost
 #if canImport(Glibc)
@@ -11,27 +13,8 @@ import Glibc
 @Suite(.enabled(if: runningAsRoot, "sandboxes need root, as in CI"))
 struct PidReuseTests {
     @Test func stoppingASandboxWhosePID1DiedSparesTheProcessThatReusedItsPid() async throws {
-        let host = try TestHost()
-        defer { host.remove() }
-        try await host.test { client in
-            let sandboxes = SandboxClient(client: client, key: host.adminKey)
-            let (_, sandbox) = try await sandboxes.create()
-            let runtime = host.services.runtime
-            let pid = try #require(await runtime.initPID(sandbox))
-            // PID 1 dies behind the host's back (as a crash would), and is reaped by the outer.
-            #expect(kill(pid, SIGKILL) == 0)
-            try await Self.waitUntil { access("/proc/\(pid)", F_OK) != 0 }
-            // A stranger takes the number (ns_last_pid: the next pid the kernel hands out).
-            guard let stranger = try await Self.spawnWithPid(pid) else {
-                Issue.record("could not place a process at pid \(pid) (the machine forks too much); nothing checked")
-                return
-            }
-            defer {
-                kill(stranger, SIGKILL)
-                var status: Int32 = 0
-                waitpid(stranger, &status, 0)
-            }
-            try await runtime.stop(sandbox)
+        try await Self.withStrangerAtDeadPID1 { host, _, sandbox, stranger in
+            try await host.services.runtime.stop(sandbox)
             var status: Int32 = 0
             #expect(waitpid(stranger, &status, WNOHANG) == 0, "the process that reused PID 1's number was killed")
         }
@@ -41,29 +24,12 @@ struct PidReuseTests {
     /// host process that took the number after PID 1 died would lend the proxy the host's own
     /// network namespace, and the preview would reach a server on the host's loopback.
     @Test func aPreviewOfASandboxWhosePID1DiedNeverReachesTheHostsLoopback() async throws {
-        let host = try TestHost()
-        defer { host.remove() }
         let served = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: served) }
         try "host-only-secret\n".write(toFile: served + "/secret.txt", atomically: true, encoding: .utf8)
         let port = Int.random(in: 41_000..<49_000)
-        try await host.test { client in
-            let sandboxes = SandboxClient(client: client, key: host.adminKey)
-            let (_, sandbox) = try await sandboxes.create()
-            let runtime = host.services.runtime
-            let pid = try #require(await runtime.initPID(sandbox))
-            #expect(kill(pid, SIGKILL) == 0)
-            try await Self.waitUntil { access("/proc/\(pid)", F_OK) != 0 }
-            guard let stranger = try await Self.spawnWithPid(
-                pid, ["/usr/bin/python3", "-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", served]) else {
-                Issue.record("could not place a process at pid \(pid) (the machine forks too much); nothing checked")
-                return
-            }
-            defer {
-                kill(stranger, SIGKILL)
-                var status: Int32 = 0
-                waitpid(stranger, &status, 0)
-            }
+        let server = ["/usr/bin/python3", "-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", served]
+        try await Self.withStrangerAtDeadPID1(server) { host, client, sandbox, _ in
             // The stranger listens on the host's loopback before the preview is asked for.
             try await Self.waitUntil { (try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8))?
                 .contains(String(format: ":%04X 00000000:0000 0A", port)) == true }
@@ -72,6 +38,33 @@ struct PidReuseTests {
             ) { ($0.status, $0.text) }
             #expect(!body.contains("host-only-secret"), "the preview reached the host's loopback: \(status)")
             #expect(status == .serviceUnavailable, "\(status) \(body)")
+        }
+    }
+
+    /// A sandbox whose PID 1 died behind the host's back (as a crash would; the outer reaped it)
+    /// and a host process, `arguments`, started with PID 1's old number: `body` gets both.
+    static func withStrangerAtDeadPID1(
+        _ arguments: [String] = ["/bin/sleep", "60"],
+        _ body: @Sendable (TestHost, any TestClientProtocol, String, pid_t) async throws -> Void
+    ) async throws {
+        let host = try TestHost()
+        defer { host.remove() }
+        try await host.test { client in
+            let (_, sandbox) = try await SandboxClient(client: client, key: host.adminKey).create()
+            let pid = try #require(await host.services.runtime.initPID(sandbox))
+            #expect(kill(pid, SIGKILL) == 0)
+            try await waitUntil { access("/proc/\(pid)", F_OK) != 0 }
+            // A stranger takes the number (ns_last_pid: the next pid the kernel hands out).
+            guard let stranger = try await spawnWithPid(pid, arguments) else {
+                Issue.record("could not place a process at pid \(pid) (the machine forks too much); nothing checked")
+                return
+            }
+            defer {
+                kill(stranger, SIGKILL)
+                var status: Int32 = 0
+                waitpid(stranger, &status, 0)
+            }
+            try await body(host, client, sandbox, stranger)
         }
     }
 

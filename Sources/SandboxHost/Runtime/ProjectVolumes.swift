@@ -56,9 +56,14 @@ final class ProjectVolumes: Sendable {
 
     /// Mounts the project's volume unless it is mounted (a mount that failed at start is tried
     /// again at first need): a sandbox or an upload never lands on the host's disk unbounded.
+    /// Never makes an image: a request racing its project's delete would otherwise mount a new
+    /// one (or the old one again) for a project that is gone. Only `create` and the start make them.
     func ensureMounted(_ projectID: String) throws {
         guard !isMounted(projectID) else { return }
-        try create(projectID)
+        try changing.withLock { _ in
+            guard access(imagePath(projectID), F_OK) == 0 else { throw HostError.notFound("project") }
+            try mountLocked(projectID)
+        }
     }
 
     private func createLocked(_ projectID: String) throws {
@@ -123,8 +128,11 @@ final class ProjectVolumes: Sendable {
     /// Unmounts the project's volume (lazily if a request still holds a file in it: the loop
     /// device detaches when the last one closes) and removes its image.
     func destroy(_ projectID: String) throws {
-        try changing.withLock { _ in try unmountLocked(projectID) }
-        if unlink(imagePath(projectID)) != 0 && errno != ENOENT { throw RuntimeFailure.system("unlink disk image", errno) }
+        // Both under the lock: a mount between the unmount and the unlink would bring it back.
+        try changing.withLock { _ in
+            try unmountLocked(projectID)
+            if unlink(imagePath(projectID)) != 0 && errno != ENOENT { throw RuntimeFailure.system("unlink disk image", errno) }
+        }
     }
 
     private func unmountLocked(_ projectID: String) throws {

@@ -71,7 +71,9 @@ extension SandboxRuntime {
 
     /// Kills everything the session's commands started (detached processes included).
     public nonisolated func killSession(_ record: SandboxRecord, named name: String) async throws -> Bool {
-        guard let session = try session(record.id, named: name, create: false) else { return false }
+        // Opening reads the session's files: on the readers' pool, as list, status and stream do.
+        guard let session = try await SessionReaders.pool.runIfActive({ try self.session(record.id, named: name, create: false) })
+        else { return false }
         let running = session.commands.filter(\.running)
         let cgroups = self.cgroups
         try await NIOThreadPool.singleton.runIfActive {

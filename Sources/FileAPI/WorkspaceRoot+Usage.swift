@@ -3,11 +3,18 @@ extension WorkspaceRoot {
     /// deep it goes: a `DirectoryWalk` without a depth cap (a quota that stopped counting at some
     /// depth could be escaped by nesting), so still two directory descriptors at most and no
     /// recursion on the stack.
+    ///
+    /// A walk cut short (a directory moved under it while it climbed back) would under-count and
+    /// let a write past the quota: it is tried again, and after three cut-short walks the answer
+    /// is `Int64.max` (nothing left), never a partial count.
     public func diskUsage() -> Int64 {
-        var counter = UsageCounter()
-        var walk = DirectoryWalk(maxDepth: nil, sorted: false)
-        try? walk.run(fd, prefix: "", visitor: &counter)
-        return counter.bytes
+        for _ in 0..<3 {
+            var counter = UsageCounter()
+            var walk = DirectoryWalk(maxDepth: nil, sorted: false)
+            try? walk.run(fd, prefix: "", visitor: &counter)
+            if !walk.truncated { return counter.bytes }
+        }
+        return .max
     }
 }
 

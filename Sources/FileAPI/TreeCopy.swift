@@ -46,7 +46,7 @@ public struct TreeCopy: Sendable {
     }
 
     /// Copies directory `path` of `root` to `destination`, which must not exist and is made with
-    /// `mode`. On an error the partial copy stays for the caller to remove (`TreeCopy.remove`).
+    /// `mode`. On an error the partial copy stays for the caller to remove (`TreeRemover`).
     public func copy(_ root: WorkspaceRoot, _ path: WorkspacePath, to destination: String, mode: mode_t = 0o755) throws -> Report {
         let source = try root.openDirectory(path)
         guard mkdir(destination, mode) == 0 else { throw FileAPIError.system("mkdir", errno, path) }

@@ -23,7 +23,7 @@ import Glibc
     @Test func copiesFilesDirectoriesAndLinksAsLinksAndLeavesTheRestOut() throws {
         let scratch = try DirectoryWalkTests.Scratch()
         let destination = scratch.path + ".copy"
-        defer { TreeCopy.remove(destination) }
+        defer { _ = try? TreeRemover().remove(path: destination) }
         try FileManager.default.createDirectory(atPath: scratch.path + "/src/node_modules/x", withIntermediateDirectories: true)
         try scratch.write("src/a.txt", Array("alpha\n".utf8))
         try scratch.write("src/run.sh", Array("#!/bin/sh\n".utf8))
@@ -49,11 +49,11 @@ import Glibc
         #expect(stat(destination, &info) == 0 && info.st_mode & 0o777 == 0o700)
 
         let plain = scratch.path + ".plain"
-        defer { TreeCopy.remove(plain) }
+        defer { _ = try? TreeRemover().remove(path: plain) }
         _ = try TreeCopy(copyLinks: false).copy(root, WorkspacePath("src"), to: plain)
         #expect(Self.kind(plain + "/etc") == 0 && Self.kind(plain + "/alias") == 0, "links left out when asked")
 
-        TreeCopy.remove(destination)
+        _ = try? TreeRemover().remove(path: destination)
         #expect(Self.kind(destination) == 0, "the copy is removed")
     }
 
@@ -64,7 +64,7 @@ import Glibc
         let root = try WorkspaceRoot(path: scratch.path)
         func attempt(_ limits: TreeCopy.Limits) -> FileAPIError? {
             let destination = scratch.path + ".copy-\(UUID().uuidString)"
-            defer { TreeCopy.remove(destination) }
+            defer { _ = try? TreeRemover().remove(path: destination) }
             do {
                 _ = try TreeCopy(limits: limits, copyLinks: true).copy(root, WorkspacePath(""), to: destination)
                 return nil

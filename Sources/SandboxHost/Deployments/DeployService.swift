@@ -11,6 +11,10 @@ import NIOPosix
 /// ones wait their turn); each is recorded with its state as it moves
 /// `preparing → pushing → building → deployed | failed`.
 actor DeployService {
+    /// Removes the host's own snapshot and site copies (at most 256 levels deep: `TreeCopy`'s
+    /// cap) holding few descriptors while a deploy runs beside every other request.
+    static let copyRemover = TreeRemover(maxOpen: 16)
+
     let store: DeploymentStore
     let paths: DeploymentPaths
     let workspaces: WorkspaceStore
@@ -75,7 +79,7 @@ actor DeployService {
         // link meanwhile: it commits a host-only copy made by descriptor, never the live workspace.
         deployment.commit = try await Self.onOwnThread {
             mkdir(stagingRoot, 0o700)
-            defer { TreeCopy.remove(staging) }
+            defer { _ = try? Self.copyRemover.remove(path: staging) }
             _ = try Self.snapshot.copy(root, WorkspacePath(""), to: staging, mode: 0o700)
             return try repository.commit(workTree: staging, branch: branch, message: message, author: "sandbox-host")
         }
@@ -114,7 +118,7 @@ actor DeployService {
             do {
                 _ = try Self.publish.copy(root, output, to: site)
             } catch {
-                TreeCopy.remove(site)
+                _ = try? Self.copyRemover.remove(path: site)
                 throw error
             }
             // The switch: a new link renamed over the old one, so a reader sees one site or the other.

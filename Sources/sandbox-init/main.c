@@ -15,6 +15,7 @@
 // while still host root, so they are owned by the host's user namespace: the sandbox's root cannot
 // mount, change the network or set the hostname, only use what was built for it.
 #define _GNU_SOURCE
+#include "csandbox_mount_plan.h"
 #include "csandbox_protocol.h"
 #include "seccomp.h"
 
@@ -121,27 +122,65 @@ static int sbi_write_file(const char *path, const char *data) {
     return written == (ssize_t)length ? 0 : -1;
 }
 
-static void sbi_path(char *out, size_t size, const char *root, const char *relative) {
-    if ((size_t)snprintf(out, size, "%s/%s", root, relative) >= size) {
-        errno = ENAMETOOLONG;
-        sbi_fail("path");
-    }
-}
-
 // ---- the mount plan, in the order the kernel sees it ----
 //
-// Every target below the sandbox's root is reached by one name at a time from a directory fd,
-// never following a link (the root's upper layer is the tenant's to write, so a path string
-// through it would be the tenant's to redirect), and mounts are attached to those fds with the
-// new mount API. Overlay layers are named relative to the sandbox's directory (our working
-// directory while building), so the sandbox's mount table names no host path for them.
+// The plan is data: an ordered table of named steps (csandbox_mount_plan.h, CSandbox's
+// mount_plan.c, which the host's tests read without root), run top to bottom by sbi_run_plan.
+// Every target is reached one name at a time from a directory fd (an earlier step's mount, or the
+// sandbox's directory), never following a link (the root's upper layer is the tenant's to write,
+// so a path string through it would be the tenant's to redirect), and mounts are attached to
+// those fds with the new mount API. Host paths appear only as mount sources, from our arguments.
 
-// Opens the directory `name` (one component) beneath `dir_fd` without following a link,
-// making it first when `mode` is not 0.
-static int sbi_open_dir(int dir_fd, const char *name, mode_t mode, const char *stage) {
-    if (mode != 0 && mkdirat(dir_fd, name, mode) < 0 && errno != EEXIST) sbi_fail(stage);
-    int fd = openat(dir_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) sbi_fail(stage);
+// Walks all but the last component of `target` (relative, never "." or "..") beneath `dir_fd`,
+// following no link. Sets *dir to the directory holding the last component (`dir_fd` itself when
+// there is one component; the caller closes any other) and *last to that component. 0, or -1
+// and errno.
+static int sbi_walk_parent(int dir_fd, const char *target, int *dir, const char **last) {
+    char name[256];
+    int fd = dir_fd;
+    const char *p = target;
+    for (;;) {
+        size_t length = strcspn(p, "/");
+        if (length == 0 || length >= sizeof name || (p[0] == '.' && (length == 1 || (length == 2 && p[1] == '.')))) {
+            errno = EINVAL;
+            break;
+        }
+        if (p[length] == '\0') {
+            *dir = fd;
+            *last = p;
+            return 0;
+        }
+        memcpy(name, p, length);
+        name[length] = '\0';
+        int next = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (next < 0) break;
+        if (fd != dir_fd) close(fd);
+        fd = next;
+        p += length + 1;
+    }
+    int saved = errno;
+    if (fd != dir_fd) close(fd);
+    errno = saved;
+    return -1;
+}
+
+// An O_PATH fd of the step's target beneath `dir_fd`, made first when the step has a mode: a
+// directory, or (CSB_STEP_FILE) an empty file, exclusively. -1 and errno.
+static int sbi_open_target(int dir_fd, const struct csb_mount_step *step, mode_t mode) {
+    const char *name;
+    int dir;
+    if (sbi_walk_parent(dir_fd, step->target, &dir, &name) < 0) return -1;
+    int fd = -1;
+    if (step->flags & CSB_STEP_FILE) {
+        int made = mode == 0 ? -2 : openat(dir, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (made >= 0) close(made);
+        if (made != -1) fd = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    } else if (mode == 0 || mkdirat(dir, name, mode) == 0 || errno == EEXIST) {
+        fd = openat(dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    int saved = errno;
+    if (dir != dir_fd) close(dir);
+    errno = saved;
     return fd;
 }
 
@@ -177,7 +216,8 @@ static int sbi_new_filesystem(const char *type, const char *options, unsigned at
     return tree;
 }
 
-// A detached copy of the host's `source` (absolute, trusted), with `attributes` set.
+// A detached copy of `source` beneath `dir_fd` (an absolute, trusted host path, or "" with
+// AT_EMPTY_PATH for `dir_fd` itself), with `attributes` set.
 static int sbi_clone_tree(int dir_fd, const char *source, unsigned flags, uint64_t attributes, const char *stage) {
     int tree = open_tree(dir_fd, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | flags);
     if (tree < 0) sbi_fail(stage);
@@ -188,44 +228,6 @@ static int sbi_clone_tree(int dir_fd, const char *source, unsigned flags, uint64
         if (mount_setattr(tree, "", AT_EMPTY_PATH | (flags & AT_RECURSIVE), &attr, sizeof attr) < 0) sbi_fail(stage);
     }
     return tree;
-}
-
-// One of the host's harmless character devices, bound over a file made in the new /dev.
-static void sbi_bind_device(int dev_fd, const char *name) {
-    char source[64];
-    snprintf(source, sizeof source, "/dev/%s", name);
-    int fd = openat(dev_fd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0666);
-    if (fd < 0) sbi_fail("dev-node");
-    close(fd);
-    fd = openat(dev_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) sbi_fail("dev-node");
-    sbi_attach(sbi_clone_tree(AT_FDCWD, source, 0, 0, "dev-bind"), fd, "dev-bind");
-}
-
-// runc's masked paths: files bound over with /dev/null, directories with an empty read-only
-// tmpfs; and a few read-only. /proc/cmdline too: the host's boot line is none of a tenant's business.
-static void sbi_mask_proc(int proc_fd) {
-    static const char *const files[] = {
-        "cmdline", "kcore", "keys", "timer_list", "sched_debug", "latency_stats", "timer_stats", "sysrq-trigger",
-        "interrupts", NULL};
-    static const char *const dirs[] = {"acpi", "scsi", "asound", NULL};
-    static const char *const readonly[] = {"sys", "irq", "bus", "fs", NULL};
-    for (int i = 0; files[i] != NULL; i++) {
-        int fd = openat(proc_fd, files[i], O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0) continue;
-        sbi_attach(sbi_clone_tree(AT_FDCWD, "/dev/null", 0, 0, "mask-file"), fd, "mask-file");
-    }
-    for (int i = 0; dirs[i] != NULL; i++) {
-        int fd = openat(proc_fd, dirs[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0) continue;
-        sbi_attach(sbi_new_filesystem("tmpfs", "size=4096", MOUNT_ATTR_RDONLY, "mask-dir"), fd, "mask-dir");
-    }
-    for (int i = 0; readonly[i] != NULL; i++) {
-        int fd = openat(proc_fd, readonly[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0) continue;
-        uint64_t attributes = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
-        sbi_attach(sbi_clone_tree(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, attributes, "ro-proc"), fd, "ro-proc");
-    }
 }
 
 // A user namespace whose root is host uid `uid_base`, held open by a child that waits for EOF on
@@ -242,153 +244,232 @@ static int sbi_holder_main(void *argument) {
     return 0;
 }
 
-static int sbi_make_userns(const struct sbi_config *config) {
-    char path[4096], map[128];
+static int sbi_make_userns(const struct sbi_config *config, const char *stage) {
+    char path[64], map[128];
     if (pipe2(sbi_holder_pipe, O_CLOEXEC) < 0) sbi_fail("holder-pipe");
     static char stack[64 * 1024] __attribute__((aligned(16)));
     sbi_holder = clone(sbi_holder_main, stack + sizeof stack, CLONE_NEWUSER | SIGCHLD, NULL);
-    if (sbi_holder < 0) sbi_fail("holder-clone");
+    if (sbi_holder < 0) sbi_fail(stage);
     close(sbi_holder_pipe[0]);
-    // The holder's pid is one of this new PID namespace: read it through a proc of our own.
-    sbi_path(path, sizeof path, config->sandbox_dir, "proc");
-    if (mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) sbi_fail("holder-proc");
+    // The holder's pid is one of this new PID namespace: read it through a proc of our own, a
+    // detached mount that is never attached anywhere and goes with its fd.
+    int proc = sbi_new_filesystem("proc", "", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, "holder-proc");
     snprintf(map, sizeof map, "0 %lu %lu\n", config->uid_base, config->id_count);
     const char *files[] = {"uid_map", "gid_map"};
     for (int i = 0; i < 2; i++) {
-        snprintf(path, sizeof path, "%s/proc/%d/%s", config->sandbox_dir, sbi_holder, files[i]);
-        if (sbi_write_file(path, map) < 0) sbi_fail("id-maps");
+        snprintf(path, sizeof path, "%d/%s", sbi_holder, files[i]);
+        int fd = openat(proc, path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+        ssize_t written = fd < 0 ? -1 : write(fd, map, strlen(map));
+        if (written != (ssize_t)strlen(map)) sbi_fail("id-maps");
+        close(fd);
     }
-    snprintf(path, sizeof path, "%s/proc/%d/ns/user", config->sandbox_dir, sbi_holder);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    snprintf(path, sizeof path, "%d/ns/user", sbi_holder);
+    int fd = openat(proc, path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) sbi_fail("userns-open");
-    sbi_path(path, sizeof path, config->sandbox_dir, "proc");
-    if (umount2(path, MNT_DETACH) < 0) sbi_fail("holder-proc-umount");
+    close(proc);
     return fd;
 }
 
-// A detached, read-only copy of `source` seen through the sandbox's id mapping; where the
-// filesystem cannot be idmapped, a plain read-only one (files then show as nobody inside).
-static int sbi_idmapped_tree(const char *source, int userns_fd) {
-    int tree = open_tree(AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+// Where a step's mount comes from: a host path given to us (trusted), or one of the host's
+// devices; NULL for none.
+static const char *sbi_source(const struct sbi_config *config, const struct csb_mount_step *step, char *buffer, size_t size) {
+    switch (step->source) {
+    case CSB_SOURCE_IMAGE_ROOT: return config->lower_root;
+    case CSB_SOURCE_HOST_USR: return config->usr_lower;
+    case CSB_SOURCE_WORKSPACE: return config->workspace;
+    case CSB_SOURCE_HOST_NULL: return "/dev/null";
+    case CSB_SOURCE_HOST_DEVICE:
+        if (strchr(step->target, '/') != NULL || (size_t)snprintf(buffer, size, "/dev/%s", step->target) >= size) return NULL;
+        return buffer;
+    default: return NULL;
+    }
+}
+
+// The detached mount a mounting step attaches over `target_fd`.
+static int sbi_step_tree(const struct sbi_config *config, const struct csb_mount_step *step, int target_fd, int userns_fd) {
+    char buffer[8192];
+    unsigned recursive = (step->flags & CSB_STEP_RECURSIVE) ? AT_RECURSIVE : 0;
+    if (step->kind == CSB_STEP_NEW_FILESYSTEM) {
+        struct csb_mount_values values = {config->uid_base, config->tmp_size};
+        if (csb_expand_mount_options(step->options, &values, buffer, sizeof buffer) < 0) sbi_fail(step->stage);
+        return sbi_new_filesystem(step->fs_type, buffer, (unsigned)step->attributes, step->stage);
+    }
+    if (step->source == CSB_SOURCE_TARGET) {
+        return sbi_clone_tree(target_fd, "", AT_EMPTY_PATH | recursive, step->attributes, step->stage);
+    }
+    const char *source = sbi_source(config, step, buffer, sizeof buffer);
+    if (source == NULL) {
+        errno = EINVAL;
+        sbi_fail(step->stage);
+    }
+    if (step->kind == CSB_STEP_BIND) return sbi_clone_tree(AT_FDCWD, source, recursive, step->attributes, step->stage);
+    // An idmapped tree: read-only, seen through the sandbox's id mapping; where the filesystem
+    // cannot be idmapped, a plain one (files then show as nobody inside).
+    if (userns_fd < 0) {
+        errno = EINVAL;
+        sbi_fail("open-tree");
+    }
+    int tree = open_tree(AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | recursive);
     if (tree < 0) sbi_fail("open-tree");
     struct mount_attr attr;
     memset(&attr, 0, sizeof attr);
-    attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID;
+    attr.attr_set = step->attributes;
     attr.userns_fd = (uint64_t)userns_fd;
-    if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) {
-        attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID;
+    if (mount_setattr(tree, "", AT_EMPTY_PATH | recursive, &attr, sizeof attr) < 0) {
+        attr.attr_set = step->attributes & ~(uint64_t)MOUNT_ATTR_IDMAP;
         attr.userns_fd = 0;
-        if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) sbi_fail("mount-setattr");
+        if (mount_setattr(tree, "", AT_EMPTY_PATH | recursive, &attr, sizeof attr) < 0) sbi_fail("mount-setattr");
     }
     return tree;
 }
 
-// An overlay of `layer` ("root" or "usr"): lower/<layer> under upper/<layer>, named relative to
-// the sandbox's directory, our working directory (the mount table shows them as given).
-static int sbi_overlay(const char *layer) {
-    char options[256];
-    snprintf(options, sizeof options, "lowerdir=lower/%s,upperdir=upper/%s,workdir=work/%s", layer, layer, layer);
-    return sbi_new_filesystem("overlay", options, MOUNT_ATTR_NODEV, layer[0] == 'r' ? "mount-root" : "mount-usr");
-}
-
-// The default image's /usr/local is an empty directory of the sandbox's own, not the host's
-// (which holds whatever the host's administrator installed): an opaque directory in the upper
-// layer hides the lower one's. Made by host root before the overlay is mounted; `upper/usr` is
-// the host's directory, what is in it the tenant's, so one name at a time and no link followed.
-static void sbi_private_usr_local(const struct sbi_config *config) {
-    int usr = sbi_open_dir(AT_FDCWD, "upper/usr", 0, "usr-local");
+// An opaque directory in an overlay's upper layer (the default image's usr/local): made by host
+// root before the overlay is mounted. The directory holding it is the host's, what is in it the
+// tenant's, so one name at a time, no link followed, and a non-directory there is removed.
+static void sbi_opaque_dir(const struct sbi_config *config, const struct csb_mount_step *step, int dir_fd) {
+    const char *name;
+    int dir;
+    if (sbi_walk_parent(dir_fd, step->target, &dir, &name) < 0) sbi_fail(step->stage);
     struct stat info;
-    if (fstatat(usr, "local", &info, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(info.st_mode) && unlinkat(usr, "local", 0) < 0)
-        sbi_fail("usr-local");
-    int created = mkdirat(usr, "local", 0755) == 0;
-    if (!created && errno != EEXIST) sbi_fail("usr-local");
-    int local = openat(usr, "local", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (local < 0) sbi_fail("usr-local");
-    if (created && fchown(local, (uid_t)config->uid_base, (gid_t)config->uid_base) < 0) sbi_fail("usr-local");
-    if (fsetxattr(local, "trusted.overlay.opaque", "y", 1, 0) < 0) sbi_fail("usr-local");
-    close(local);
-    close(usr);
+    if (fstatat(dir, name, &info, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(info.st_mode) && unlinkat(dir, name, 0) < 0)
+        sbi_fail(step->stage);
+    int created = mkdirat(dir, name, step->mode) == 0;
+    if (!created && errno != EEXIST) sbi_fail(step->stage);
+    int fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) sbi_fail(step->stage);
+    if (created && fchown(fd, (uid_t)config->uid_base, (gid_t)config->uid_base) < 0) sbi_fail(step->stage);
+    if (fsetxattr(fd, "trusted.overlay.opaque", "y", 1, 0) < 0) sbi_fail(step->stage);
+    close(fd);
+    if (dir != dir_fd) close(dir);
 }
 
-static int sbi_build_filesystem(const struct sbi_config *config) {
-    char options[8192];
-    // Nothing we mount may propagate back to the host.
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) sbi_fail("mount-private");
-    sbi_trace("private");
-    int userns_fd = sbi_make_userns(config);
-    sbi_trace("userns");
-    if (chdir(config->sandbox_dir) < 0) sbi_fail("chdir-sandbox");
+// `value` into the existing file target (a sysctl of this sandbox's namespaces).
+static int sbi_write_target(const struct csb_mount_step *step, int dir_fd) {
+    const char *name;
+    int dir;
+    if (sbi_walk_parent(dir_fd, step->target, &dir, &name) < 0) return -1;
+    int fd = openat(dir, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    size_t length = strlen(step->value);
+    int ok = fd >= 0 && write(fd, step->value, length) == (ssize_t)length;
+    int saved = errno;
+    if (fd >= 0) close(fd);
+    if (dir != dir_fd) close(dir);
+    errno = saved;
+    return ok ? 0 : -1;
+}
 
-    // The root: the image, idmapped and read-only, under this sandbox's writable layer; the same
-    // for the host's /usr in the default image. The host's trees are never written.
-    sbi_attach(sbi_idmapped_tree(config->lower_root, userns_fd), sbi_open_dir(AT_FDCWD, "lower/root", 0, "move-mount"), "move-mount");
-    sbi_attach(sbi_overlay("root"), sbi_open_dir(AT_FDCWD, "root", 0, "mount-root"), "mount-root");
-    int root = sbi_open_dir(AT_FDCWD, "root", 0, "mount-root");
-    sbi_trace("root-overlay");
-    if (config->usr_lower != NULL) {
-        sbi_attach(sbi_idmapped_tree(config->usr_lower, userns_fd), sbi_open_dir(AT_FDCWD, "lower/usr", 0, "move-mount"), "move-mount");
-        sbi_private_usr_local(config);
-        sbi_attach(sbi_overlay("usr"), sbi_open_dir(root, "usr", 0755, "mount-usr"), "mount-usr");
+static int sbi_make_link(const struct csb_mount_step *step, int dir_fd) {
+    const char *name;
+    int dir;
+    if (sbi_walk_parent(dir_fd, step->target, &dir, &name) < 0) return -1;
+    int rc = symlinkat(step->value, dir, name);
+    int saved = errno;
+    if (dir != dir_fd) close(dir);
+    errno = saved;
+    return rc;
+}
+
+// The index of the step named `name` before step `before`; a plan naming a later or unknown
+// parent is a bug, reported as the stage "plan".
+static size_t sbi_step_index(const struct csb_mount_step *plan, size_t before, const char *name) {
+    for (size_t i = 0; i < before; i++) {
+        if (strcmp(plan[i].name, name) == 0) return i;
     }
+    errno = EINVAL;
+    sbi_fail("plan");
+    return 0;
+}
 
-    sbi_trace("usr-overlay");
-    // /workspace: the project's directory on the host; persists when the sandbox stops.
-    sbi_attach(sbi_clone_tree(AT_FDCWD, config->workspace, AT_RECURSIVE, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, "bind-workspace"),
-               sbi_open_dir(root, "workspace", 0755, "bind-workspace"), "bind-workspace");
-
-    // /tmp: size-limited, owned by the sandbox's root.
-    snprintf(options, sizeof options, "mode=1777,size=%llu,uid=%lu,gid=%lu", config->tmp_size, config->uid_base,
-             config->uid_base);
-    sbi_attach(sbi_new_filesystem("tmpfs", options, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, "mount-tmp"),
-               sbi_open_dir(root, "tmp", 01777, "mount-tmp"), "mount-tmp");
-
-    // /proc of the new PID namespace, then the per-netns sysctl, then runc's masks (masks last:
-    // /proc/sys becomes read-only).
-    sbi_attach(sbi_new_filesystem("proc", "", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, "mount-proc"),
-               sbi_open_dir(root, "proc", 0555, "mount-proc"), "mount-proc");
-    int proc = sbi_open_dir(root, "proc", 0, "mount-proc");
-    int sysctl = openat(proc, "sys/net/ipv4/ip_unprivileged_port_start", O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (sysctl < 0 || write(sysctl, "0", 1) != 1) sbi_fail("unprivileged-ports");
-    close(sysctl);
-    sbi_trace("proc");
-    sbi_mask_proc(proc);
-    close(proc);
-    sbi_trace("proc-masks");
-
-    // A minimal /dev: the host's harmless character devices bound in, a private devpts, shm.
-    snprintf(options, sizeof options, "mode=755,size=65536,uid=%lu,gid=%lu", config->uid_base, config->uid_base);
-    sbi_attach(sbi_new_filesystem("tmpfs", options, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, "mount-dev"),
-               sbi_open_dir(root, "dev", 0755, "mount-dev"), "mount-dev");
-    int dev = sbi_open_dir(root, "dev", 0, "mount-dev");
-    static const char *const devices[] = {"null", "zero", "full", "random", "urandom", "tty", NULL};
-    for (int i = 0; devices[i] != NULL; i++) sbi_bind_device(dev, devices[i]);
-    snprintf(options, sizeof options, "newinstance,ptmxmode=0666,mode=0620,gid=%lu", config->uid_base + 5);
-    sbi_attach(sbi_new_filesystem("devpts", options, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, "mount-devpts"),
-               sbi_open_dir(dev, "pts", 0755, "mkdir-pts"), "mount-devpts");
-    snprintf(options, sizeof options, "mode=1777,size=67108864,uid=%lu,gid=%lu", config->uid_base, config->uid_base);
-    sbi_attach(sbi_new_filesystem("tmpfs", options, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, "mount-shm"),
-               sbi_open_dir(dev, "shm", 01777, "mkdir-shm"), "mount-shm");
-    static const char *const links[][2] = {
-        {"pts/ptmx", "ptmx"}, {"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"},
-        {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}, {NULL, NULL}};
-    for (int i = 0; links[i][0] != NULL; i++) {
-        if (symlinkat(links[i][0], dev, links[i][1]) < 0) sbi_fail("dev-symlink");
+// Whether a step after `index` is beneath it (so its mount's fd must be kept).
+static int sbi_step_is_parent(const struct csb_mount_step *plan, size_t count, size_t index) {
+    for (size_t i = index + 1; i < count; i++) {
+        if (plan[i].parent != NULL && strcmp(plan[i].parent, plan[index].name) == 0) return 1;
     }
-    struct mount_attr readonly;
-    memset(&readonly, 0, sizeof readonly);
-    readonly.attr_set = MOUNT_ATTR_RDONLY;
-    if (mount_setattr(dev, "", AT_EMPTY_PATH, &readonly, sizeof readonly) < 0) {
-        // A read-only /dev is hardening only; keep going if this kernel refuses it.
-    }
-    close(dev);
+    return 0;
+}
 
-    sbi_trace("dev");
-    // Into the new root; the host's tree is detached and unreachable from here on.
-    if (fchdir(root) < 0) sbi_fail("chdir-root");
-    close(root);
-    if (syscall(SYS_pivot_root, ".", ".") < 0) sbi_fail("pivot-root");
-    if (umount2(".", MNT_DETACH) < 0) sbi_fail("detach-old-root");
-    if (chdir("/") < 0) sbi_fail("chdir-new-root");
+// Runs the mount plan; answers the user namespace's fd (PID 1 enters it last). On return the
+// sandbox's root is "/" and the working directory.
+static int sbi_run_plan(const struct sbi_config *config) {
+    size_t count;
+    const struct csb_mount_step *plan = csb_mount_plan(&count);
+    int fds[CSB_MOUNT_PLAN_MAX];  // each step's mount while a later step is beneath it, else -1
+    int userns_fd = -1;
+    if (count > CSB_MOUNT_PLAN_MAX) {
+        errno = E2BIG;
+        sbi_fail("plan");
+    }
+    for (size_t i = 0; i < count; i++) {
+        const struct csb_mount_step *step = &plan[i];
+        fds[i] = -1;
+        if ((step->flags & CSB_STEP_HOST_USR) && config->usr_lower == NULL) continue;
+        int base = AT_FDCWD;  // the sandbox's directory, once entered
+        if (step->parent != NULL) {
+            base = fds[sbi_step_index(plan, i, step->parent)];
+            if (base < 0) {
+                errno = ENOENT;
+                sbi_fail(step->stage);
+            }
+        }
+        int failed = 0;
+        switch (step->kind) {
+        case CSB_STEP_PRIVATE_PROPAGATION:
+            failed = mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0;
+            break;
+        case CSB_STEP_ENTER_SANDBOX_DIR:
+            failed = chdir(config->sandbox_dir) < 0;
+            break;
+        case CSB_STEP_USER_NAMESPACE:
+            userns_fd = sbi_make_userns(config, step->stage);
+            break;
+        case CSB_STEP_IDMAPPED_TREE:
+        case CSB_STEP_NEW_FILESYSTEM:
+        case CSB_STEP_BIND: {
+            int target = sbi_open_target(base, step, step->mode);
+            if (target < 0 && (step->flags & CSB_STEP_OPTIONAL)) break;
+            if (target < 0) sbi_fail(step->target_stage != NULL ? step->target_stage : step->stage);
+            sbi_attach(sbi_step_tree(config, step, target, userns_fd), target, step->stage);
+            // What is beneath this step is reached through the new mount, not the directory under it.
+            if (sbi_step_is_parent(plan, count, i) && (fds[i] = sbi_open_target(base, step, 0)) < 0) sbi_fail(step->stage);
+            break;
+        }
+        case CSB_STEP_OPAQUE_DIR:
+            sbi_opaque_dir(config, step, base);
+            break;
+        case CSB_STEP_WRITE_FILE:
+            failed = sbi_write_target(step, base) < 0;
+            break;
+        case CSB_STEP_SYMLINK:
+            failed = sbi_make_link(step, base) < 0;
+            break;
+        case CSB_STEP_SET_ATTRIBUTES: {
+            struct mount_attr attr;
+            memset(&attr, 0, sizeof attr);
+            attr.attr_set = step->attributes;
+            failed = mount_setattr(base, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0;
+            break;
+        }
+        case CSB_STEP_PIVOT_ROOT:
+            if (fchdir(base) < 0) sbi_fail("chdir-root");
+            for (size_t j = 0; j < i; j++) {
+                if (fds[j] >= 0) close(fds[j]);
+                fds[j] = -1;
+            }
+            if (syscall(SYS_pivot_root, ".", ".") < 0) sbi_fail(step->stage);
+            if (umount2(".", MNT_DETACH) < 0) sbi_fail("detach-old-root");
+            if (chdir("/") < 0) sbi_fail("chdir-new-root");
+            break;
+        default:
+            errno = EINVAL;
+            sbi_fail("plan");
+        }
+        // Best-effort steps are hardening this kernel may refuse: keep going without it.
+        if (failed && !(step->flags & CSB_STEP_BEST_EFFORT)) sbi_fail(step->stage);
+        sbi_trace(step->name);
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (fds[i] >= 0) close(fds[i]);
+    }
     return userns_fd;
 }
 
@@ -626,7 +707,7 @@ static int sbi_child(void *argument) {
     // If the outer dies, so do we (and with PID 1, the whole sandbox).
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     sbi_trace("child");
-    int userns_fd = sbi_build_filesystem(config);
+    int userns_fd = sbi_run_plan(config);
     if (sethostname(config->hostname, strlen(config->hostname)) < 0) sbi_fail("hostname");
     sbi_trace("pivot");
     sbi_loopback_up();

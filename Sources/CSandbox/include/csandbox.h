@@ -3,6 +3,7 @@
 
 #include <sys/epoll.h>
 #include <sys/types.h>
+#include "csandbox_mount_plan.h"
 #include "csandbox_protocol.h"
 
 // The C shim of sandbox-host: what Swift cannot call or cannot safely run itself.

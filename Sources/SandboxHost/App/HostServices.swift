@@ -2,7 +2,8 @@ import AgentLoop
 import Deploy
 import Logging
 
-/// The services every controller draws on, built once at start.
+/// The services, built once at start. `HostRouter` hands each controller only the few it uses,
+/// typed by the protocols of `HTTP/Dependencies`.
 public struct HostServices: Sendable {
     public let configuration: HostConfiguration
     public let database: Database

@@ -5,9 +5,22 @@ import Hummingbird
 /// Agent runs: start on a thread (or `initiate` project, thread, sandbox and run at once),
 /// follow as Server-Sent Events, stop, and look up.
 struct AgentRunsController {
-    let services: HostServices
-    var agents: AgentService { services.agents }
-    var heartbeat: Duration { services.configuration.heartbeat }
+    /// What the routes use.
+    struct Services: Sendable {
+        let agents: any AgentRunning
+        let agentRuns: any AgentRunLookup
+        /// `initiate` makes a project, its workspace, its sandbox and a thread.
+        let projects: any ProjectCatalog
+        let workspaces: any WorkspaceProvisioning
+        let runtime: any SandboxActivating
+        let threads: any ThreadCatalog
+        /// How often a stream with nothing to say sends a heartbeat.
+        let heartbeat: Duration
+    }
+
+    let services: Services
+    var agents: any AgentRunning { services.agents }
+    var heartbeat: Duration { services.heartbeat }
 
     /// `/api/thread/{thread_id}/…`
     var threadEndpoints: RouteCollection<AppRequestContext> {

@@ -5,7 +5,18 @@ import Hummingbird
 /// Deployments of a project (`/api/project/{project_id}/deploy…`), and the public site routes
 /// (`/deployments/{project_id}/…`) that serve the newest successful one.
 struct DeploymentsController {
-    let services: HostServices
+    /// What the routes use.
+    struct Services: Sendable {
+        let projects: any ProjectLookup
+        let deployer: any Deploying
+        let deployments: any DeploymentHistory
+        /// Serves the newest successful deployment's files.
+        let site: DeploymentSite
+        /// The API's port, in the sites' URLs.
+        let port: Int
+    }
+
+    let services: Services
 
     /// `/api/project/…`
     var endpoints: RouteCollection<AppRequestContext> {
@@ -52,7 +63,7 @@ struct DeploymentsController {
 
     /// The site's own origin (`/deployments/{project_id}/` serves it too, sandboxed on the API's host).
     func url(_ projectID: String) -> String {
-        "http://\(projectID).\(AppsHostMiddleware.domain):\(services.configuration.port)/"
+        "http://\(projectID).\(AppsHostMiddleware.domain):\(services.port)/"
     }
 
     private func answer(_ deployment: Deployment) -> JSONResponse<Deployed> {
@@ -116,7 +127,7 @@ struct DeploymentsController {
         return JSONResponse(Status(
             has_deployment: deployed != nil, url: deployed.map { url($0.projectID) }, last_deployment_id: deployed?.id,
             commit: deployed?.commit,
-            domains: deployed == nil ? [] : ["\(project.id).apps.localhost:\(services.configuration.port)"]))
+            domains: deployed == nil ? [] : ["\(project.id).apps.localhost:\(services.port)"]))
     }
 
     struct LiveStatus: Encodable, Sendable {
@@ -141,6 +152,6 @@ struct DeploymentsController {
     @Sendable func site(_ request: Request, context: AppRequestContext) async throws -> Response {
         let projectID = try context.parameters.require("project_id")
         let rest = context.parameters.getCatchAll().joined(separator: "/")
-        return try await DeploymentSite(paths: services.deploymentPaths).response(projectID: projectID, path: rest)
+        return try await services.site.response(projectID: projectID, path: rest)
     }
 }

@@ -6,7 +6,19 @@ import NIOPosix
 /// Dev servers and previews: start one (a command, or one chosen from the project), follow it
 /// (status, every output line, the preview URL once it listens), and the preview URLs of a port.
 struct DevServerController {
-    let services: HostServices
+    /// What the routes use.
+    struct Services: Sendable {
+        let sandboxes: any SandboxLookup & PreviewTokenIssuing
+        let runtime: any SessionAccess & SandboxNetworking
+        let devServers: any DevServerLookup
+        let launcher: DevServerLauncher
+        /// The preview links' domain and port, and the streams' heartbeat.
+        let configuration: HostConfiguration
+
+        func ownedSandbox(_ context: AppRequestContext) async throws -> SandboxRecord { try await sandboxes.owned(context) }
+    }
+
+    let services: Services
     var heartbeat: Duration { services.configuration.heartbeat }
     /// How often a stream looks for the dev server's port while waiting for it.
     var portPoll: Duration = .milliseconds(250)
@@ -47,8 +59,7 @@ struct DevServerController {
             throw HostError(.unprocessable, "field 'session_name' may hold letters, digits, '-', '_' and '.', up to 64")
         }
         if let port = body.port, !(1...65535).contains(port) { throw HostError(.unprocessable, "field 'port' must be from 1 to 65535") }
-        let launched = try await DevServerLauncher(runtime: services.runtime, workspaces: services.workspaces, registry: services.devServers)
-            .start(record, command: body.command, port: body.port, session: session)
+        let launched = try await services.launcher.start(record, command: body.command, port: body.port, session: session)
         let (command, commandID, detected) = (launched.command, launched.commandID, launched.detected)
         return JSONResponse(Started(
             session_name: session, command: command, command_id: commandID, port: body.port, detected: detected,

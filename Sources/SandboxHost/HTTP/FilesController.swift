@@ -9,12 +9,25 @@ import NIOPosix
 /// `WorkspacePath` and `WorkspaceRoot`; every blocking call runs on the thread pool. The routes
 /// work on the workspace directory whether or not the sandbox runs.
 struct FilesController {
-    let services: HostServices
+    /// What the routes use.
+    struct Services: Sendable {
+        let sandboxes: any SandboxLookup
+        /// The download's file name.
+        let projects: any ProjectLookup
+        let workspaces: any WorkspaceLocating
+        let runtime: any SandboxActivity
+        /// The limits on uploads, walks, searches and responses.
+        let configuration: HostConfiguration
+
+        func ownedSandbox(_ context: AppRequestContext) async throws -> SandboxRecord { try await sandboxes.owned(context) }
+    }
+
+    let services: Services
     var threadPool: NIOThreadPool { .singleton }
     /// Searches run here, off the shared pool.
     let searches: SearchPool
 
-    init(services: HostServices) {
+    init(services: Services) {
         self.services = services
         searches = SearchPool(threads: services.configuration.searchThreads, queue: services.configuration.searchQueue)
     }
@@ -67,7 +80,7 @@ struct FilesController {
     private func spaceLeft(_ record: SandboxRecord, _ root: WorkspaceRoot) async throws -> Int64 {
         let configuration = services.configuration
         try await run { try DataDisk.checkReserve(configuration) }
-        if services.workspaces.volumes != nil {
+        if services.workspaces.hasVolumes {
             let staging = staging(record)
             return try await run { DataDisk.freeBytes(staging) ?? .max }
         }

@@ -8,7 +8,21 @@ import NIOPosix
 /// paths, free bytes, the provider's address) go only to the admin key; anyone else gets each
 /// component's status with a generic detail.
 struct HealthController {
-    let services: HostServices
+    /// What the checks use.
+    struct Services: Sendable {
+        /// Random per process start, so clients can tell a restart.
+        let instanceID: String
+        /// The admin's key gets the deep check's details.
+        let authenticator: any KeyAuthenticating
+        let database: any DatabaseRunning
+        let runtimeProbe: any RuntimeProbing
+        /// Whose free space is checked, and the reserve below which writes are refused.
+        let dataDir: String
+        let diskReserveBytes: Int64
+        let provider: AgentService.Provider
+    }
+
+    let services: Services
 
     var endpoints: RouteCollection<AppRequestContext> {
         RouteCollection(context: AppRequestContext.self)
@@ -107,7 +121,7 @@ struct HealthController {
     }
 
     private func diskComponent() async -> Component {
-        let path = services.configuration.dataDir
+        let path = services.dataDir
         let free: Int64? = try? await NIOThreadPool.singleton.runIfActive {
             var stats = statvfs()
             guard statvfs(path, &stats) == 0 else { return nil }
@@ -116,7 +130,7 @@ struct HealthController {
         guard let free else { return Component(status: .critical, detail: "cannot read free space of the data directory") }
         let gib = Double(free) / Double(1 << 30)
         let detail = String(format: "%.1f GiB free in the data directory", gib)
-        let reserve = services.configuration.diskReserveBytes
+        let reserve = services.diskReserveBytes
         let status: HealthStatus = free < 256 << 20 ? .critical : free < max(reserve, 2 << 30) ? .degraded : .ok
         let generic = status == .ok ? "enough free space" : status == .degraded ? "free space is low" : "almost no free space"
         return Component(status: status, detail: detail, free_bytes: free, genericDetail: generic)
@@ -124,7 +138,7 @@ struct HealthController {
 
     /// Configured or not (and why not); the provider is not called, so health never spends tokens.
     private func llmComponent() -> Component {
-        let provider = services.agents.provider
+        let provider = services.provider
         if let configuration = provider.configuration {
             return Component(
                 status: .ok, detail: "model provider: \(configuration)", genericDetail: "model provider: \(configuration.kind.rawValue)")

@@ -2,7 +2,8 @@ import Hummingbird
 
 /// `/api/models/available`: the models the configured provider offers, the default first.
 struct ModelsController {
-    let services: HostServices
+    /// The configured model provider (fixed at start).
+    let provider: AgentService.Provider
 
     var endpoints: RouteCollection<AppRequestContext> {
         RouteCollection(context: AppRequestContext.self)
@@ -19,7 +20,7 @@ struct ModelsController {
 
     @Sendable func available(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<ModelList> {
         _ = try context.requireIdentity()
-        guard let configuration = services.agents.provider.configuration else { return JSONResponse(ModelList(models: [])) }
+        guard let configuration = provider.configuration else { return JSONResponse(ModelList(models: [])) }
         return JSONResponse(ModelList(models: configuration.models.enumerated().map {
             Model(id: $0.element, provider: configuration.kind.rawValue, default: $0.offset == 0)
         }))

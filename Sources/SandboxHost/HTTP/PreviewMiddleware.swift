@@ -11,21 +11,30 @@ import Glibc
 /// `PreviewWebSocket` before they reach here.
 struct PreviewMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
-    let services: HostServices
+    /// What a preview uses.
+    struct Services: Sendable {
+        let access: PreviewAccess
+        let runtime: any SandboxNetworking & SandboxActivity
+        /// Previews are `{port}-{sandbox_id}.<previewDomain>` (or under `/preview/`).
+        let previewDomain: String
+        let connectTimeout: Duration
+    }
+
+    let services: Services
     let proxy: PreviewProxy
 
-    init(services: HostServices) {
+    init(services: Services) {
         self.services = services
-        self.proxy = PreviewProxy(connectTimeout: services.configuration.previewConnectTimeout, group: MultiThreadedEventLoopGroup.singleton)
+        self.proxy = PreviewProxy(connectTimeout: services.connectTimeout, group: MultiThreadedEventLoopGroup.singleton)
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let host = request.head.authority ?? request.headers[AppsHostMiddleware.hostField]
         let uri = request.uri.description
-        guard let target = PreviewTarget.parse(host: host, uri: uri, domain: services.configuration.previewDomain) else {
+        guard let target = PreviewTarget.parse(host: host, uri: uri, domain: services.previewDomain) else {
             return try await next(request, context)
         }
-        let decision = try await PreviewAccess(services: services).check(target, uri: uri, headers: request.headers)
+        let decision = try await services.access.check(target, uri: uri, headers: request.headers)
         if case .tokenInURL(let token) = decision.grant {
             // Keep the token in a cookie of this preview and take it out of the URL the app sees.
             var headers = HTTPFields()

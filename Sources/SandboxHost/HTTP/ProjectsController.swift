@@ -2,7 +2,18 @@ import Hummingbird
 
 /// `/api/projects`: create, list, get and delete the caller's projects.
 struct ProjectsController {
-    let services: HostServices
+    /// What the routes use.
+    struct Services: Sendable {
+        let projects: any ProjectCatalog
+        let images: any ImageCatalog
+        let workspaces: any WorkspaceProvisioning
+        /// A delete stops and removes the project's sandbox, and removes its deployments.
+        let sandboxes: any SandboxLookup
+        let runtime: any SandboxRemoving
+        let deploymentPaths: DeploymentPaths
+    }
+
+    let services: Services
 
     var endpoints: RouteCollection<AppRequestContext> {
         RouteCollection(context: AppRequestContext.self)
@@ -32,8 +43,8 @@ struct ProjectsController {
         let name = try Validation.text(body.name, field: "name", maxLength: 200)
         let description = try body.description.map { try Validation.text($0, field: "description", maxLength: 10_000, allowEmpty: true, allowNewlines: true) }
         let image = body.image ?? "default"
-        guard services.runtime.images.exists(image) else {
-            let available = services.runtime.images.list().map(\.name).joined(separator: ", ")
+        guard services.images.exists(image) else {
+            let available = services.images.list().map(\.name).joined(separator: ", ")
             throw HostError(.unprocessable, "unknown image '\(image.prefix(64))'; available: \(available)")
         }
         let project = try await services.projects.create(userID: identity.userID, name: name, description: description, image: image)

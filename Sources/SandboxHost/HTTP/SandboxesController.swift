@@ -3,7 +3,16 @@ import Hummingbird
 
 /// Sandboxes: `ensure-active` on a project, then get, delete and execute by sandbox id.
 struct SandboxesController {
-    let services: HostServices
+    /// What the routes use.
+    struct Services: Sendable {
+        let projects: any ProjectLookup
+        let sandboxes: any SandboxLookup
+        let runtime: any SandboxActivating & SandboxInspecting & SandboxExecuting & SandboxRemoving
+
+        func ownedSandbox(_ context: AppRequestContext) async throws -> SandboxRecord { try await sandboxes.owned(context) }
+    }
+
+    let services: Services
 
     /// `/api/project/{project_id}/sandbox/…`
     var projectEndpoints: RouteCollection<AppRequestContext> {
@@ -132,17 +141,5 @@ struct SandboxesController {
 
     private func sandbox(_ context: AppRequestContext) async throws -> SandboxRecord {
         try await services.ownedSandbox(context)
-    }
-}
-
-extension HostServices {
-    /// The `{sandbox_id}` of the route, if it is the caller's; 404 otherwise, as for a missing one.
-    func ownedSandbox(_ context: AppRequestContext) async throws -> SandboxRecord {
-        let identity = try context.requireIdentity()
-        let id = try context.parameters.require("sandbox_id")
-        guard let record = try await sandboxes.get(id: id, userID: identity.userID) else {
-            throw HostError.notFound("sandbox")
-        }
-        return record
     }
 }

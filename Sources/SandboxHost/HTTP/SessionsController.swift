@@ -5,7 +5,15 @@ import NIOPosix
 /// Sessions of a sandbox: the non-blocking commands run in them, their status, their output as
 /// Server-Sent Events, and killing them.
 struct SessionsController {
-    let services: HostServices
+    /// What the routes use.
+    struct Services: Sendable {
+        let sandboxes: any SandboxLookup
+        let runtime: any SessionAccess
+
+        func ownedSandbox(_ context: AppRequestContext) async throws -> SandboxRecord { try await sandboxes.owned(context) }
+    }
+
+    let services: Services
     /// How often a stream with nothing to say sends a heartbeat.
     var heartbeat: Duration = .seconds(15)
 

@@ -2,7 +2,13 @@ import Hummingbird
 
 /// `/api/threads`: conversations in a project, and their messages.
 struct ThreadsController {
-    let services: HostServices
+    /// What the routes use.
+    struct Services: Sendable {
+        let projects: any ProjectLookup
+        let threads: any ThreadCatalog
+    }
+
+    let services: Services
 
     var endpoints: RouteCollection<AppRequestContext> {
         RouteCollection(context: AppRequestContext.self)

@@ -4,7 +4,9 @@ import HTTPTypes
 /// its cookie) or of an API key of the sandbox's owner. Anyone else gets what a missing sandbox
 /// gets: 404.
 struct PreviewAccess: Sendable {
-    let services: HostServices
+    let sandboxes: any PreviewTokenIssuing
+    /// An owner's key opens the preview too.
+    let authenticator: any KeyAuthenticating
 
     enum Grant: Sendable {
         /// The token came in the URL: keep it in a cookie and redirect without it.
@@ -22,9 +24,9 @@ struct PreviewAccess: Sendable {
 
     /// The sandbox and how access was granted; `HostError.notFound` when it is not.
     func check(_ target: PreviewTarget, uri: String, headers: HTTPFields) async throws -> Decision {
-        guard let (record, owner, stored) = try await services.sandboxes.withOwner(id: target.sandboxID) else { throw HostError.notFound("preview") }
+        guard let (record, owner, stored) = try await sandboxes.withOwner(id: target.sandboxID) else { throw HostError.notFound("preview") }
         // Every preview request comes here: read the token, and make one only the first time.
-        let token = if let stored { stored } else { try await services.sandboxes.previewToken(id: record.id) }
+        let token = if let stored { stored } else { try await sandboxes.previewToken(id: record.id) }
         let bearer = AuthMiddleware.bearer(headers)  // never `?token=`: that query may be the app's own
         let dropAuthorization = bearer.map { APIKey.parse($0) != nil } ?? false
         if let given = PreviewCookie.queryToken(uri), Self.same(given, token) {
@@ -33,7 +35,7 @@ struct PreviewAccess: Sendable {
         if PreviewCookie.tokens(in: headers[.cookie], sandboxID: record.id).contains(where: { Self.same($0, token) }) {
             return Decision(record: record, grant: .allowed, dropAuthorization: dropAuthorization)
         }
-        if let bearer, let identity = try await services.authenticator.authenticate(bearer), identity.userID == owner {
+        if let bearer, let identity = try await authenticator.authenticate(bearer), identity.userID == owner {
             return Decision(record: record, grant: .allowed, dropAuthorization: true)
         }
         throw HostError.notFound("preview")

@@ -27,7 +27,7 @@ enum PreviewWebSocket {
         }
         let decision: PreviewAccess.Decision
         do {
-            decision = try await PreviewAccess(services: services).check(target, uri: uri, headers: request.headerFields)
+            decision = try await PreviewAccess(sandboxes: services.sandboxes, authenticator: services.authenticator).check(target, uri: uri, headers: request.headerFields)
         } catch {
             logger.debug("preview websocket refused", metadata: ["error": "\(error)"])
             return .dontUpgrade

@@ -191,7 +191,7 @@ struct MountPlanTests {
         func expand(_ options: String, size: Int = 256) -> (String?, Int32) {
             var buffer = [CChar](repeating: 0, count: size)
             guard csb_expand_mount_options(options, &values, &buffer, size) == 0 else { return (nil, errno) }
-            return (String(cString: buffer), 0)
+            return (buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }, 0)
         }
         let tmp = try #require(try step("tmp").options)
         #expect(expand(tmp).0 == "mode=1777,size=1073741824,uid=131072,gid=131072")

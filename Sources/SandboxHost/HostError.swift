@@ -1,6 +1,7 @@
 import FileAPI
 import HTTPTypes
 import Hummingbird
+import SandboxRuntime
 
 /// The one error type of the `SandboxHost` module.
 ///
@@ -101,6 +102,20 @@ public struct HostError: Error, CustomStringConvertible, Sendable {
         // 507 is for the host's own disk running low (`DataDisk.checkReserve`).
         case .quotaExceeded: .payloadTooLarge
         case .failure: .internalError
+        }
+        self.init(code, error.message, cause: error)
+    }
+
+    /// A runtime failure, with the same code (so the same status and message reach the client).
+    init(_ error: RuntimeError) {
+        let code: Code = switch error.code {
+        case .notFound: .notFound
+        case .unprocessable: .unprocessable
+        case .conflict: .conflict
+        case .payloadTooLarge: .payloadTooLarge
+        case .sandboxUnavailable: .sandboxUnavailable
+        case .gatewayTimeout: .gatewayTimeout
+        default: .internalError
         }
         self.init(code, error.message, cause: error)
     }

@@ -2,6 +2,7 @@ import Foundation
 import HummingbirdTesting
 import Testing
 @testable import SandboxHost
+@testable import SandboxRuntime
 
 @Suite struct RuntimeProbeTests {
     @Test func parsesCgroupV1Mounts() {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SandboxRuntime
 
 /// `sandbox-host images import NAME PATH | list`.
 struct ImagesCommand: ParsableCommand {

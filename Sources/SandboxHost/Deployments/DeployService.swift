@@ -177,7 +177,7 @@ actor DeployService {
             let remote = try RemoteURL(raw)
             return try await Self.onOwnThread { try policy.check(remote).remote }
         } catch let error as DeployError {
-            throw error.isBusy ? HostError(.rateLimited, error.message, headers: [.retryAfter: "1"]) : HostError(.validation, error.message)
+            throw error.isBusy ? HostError(.rateLimited, error.message, retryAfterSeconds: 1) : HostError(.validation, error.message)
         }
     }
 

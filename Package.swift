@@ -64,9 +64,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            // The sandbox runtime: namespaces, cgroups, mounts, spawning, sessions, the poller.
+            // No HTTP, no SQLite: what it needs of the store is a protocol it declares.
+            name: "SandboxRuntime",
+            dependencies: [
+                "CSandbox", "FileAPI",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "SandboxHost",
             dependencies: [
-                "CSQLite", "CSandbox", "FileAPI", "AgentLoop", "Deploy",
+                "CSQLite", "CSandbox", "FileAPI", "AgentLoop", "Deploy", "SandboxRuntime",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -99,7 +111,7 @@ let package = Package(
         .testTarget(
             name: "SandboxHostTests",
             dependencies: [
-                "SandboxHost",
+                "SandboxHost", "SandboxRuntime", "CSandbox",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

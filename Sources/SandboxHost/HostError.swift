@@ -1,11 +1,11 @@
 import FileAPI
-import HTTPTypes
-import Hummingbird
+import SandboxRuntime
 
 /// The one error type of the `SandboxHost` module.
 ///
-/// A `code` says what kind of failure it is (and so which HTTP status and contract code a client
-/// sees), `message` is safe to show a client, and `cause` keeps the underlying error for logs only.
+/// A `code` says what kind of failure it is (and so which contract code and, mapped in the HTTP
+/// layer by `HostError+HTTP`, which status a client sees), `message` is safe to show a client,
+/// and `cause` keeps the underlying error for logs only. No HTTP types here.
 public struct HostError: Error, CustomStringConvertible, Sendable {
     /// What kind of failure this is; a struct over a private enum so codes can grow.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
@@ -33,24 +33,6 @@ public struct HostError: Error, CustomStringConvertible, Sendable {
         public static let insufficientStorage = Code(.insufficientStorage)
         public static let internalError = Code(.internalError)
 
-        /// The HTTP status a client receives for this code.
-        public var status: HTTPResponse.Status {
-            switch value {
-            case .unauthorized: .unauthorized
-            case .forbidden: .forbidden
-            case .notFound: .notFound
-            case .validation: .badRequest
-            case .unprocessable: .unprocessableContent
-            case .conflict: .conflict
-            case .payloadTooLarge: .contentTooLarge
-            case .rateLimited: .tooManyRequests
-            case .sandboxUnavailable: .serviceUnavailable
-            case .gatewayTimeout: .gatewayTimeout
-            case .insufficientStorage: .init(code: 507, reasonPhrase: "Insufficient Storage")
-            case .internalError: .internalServerError
-            }
-        }
-
         /// The contract's `code` string in an error body.
         public var apiCode: String {
             switch value {
@@ -75,14 +57,19 @@ public struct HostError: Error, CustomStringConvertible, Sendable {
     public var message: String
     /// The underlying error, for logs only.
     public var cause: (any Error)?
-    /// Extra response headers (for example `Retry-After`).
-    public var headers: HTTPFields
+    /// When the client may retry, in seconds (`Retry-After` on the response).
+    public var retryAfterSeconds: Int?
+    /// Whether the response challenges for a bearer key (`WWW-Authenticate: Bearer`).
+    public var bearerChallenge: Bool
 
-    public init(_ code: Code, _ message: String, cause: (any Error)? = nil, headers: HTTPFields = [:]) {
+    public init(
+        _ code: Code, _ message: String, cause: (any Error)? = nil, retryAfterSeconds: Int? = nil, bearerChallenge: Bool = false
+    ) {
         self.code = code
         self.message = message
         self.cause = cause
-        self.headers = headers
+        self.retryAfterSeconds = retryAfterSeconds
+        self.bearerChallenge = bearerChallenge
     }
 
     public var description: String {
@@ -101,6 +88,20 @@ public struct HostError: Error, CustomStringConvertible, Sendable {
         // 507 is for the host's own disk running low (`DataDisk.checkReserve`).
         case .quotaExceeded: .payloadTooLarge
         case .failure: .internalError
+        }
+        self.init(code, error.message, cause: error)
+    }
+
+    /// A runtime failure, with the same code (so the same status and message reach the client).
+    init(_ error: RuntimeError) {
+        let code: Code = switch error.code {
+        case .notFound: .notFound
+        case .unprocessable: .unprocessable
+        case .conflict: .conflict
+        case .payloadTooLarge: .payloadTooLarge
+        case .sandboxUnavailable: .sandboxUnavailable
+        case .gatewayTimeout: .gatewayTimeout
+        default: .internalError
         }
         self.init(code, error.message, cause: error)
     }

@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import Testing
 @testable import SandboxHost
+@testable import SandboxRuntime
 
 @Suite struct DatabaseTests {
     @Test func opensWithWALForeignKeysAndEveryMigration() throws {

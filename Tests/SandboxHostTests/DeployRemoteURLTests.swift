@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 @testable import SandboxHost
+@testable import SandboxRuntime
 
 /// Which remotes a deployment may push to (issue 14, item 1): refused forms answer 400
 /// `VALIDATION_ERROR` through the real route before anything is committed or pushed, and name

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 @testable import SandboxHost
+@testable import SandboxRuntime
 
 extension HeavySuites {
     /// The contract's Disk section: `disk_mb` bounds everything a sandbox can write, from inside

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 @testable import SandboxHost
+@testable import SandboxRuntime
 
 /// `/api/health/deep` tells the host's details (user, kernel, paths, sizes) to the admin key only.
 struct HealthDetailTests {

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 @testable import SandboxHost
+@testable import SandboxRuntime
 
 /// A second kind of image: a full root filesystem, here a tiny one made from Debian's busybox-static.
 @Suite(.enabled(if: runningAsRoot && FileManager.default.fileExists(atPath: "/bin/busybox"), "needs root and busybox-static"))
@@ -29,8 +30,8 @@ struct ImageTests {
         let info = try host.services.runtime.images.importImage(named: "busybox", from: rootfs)
         #expect(info.name == "busybox")
         #expect(host.services.runtime.images.list().map(\.name) == ["default", "busybox"])
-        #expect(throws: HostError.self) { try host.services.runtime.images.importImage(named: "busybox", from: rootfs) }
-        #expect(throws: HostError.self) { try host.services.runtime.images.importImage(named: "../evil", from: rootfs) }
+        #expect(throws: RuntimeError.self) { try host.services.runtime.images.importImage(named: "busybox", from: rootfs) }
+        #expect(throws: RuntimeError.self) { try host.services.runtime.images.importImage(named: "../evil", from: rootfs) }
 
         try await host.test { client in
             let key = host.adminKey

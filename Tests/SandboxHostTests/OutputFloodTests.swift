@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SandboxHost
+@testable import SandboxRuntime
 #if canImport(Glibc)
 import Glibc
 #endif

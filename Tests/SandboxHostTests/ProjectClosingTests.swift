@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import SandboxHost
+@testable import SandboxRuntime
 
 /// `SandboxRuntime.whileClosed`, which a project's DELETE runs in: one body at a time per project,
 /// waiters queue without spinning, and `ensureActive` refuses the project meanwhile.
@@ -33,11 +34,11 @@ import Testing
         let host = try TestHost()
         defer { host.remove() }
         let runtime = host.services.runtime
-        let status: HostError.Code? = try await runtime.whileClosed(project: "p") {
+        let status: RuntimeError.Code? = try await runtime.whileClosed(project: "p") {
             do {
                 _ = try await runtime.ensureActive(projectID: "p", image: "default")
                 return nil
-            } catch let error as HostError {
+            } catch let error as RuntimeError {
                 return error.code
             }
         }

@@ -1,7 +1,9 @@
+import CSandbox
 import Foundation
 import HummingbirdTesting
 import Testing
 @testable import SandboxHost
+@testable import SandboxRuntime
 
 @Suite struct RuntimeProbeTests {
     @Test func parsesCgroupV1Mounts() {
@@ -59,7 +61,7 @@ import Testing
     @Test func probeOfANamespaceTheKernelRefusesReportsIt() {
         // CLONE_NEWUSER together with CLONE_FS is refused by the kernel (EINVAL): a real failure path.
         let cloneFS: Int32 = 0x0000_0200
-        #expect(csbProbe(0x1000_0000 | cloneFS) == EINVAL)
+        #expect(csb_probe_clone(0x1000_0000 | cloneFS) == EINVAL)
     }
 
     @Test func deepHealthReportsEveryComponent() async throws {

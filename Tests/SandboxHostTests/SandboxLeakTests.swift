@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SandboxHost
+@testable import SandboxRuntime
 
 extension HeavySuites {
     /// Create/exec/delete cycles against the real binary leave its fds, children, the host's mount

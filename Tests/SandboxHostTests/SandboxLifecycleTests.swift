@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 @testable import SandboxHost
+@testable import SandboxRuntime
 
 @Suite(.enabled(if: runningAsRoot, "sandboxes need root, as in CI"))
 struct SandboxLifecycleTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SandboxHost
+@testable import SandboxRuntime
 
 /// The session log on its own (no sandbox): bytes stored once, the cap, rotation under a slow
 /// reader, and reopening after a crash.

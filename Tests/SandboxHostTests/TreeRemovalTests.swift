@@ -2,6 +2,7 @@ import FileAPI
 import Foundation
 import Testing
 @testable import SandboxHost
+@testable import SandboxRuntime
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,6 +1,7 @@
 import AgentLoop
 import Foundation
 import Logging
+import SandboxRuntime
 
 /// Starts, stops and finishes agent runs: one task per running run, which ensures the
 /// project's sandbox, replays the thread to the model through `AgentRunner`, and records
@@ -135,6 +136,8 @@ actor AgentService {
         } catch is CancellationError {
             status = .stopped
         } catch let error as HostError {
+            (status, failure) = Task.isCancelled ? (.stopped, nil) : (.failed, error.message)
+        } catch let error as RuntimeError {
             (status, failure) = Task.isCancelled ? (.stopped, nil) : (.failed, error.message)
         } catch {
             if Task.isCancelled {

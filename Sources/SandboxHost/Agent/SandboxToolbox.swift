@@ -2,6 +2,7 @@ import AgentLoop
 import FileAPI
 import Foundation
 import NIOPosix
+import SandboxRuntime
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -39,6 +40,8 @@ struct SandboxToolbox: SandboxTools {
             return ShellOutcome(output: result.output, exitCode: result.exit_code, timedOut: result.timed_out, truncated: result.truncated)
         } catch let error as HostError {
             throw AgentLoopError(.toolFailed, error.message)
+        } catch let error as RuntimeError {
+            throw AgentLoopError(.toolFailed, error.message)
         }
     }
 
@@ -63,7 +66,7 @@ struct SandboxToolbox: SandboxTools {
     func writeFile(path: String, content: [UInt8]) async throws {
         let (staging, maxBytes, quota) = (
             workspaces.stagingPath(projectID: record.projectID), configuration.maxUploadBytes, configuration.workspaceQuotaBytes)
-        let (configuration, budgeted) = (configuration, workspaces.volumes != nil)
+        let (configuration, budgeted) = (configuration, workspaces.usesDiskImages)
         try await files { root in
             try DataDisk.checkReserve(configuration)
             let target = try WorkspacePath(path)
@@ -119,6 +122,8 @@ struct SandboxToolbox: SandboxTools {
             return "started `\(launched.command)` in session '\(DevServerController.defaultSession)'"
                 + (launched.detected ? " (chosen from the project)" : "") + "; once it listens, get_preview_url gives its URL"
         } catch let error as HostError {
+            throw AgentLoopError(.toolFailed, error.message)
+        } catch let error as RuntimeError {
             throw AgentLoopError(.toolFailed, error.message)
         }
     }

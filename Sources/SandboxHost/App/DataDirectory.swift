@@ -1,5 +1,6 @@
 import FileAPI
 import Foundation
+import SandboxRuntime
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SandboxRuntime
 
 /// `sandbox-host doctor`: what the sandbox runtime needs, as a table with a fix for each gap.
 struct DoctorCommand: ParsableCommand {

@@ -1,4 +1,5 @@
 import FileAPI
+import SandboxRuntime
 
 /// Everything the host is configured with; each field has a flag and an environment variable.
 public struct HostConfiguration: Sendable {

@@ -1,6 +1,7 @@
 import AgentLoop
 import Deploy
 import Logging
+import SandboxRuntime
 
 /// The services, built once at start. `HostRouter` hands each controller only the few it uses,
 /// typed by the protocols of `HTTP/Dependencies`.
@@ -36,19 +37,18 @@ public struct HostServices: Sendable {
         self.users = UserStore(database: database)
         self.projects = ProjectStore(database: database)
         self.threads = ThreadStore(database: database)
-        self.workspaces = WorkspaceStore(
-            root: configuration.workspacesPath, volumes: try Self.mountVolumes(configuration, database: database, logger: logger))
+        self.workspaces = try Self.workspaceStore(configuration, database: database, logger: logger)
         self.authenticator = Authenticator(users: users)
         self.rateLimiter = RateLimiter(
             ratePerSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst)
         self.sandboxes = SandboxStore(database: database)
-        var runtimeConfiguration = SandboxRuntime.Configuration(
+        var runtimeConfiguration = RuntimeConfiguration(
             dataDir: configuration.dataDir, helperPath: SandboxRuntime.defaultHelperPath(environment: environment))
         runtimeConfiguration.defaultLimits = configuration.sandboxLimits
         runtimeConfiguration.idleTimeout = configuration.idleTimeout
         runtimeConfiguration.sessionLogBytes = configuration.sessionLogBytes
         self.runtime = try SandboxRuntime(
-            configuration: runtimeConfiguration, database: database, workspaces: workspaces, logger: logger)
+            configuration: runtimeConfiguration, store: sandboxes, workspaces: workspaces, logger: logger)
         self.deployments = DeploymentStore(database: database)
         self.deploymentPaths = DeploymentPaths(dataDir: configuration.dataDir)
         let remotePolicy = RemotePolicy(allowedPrefixes: configuration.deployAllowedRemotes, protectedRoot: configuration.dataDir)
@@ -69,20 +69,16 @@ public struct HostServices: Sendable {
         self.environment = environment
     }
 
-    /// The projects' disk images, each mounted (as a killed host left it, or now), and the pool
-    /// of ready images started; nil when disk images are off.
-    static func mountVolumes(_ configuration: HostConfiguration, database: Database, logger: Logger) throws -> ProjectVolumes? {
-        guard configuration.diskImages else { return nil }
-        let image = DiskImage(megabytes: configuration.sandboxLimits.diskMB, inodesPerMegabyte: configuration.diskInodesPerMB)
-        let volumes = ProjectVolumes(
-            imagesDirectory: configuration.disksPath, mountRoot: configuration.workspacesPath, image: image,
-            poolSize: configuration.diskPoolSize)
+    /// The projects' workspaces; with disk images on, each project's volume mounted (as a killed
+    /// host left it, or now) and the pool of ready images started.
+    static func workspaceStore(_ configuration: HostConfiguration, database: Database, logger: Logger) throws -> WorkspaceStore {
+        guard configuration.diskImages else { return WorkspaceStore(root: configuration.workspacesPath) }
         let projectIDs = try database.runBlocking { connection in
             Set(try connection.query("SELECT id FROM projects").map { try $0.text(0) })
         }
-        volumes.recover(keeping: projectIDs, logger: logger)
-        volumes.pool?.start()
-        return volumes
+        return WorkspaceStore(
+            root: configuration.workspacesPath, imagesDirectory: configuration.disksPath, diskMB: configuration.sandboxLimits.diskMB,
+            inodesPerMB: configuration.diskInodesPerMB, poolSize: configuration.diskPoolSize, keeping: projectIDs, logger: logger)
     }
 
     /// Provider retries: `SANDBOX_HOST_LLM_MAX_ATTEMPTS` (5) tries, backoff from

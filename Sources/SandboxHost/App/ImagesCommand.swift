@@ -1,4 +1,5 @@
 import ArgumentParser
+import SandboxRuntime
 
 /// `sandbox-host images import NAME PATH | list`.
 struct ImagesCommand: ParsableCommand {
@@ -14,7 +15,13 @@ struct ImagesCommand: ParsableCommand {
 
         func run() throws {
             let configuration = data.configuration()
-            let info = try ImageStore(root: configuration.dataDir + "/images").importImage(named: name, from: path)
+            let info: ImageStore.Info
+            do {
+                info = try ImageStore(root: configuration.dataDir + "/images").importImage(named: name, from: path)
+            } catch let error as RuntimeError {
+                // Printed as before the runtime had its own error type: the contract's code, the message.
+                throw HostError(HostError(error).code, error.message)
+            }
             print("Imported image '\(info.name)'. Create a project with {\"name\": …, \"image\": \"\(info.name)\"}.")
         }
     }

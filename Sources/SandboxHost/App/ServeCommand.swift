@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import SandboxRuntime
 
 /// `sandbox-host serve`: runs the HTTP server until SIGINT or SIGTERM.
 struct ServeCommand: AsyncParsableCommand {
@@ -41,7 +42,7 @@ struct ServeCommand: AsyncParsableCommand {
         await services.runtime.stopAll()
         // Volumes come off with the host; the next start mounts them again (a killed host's
         // are found mounted and kept).
-        services.workspaces.volumes?.unmountAll()
+        services.workspaces.unmountVolumes()
         opened.database.close()
         logger.info("sandbox-host stopped")
     }

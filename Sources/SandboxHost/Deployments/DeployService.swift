@@ -4,6 +4,7 @@ import Foundation
 import HTTPTypes
 import Logging
 import NIOPosix
+import SandboxRuntime
 
 /// Runs deployments: commit the workspace to the project's repository, push it when a remote is
 /// given, build inside the sandbox when asked (or when `package.json` has a `build` script), copy
@@ -163,6 +164,7 @@ actor DeployService {
         case let error as DeployError: error.message
         case let error as FileAPIError: error.message
         case let error as HostError: error.message
+        case let error as RuntimeError: error.message
         default: "internal error"
         }
     }
@@ -175,7 +177,7 @@ actor DeployService {
             let remote = try RemoteURL(raw)
             return try await Self.onOwnThread { try policy.check(remote).remote }
         } catch let error as DeployError {
-            throw error.isBusy ? HostError(.rateLimited, error.message, headers: [.retryAfter: "1"]) : HostError(.validation, error.message)
+            throw error.isBusy ? HostError(.rateLimited, error.message, retryAfterSeconds: 1) : HostError(.validation, error.message)
         }
     }
 

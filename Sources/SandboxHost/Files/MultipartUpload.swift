@@ -114,7 +114,7 @@ final class MultipartUpload: @unchecked Sendable {
                 return
             }
             guard StagedFileBudget.shared.take(limit: limits.maxStagedFiles) else {
-                failure = HostError(.rateLimited, "too many files are being uploaded at once; retry shortly", headers: [.retryAfter: "1"])
+                failure = HostError(.rateLimited, "too many files are being uploaded at once; retry shortly", retryAfterSeconds: 1)
                 part = .ignored
                 return
             }

@@ -1,6 +1,7 @@
 import AgentLoop
 import Foundation
 import Hummingbird
+import SandboxRuntime
 
 /// Agent runs: start on a thread (or `initiate` project, thread, sandbox and run at once),
 /// follow as Server-Sent Events, stop, and look up.

@@ -14,18 +14,16 @@ struct AuthMiddleware: RouterMiddleware {
         let path = request.uri.path
         guard Self.requiresKey(path: path) else { return try await next(request, context) }
         guard let presented = Self.presentedKey(request) else {
-            throw HostError(.unauthorized, "missing API key: send Authorization: Bearer <api-key>", headers: Self.challenge)
+            throw HostError(.unauthorized, "missing API key: send Authorization: Bearer <api-key>", bearerChallenge: true)
         }
         guard let identity = try await authenticator.authenticate(presented) else {
-            throw HostError(.unauthorized, "invalid or revoked API key", headers: Self.challenge)
+            throw HostError(.unauthorized, "invalid or revoked API key", bearerChallenge: true)
         }
         var context = context
         context.identity = identity
         context.logger[metadataKey: "user"] = "\(identity.userName)"
         return try await next(request, context)
     }
-
-    static let challenge: HTTPFields = [.wwwAuthenticate: "Bearer"]
 
     static func requiresKey(path: String) -> Bool {
         guard path == "/api" || path.hasPrefix("/api/") else { return false }

@@ -2,6 +2,7 @@ import FileAPI
 import Foundation
 import Hummingbird
 import NIOPosix
+import SandboxRuntime
 
 /// Dev servers and previews: start one (a command, or one chosen from the project), follow it
 /// (status, every output line, the preview URL once it listens), and the preview URLs of a port.

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import SandboxRuntime
 
 /// Turns every error into the contract's error body, in one place.
 ///
@@ -27,6 +28,8 @@ struct ErrorMiddleware: RouterMiddleware {
         case let error as HostError:
             return ErrorBody.response(status: error.code.status, code: error.code.apiCode, detail: error.message, headers: error.headers)
         case let error as FileAPIError:
+            return response(for: HostError(error), logger: logger)
+        case let error as RuntimeError:
             return response(for: HostError(error), logger: logger)
         case let error as HTTPError:
             return httpErrorResponse(error)

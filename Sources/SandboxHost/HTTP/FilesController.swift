@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOPosix
+import SandboxRuntime
 
 /// The Files section of the contract: uploads (multipart, raw, archive), list, tree, content
 /// with ranges, delete, move, search and the streamed archive download. Every path goes through
@@ -80,7 +81,7 @@ struct FilesController {
     private func spaceLeft(_ record: SandboxRecord, _ root: WorkspaceRoot) async throws -> Int64 {
         let configuration = services.configuration
         try await run { try DataDisk.checkReserve(configuration) }
-        if services.workspaces.hasVolumes {
+        if services.workspaces.usesDiskImages {
             let staging = staging(record)
             return try await run { DataDisk.freeBytes(staging) ?? .max }
         }

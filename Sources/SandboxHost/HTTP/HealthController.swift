@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOPosix
+import SandboxRuntime
 
 /// `/api/health` (liveness) and `/api/health/deep` (database, runtime, disk, LLM).
 ///

@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import NIOPosix
+import SandboxRuntime
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -10,7 +10,7 @@ struct RateLimitMiddleware: RouterMiddleware {
         if let identity = context.identity, let wait = limiter.acquire(identity.keyID) {
             throw HostError(
                 .rateLimited, "rate limit of \(Int(limiter.ratePerSecond)) requests per second exceeded; retry in \(wait) s",
-                headers: [.retryAfter: String(wait)])
+                retryAfterSeconds: wait)
         }
         return try await next(request, context)
     }

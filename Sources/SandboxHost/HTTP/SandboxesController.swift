@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import SandboxRuntime
 
 /// Sandboxes: `ensure-active` on a project, then get, delete and execute by sandbox id.
 struct SandboxesController {

@@ -1,4 +1,5 @@
 import Foundation
+import SandboxRuntime
 
 /// What wakes a stream that follows a session: new events, its heartbeat, or (dev servers) a
 /// timer of its own. The wake-ups hold no events — the reader takes those from its cursor — and

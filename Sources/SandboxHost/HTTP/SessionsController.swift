@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOPosix
+import SandboxRuntime
 
 /// Sessions of a sandbox: the non-blocking commands run in them, their status, their output as
 /// Server-Sent Events, and killing them.

@@ -1,4 +1,5 @@
 import Hummingbird
+import SandboxRuntime
 
 /// The writing side of a dev-server stream: numbered log lines, status and other events.
 struct DevServerFeed {

@@ -1,6 +1,7 @@
 import FileAPI
 import Foundation
 import NIOPosix
+import SandboxRuntime
 
 /// Starts a sandbox's dev server in a session — the given command, or one chosen from the
 /// project — restarting one already running there. The HTTP route and the agent's

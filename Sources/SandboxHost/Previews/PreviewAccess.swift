@@ -1,4 +1,5 @@
 import HTTPTypes
+import SandboxRuntime
 
 /// Who may open a preview: the holder of the sandbox's preview token (in the URL once, then in
 /// its cookie) or of an API key of the sandbox's owner. Anyone else gets what a missing sandbox

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import SandboxRuntime
 
 /// Forwards one HTTP request to a port inside a sandbox and streams the answer back.
 ///

@@ -1,3 +1,5 @@
+import SandboxRuntime
+
 /// Agent runs and their numbered events; every lookup by a caller joins through the thread's
 /// project to its owner.
 public struct AgentRunStore: Sendable {

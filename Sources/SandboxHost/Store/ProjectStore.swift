@@ -1,3 +1,5 @@
+import SandboxRuntime
+
 /// Projects in the database; every lookup is scoped to the owning user.
 public struct ProjectStore: Sendable {
     let database: Database

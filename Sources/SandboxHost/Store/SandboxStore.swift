@@ -1,3 +1,5 @@
+import SandboxRuntime
+
 /// Sandboxes in the database; lookups through the project to its owner.
 public struct SandboxStore: Sendable {
     let database: Database

@@ -1,5 +1,6 @@
 import AgentLoop
 import Foundation
+import SandboxRuntime
 
 /// Threads and their messages; every lookup joins through the project to its owner.
 public struct ThreadStore: Sendable {

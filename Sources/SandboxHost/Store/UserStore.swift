@@ -1,3 +1,5 @@
+import SandboxRuntime
+
 /// Users and their API keys in the database.
 public struct UserStore: Sendable {
     let database: Database

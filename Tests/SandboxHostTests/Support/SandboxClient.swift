@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 @testable import SandboxHost
+@testable import SandboxRuntime
 
 /// Sandbox routes, as a client calls them through the router.
 struct SandboxClient {

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import Logging
 import Testing
 @testable import SandboxHost
+@testable import SandboxRuntime
 
 /// A host on a fresh data directory (real SQLite file, real router), removed afterwards.
 struct TestHost {

@@ -1,3 +1,5 @@
+import SandboxRuntime
+
 /// The sandbox images a project may be created with.
 protocol ImageCatalog: Sendable {
     func exists(_ name: String) -> Bool

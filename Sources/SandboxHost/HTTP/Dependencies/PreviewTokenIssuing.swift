@@ -1,3 +1,5 @@
+import SandboxRuntime
+
 /// The preview tokens of sandboxes: made once per sandbox, checked against a preview request.
 protocol PreviewTokenIssuing: Sendable {
     /// The sandbox's token, made and stored on first use.

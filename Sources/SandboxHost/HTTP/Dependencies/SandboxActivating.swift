@@ -1,3 +1,5 @@
+import SandboxRuntime
+
 /// Starts a project's sandbox, or finds it running.
 protocol SandboxActivating: Sendable {
     /// The project's sandbox, made if it has none and started if it is stopped.

@@ -1,3 +1,5 @@
+import SandboxRuntime
+
 /// Marks a sandbox in use, so the idle sweep leaves it running.
 protocol SandboxActivity: Sendable {
     func touch(_ sandboxID: String, busy delta: Int)

@@ -1,3 +1,5 @@
+import SandboxRuntime
+
 /// Runs commands in a sandbox: to completion, or started in a named session.
 protocol SandboxExecuting: Sendable {
     /// Runs `request` and answers its exit code and (capped) output.

@@ -1,3 +1,5 @@
+import SandboxRuntime
+
 /// What the runtime knows of a sandbox beyond its row.
 protocol SandboxInspecting: Sendable {
     func isRunning(_ sandboxID: String) async -> Bool

@@ -1,3 +1,5 @@
+import SandboxRuntime
+
 /// Finds sandboxes: by id for the caller's routes, by project for a project's delete.
 protocol SandboxLookup: Sendable {
     /// The sandbox `id` if `userID` owns its project; nil otherwise.

@@ -1,3 +1,5 @@
+import SandboxRuntime
+
 /// What previews need of a running sandbox's network: its listening ports, and PID 1 to reach
 /// its network namespace through.
 protocol SandboxNetworking: Sendable {

@@ -1,3 +1,5 @@
+import SandboxRuntime
+
 /// Deletes sandboxes, and keeps a project closed to new ones while it is deleted.
 protocol SandboxRemoving: Sendable {
     /// Stops the sandbox and removes its cgroups and layers.

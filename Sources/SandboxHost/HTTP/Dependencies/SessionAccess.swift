@@ -1,3 +1,5 @@
+import SandboxRuntime
+
 /// A sandbox's sessions: opened (which reads their files: call off the cooperative pool), and killed.
 protocol SessionAccess: Sendable {
     func listSessions(_ sandboxID: String) throws -> [Session]

@@ -1,3 +1,5 @@
+import SandboxRuntime
+
 /// Where a project's files are, for the file routes. Blocking: call on the thread pool.
 protocol WorkspaceLocating: Sendable {
     /// The workspace directory (the sandbox's `/workspace`).
@@ -7,9 +9,7 @@ protocol WorkspaceLocating: Sendable {
     /// Where uploads to the project are staged, on its own volume.
     func stagingPath(projectID: String) -> String
     /// Whether each project has a volume of its own (its free space is its budget).
-    var hasVolumes: Bool { get }
+    var usesDiskImages: Bool { get }
 }
 
-extension WorkspaceStore: WorkspaceLocating {
-    var hasVolumes: Bool { volumes != nil }
-}
+extension WorkspaceStore: WorkspaceLocating {}

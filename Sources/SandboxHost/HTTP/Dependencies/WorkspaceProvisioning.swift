@@ -1,3 +1,5 @@
+import SandboxRuntime
+
 /// Projects' workspaces (each a volume with the workspace, the sandbox's layers and staging):
 /// made with the project, removed with it.
 protocol WorkspaceProvisioning: Sendable {

@@ -21,18 +21,18 @@ extension SandboxRuntime {
     /// Holds no thread while it waits: the socket is made non-blocking (the calling thread
     /// enters the namespace for the one `socket(2)` call and comes back, or the process aborts;
     /// nothing there waits), the connect is started, and `ConnectWait` waits for it on the event
-    /// poller. Both families share one deadline, `timeout`: past it, `HostError.gatewayTimeout`
+    /// poller. Both families share one deadline, `timeout`: past it, `RuntimeError.gatewayTimeout`
     /// (504). Nothing listening is `sandboxUnavailable` (503), at once.
     ///
     /// `initProcess` is a pidfd of the sandbox's PID 1 (`initProcessDescriptor`, the caller
     /// closes it): `setns` through it enters that very process's namespace, where a pid number
     /// could by then name another process.
-    nonisolated static func connectInside(initProcess: Int32, port: Int, timeout: Duration) async throws -> Int32 {
+    public nonisolated static func connectInside(initProcess: Int32, port: Int, timeout: Duration) async throws -> Int32 {
         let deadline = ContinuousClock.now + timeout
         for family in [AF_INET, AF_INET6] {
             let fd = csb_socket_in_netns(initProcess, family)
-            if fd < 0 && errno == ESRCH { throw HostError(.sandboxUnavailable, "the sandbox is not running") }
-            guard fd >= 0 else { throw HostError.internalError("cannot make a socket in the sandbox", cause: POSIXError(errnoCode: errno)) }
+            if fd < 0 && errno == ESRCH { throw RuntimeError(.sandboxUnavailable, "the sandbox is not running") }
+            guard fd >= 0 else { throw RuntimeError.internalError("cannot make a socket in the sandbox", cause: RuntimeFailure.system("socket in netns", errno)) }
             var code = startConnect(fd, family: family, port: port)
             if code == EINPROGRESS || code == EINTR {  // EINTR: the handshake goes on regardless
                 do {
@@ -45,7 +45,7 @@ extension SandboxRuntime {
             if code == 0 { return fd }
             close(fd)
         }
-        throw HostError(.sandboxUnavailable, "nothing listens on port \(port) in the sandbox")
+        throw RuntimeError(.sandboxUnavailable, "nothing listens on port \(port) in the sandbox")
     }
 
     /// Starts connecting the non-blocking `fd` to the loopback of its namespace: 0 when connected

@@ -130,7 +130,7 @@ final class SandboxProcess: Sendable {
             message.append(0)
         }
         guard message.count <= Int(CSB_MAX_MESSAGE) else {
-            throw HostError(.payloadTooLarge, "command and environment are larger than \(CSB_MAX_MESSAGE) bytes")
+            throw RuntimeError(.payloadTooLarge, "command and environment are larger than \(CSB_MAX_MESSAGE) bytes")
         }
         let fds = [stdout, stderr] + (cgroupFD.map { [$0] } ?? [])
         return try await withCheckedThrowingContinuation { continuation in
@@ -140,14 +140,14 @@ final class SandboxProcess: Sendable {
                 return false
             }
             if dead {
-                continuation.resume(throwing: HostError(.sandboxUnavailable, "the sandbox stopped"))
+                continuation.resume(throwing: RuntimeError(.sandboxUnavailable, "the sandbox stopped"))
                 return
             }
             let rc = message.withUnsafeBytes { bytes in
                 fds.withUnsafeBufferPointer { csb_send_message(controlFD, bytes.baseAddress, bytes.count, $0.baseAddress, Int32($0.count)) }
             }
             if rc != 0, let waiting = state.withLock({ $0.spawns.removeValue(forKey: id) }) {
-                waiting.resume(throwing: HostError(.sandboxUnavailable, "the sandbox stopped", cause: RuntimeFailure.system("sendmsg", rc)))
+                waiting.resume(throwing: RuntimeError(.sandboxUnavailable, "the sandbox stopped", cause: RuntimeFailure.system("sendmsg", rc)))
             }
         }
     }
@@ -269,7 +269,7 @@ final class SandboxProcess: Sendable {
         case Int(CSB_MSG_SPAWN_FAILED.rawValue):
             let failure = RuntimeFailure.setup(stage: payload, errno: header.value)
             let message = payload == "chdir" ? "cwd does not exist in the sandbox" : "the command could not be started (\(payload))"
-            let error = HostError(payload == "chdir" ? .unprocessable : .internalError, message, cause: failure)
+            let error = RuntimeError(payload == "chdir" ? .unprocessable : .internalError, message, cause: failure)
             state.withLock { $0.spawns.removeValue(forKey: header.id) }?.resume(throwing: error)
         case Int(CSB_MSG_EXITED.rawValue):
             let waiter: CheckedContinuation<Int32, Never>? = state.withLock { state in
@@ -306,7 +306,7 @@ final class SandboxProcess: Sendable {
             return (state.spawns, state.exitWaiters, state.deathWaiters)
         }
         resolveReady(.failure(.setup(stage: "exited", errno: ECHILD)))
-        for (_, spawn) in spawns { spawn.resume(throwing: HostError(.sandboxUnavailable, "the sandbox stopped")) }
+        for (_, spawn) in spawns { spawn.resume(throwing: RuntimeError(.sandboxUnavailable, "the sandbox stopped")) }
         for (_, exit) in exits { exit.resume(returning: Self.killedStatus) }
         for death in deaths { death.resume() }
     }

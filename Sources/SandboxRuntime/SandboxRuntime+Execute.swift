@@ -25,13 +25,13 @@ extension SandboxRuntime {
     /// On timeout every process the command started is killed through its cgroup, including
     /// ones that detached with `setsid`, `nohup` or a double fork; the exit code is then 124.
     public nonisolated func execute(_ record: SandboxRecord, _ request: ExecRequest) async throws -> ExecResult {
-        let started = RateLimiter.monotonicSeconds()
+        let started = MonotonicClock.seconds()
         // Busy before the process is looked up, so the idle sweep cannot stop it under us.
         touch(record.id, busy: 1)
         defer { touch(record.id, busy: -1) }
         do {
             return try await execute(record, request, process: try await process(for: record), started: started)
-        } catch let error as HostError where error.code == .sandboxUnavailable {
+        } catch let error as RuntimeError where error.code == .sandboxUnavailable {
             // Stopped between lookup and spawn (idle sweep, delete racing): start it once more.
             return try await execute(record, request, process: try await process(for: record), started: started)
         }
@@ -47,8 +47,8 @@ extension SandboxRuntime {
             cgroupFD = try cgroups.openCommandGroup(record.id, command: id)
         } catch {
             // The sandbox's cgroups go when it stops; a stopped sandbox is retried by the caller.
-            if !process.isAlive { throw HostError(.sandboxUnavailable, "the sandbox stopped", cause: error) }
-            throw HostError.internalError("cannot create the command's cgroup", cause: error)
+            if !process.isAlive { throw RuntimeError(.sandboxUnavailable, "the sandbox stopped", cause: error) }
+            throw RuntimeError.internalError("cannot create the command's cgroup", cause: error)
         }
         var stdoutPipe: [Int32] = [-1, -1], stderrPipe: [Int32] = [-1, -1]
         do {
@@ -61,7 +61,7 @@ extension SandboxRuntime {
         } catch {
             for fd in stdoutPipe + stderrPipe + [cgroupFD ?? -1] where fd >= 0 { close(fd) }
             cgroups.killCommandGroup(record.id, command: id)
-            throw HostError.internalError("cannot create pipes", cause: error)
+            throw RuntimeError.internalError("cannot create pipes", cause: error)
         }
         let environment = Self.baseEnvironment(uid: request.uid).merging(request.environment) { $1 }
             .map { "\($0.key)=\($0.value)" }.sorted()
@@ -128,7 +128,7 @@ extension SandboxRuntime {
             stdout: String(decoding: snapshot.stdout, as: UTF8.self),
             stderr: String(decoding: snapshot.stderr, as: UTF8.self),
             exit_code: exitCode, success: exitCode == 0, timed_out: timedOut,
-            duration_ms: Int((RateLimiter.monotonicSeconds() - started) * 1000), blocking: true,
+            duration_ms: Int((MonotonicClock.seconds() - started) * 1000), blocking: true,
             truncated: snapshot.truncated)
     }
 

@@ -42,12 +42,12 @@ public struct ImageStore: Sendable {
     @discardableResult
     public func importImage(named name: String, from source: String) throws -> Info {
         guard Self.validName(name), name != Self.defaultName else {
-            throw HostError(.unprocessable, "image names are lowercase letters, digits, '-', '_' and '.', and not 'default'")
+            throw RuntimeError(.unprocessable, "image names are lowercase letters, digits, '-', '_' and '.', and not 'default'")
         }
-        guard !exists(name) else { throw HostError(.conflict, "an image named '\(name)' exists") }
+        guard !exists(name) else { throw RuntimeError(.conflict, "an image named '\(name)' exists") }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory) else {
-            throw HostError(.notFound, "\(source) does not exist")
+            throw RuntimeError(.notFound, "\(source) does not exist")
         }
         let staging = root + "/.import-\(name)-\(getpid())"
         try? FileManager.default.removeItem(atPath: staging)
@@ -62,7 +62,7 @@ public struct ImageStore: Sendable {
             }
             let rootfs = staging + "/rootfs"
             guard FileManager.default.fileExists(atPath: rootfs + "/bin/sh") || FileManager.default.destinationOfSymbolicLinkSafe(rootfs + "/bin/sh") != nil else {
-                throw HostError(.unprocessable, "the image has no /bin/sh")
+                throw RuntimeError(.unprocessable, "the image has no /bin/sh")
             }
             for (path, mode) in [("workspace", 0o755), ("tmp", 0o1777), ("proc", 0o555), ("dev", 0o755), ("sys", 0o555), ("root", 0o700)] {
                 let full = rootfs + "/" + path
@@ -88,7 +88,7 @@ public struct ImageStore: Sendable {
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw HostError.internalError("copying \(source) failed (cp exited \(process.terminationStatus))")
+            throw RuntimeError.internalError("copying \(source) failed (cp exited \(process.terminationStatus))")
         }
     }
 }

@@ -4,7 +4,7 @@ import Glibc
 
 /// Why a runtime step failed: which system call or sandbox setup stage, with errno.
 ///
-/// Carried as a `HostError`'s cause; shown to clients only through a message that names no host path.
+/// Carried as a `RuntimeError`'s cause; shown to clients only through a message that names no host path.
 public enum RuntimeFailure: Error, CustomStringConvertible, Sendable {
     case system(String, Int32)
     case setup(stage: String, errno: Int32)

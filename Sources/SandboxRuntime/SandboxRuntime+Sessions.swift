@@ -3,7 +3,7 @@ import NIOPosix
 
 extension SandboxRuntime {
     /// Session names: what a person would type, safe as a file name.
-    static func validSessionName(_ name: String) -> Bool {
+    public static func validSessionName(_ name: String) -> Bool {
         !name.isEmpty && name.utf8.count <= 64 && name.first != "."
             && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") }
     }
@@ -45,13 +45,13 @@ extension SandboxRuntime {
     public nonisolated func startInSession(_ record: SandboxRecord, _ request: ExecRequest, sessionName: String) async throws -> String {
         // Opening a session reads its files: off the cooperative pool.
         guard let session = try await SessionReaders.pool.runIfActive({ try self.session(record.id, named: sessionName, create: true) }) else {
-            throw HostError.internalError("cannot open session")
+            throw RuntimeError.internalError("cannot open session")
         }
         touch(record.id, busy: 1)
         var launched = false
         defer { if !launched { touch(record.id, busy: -1) } }
         let process = try await process(for: record)
-        let commandID = Identifier.uuid()
+        let commandID = UUID().uuidString.lowercased()
         let collector = OutputCollector(cap: 0, poller: poller) { stream, bytes in
             session.output(id: commandID, stream: stream, bytes: bytes)
         }

@@ -61,7 +61,7 @@ final class ProjectVolumes: Sendable {
     func ensureMounted(_ projectID: String) throws {
         guard !isMounted(projectID) else { return }
         try changing.withLock { _ in
-            guard access(imagePath(projectID), F_OK) == 0 else { throw HostError.notFound("project") }
+            guard access(imagePath(projectID), F_OK) == 0 else { throw RuntimeError.notFound("project") }
             try mountLocked(projectID)
         }
     }
@@ -70,7 +70,7 @@ final class ProjectVolumes: Sendable {
         let path = imagePath(projectID)
         if access(path, F_OK) != 0, !isMounted(projectID),
            let entries = try? FileManager.default.contentsOfDirectory(atPath: mountPoint(projectID)), !entries.isEmpty {
-            throw HostError(.sandboxUnavailable, "the project's files predate disk images; they were left as they are")
+            throw RuntimeError(.sandboxUnavailable, "the project's files predate disk images; they were left as they are")
         }
         if access(path, F_OK) != 0 {
             if let pool, let ready = pool.take(image) {

@@ -133,6 +133,3 @@ public enum RuntimeProbe {
         return String(decoding: data, as: UTF8.self)
     }
 }
-
-/// The C shim's namespace probe, for tests: 0 or the errno the kernel answered.
-func csbProbe(_ flags: Int32) -> Int32 { csb_probe_clone(flags) }

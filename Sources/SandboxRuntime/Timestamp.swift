@@ -3,16 +3,16 @@ import Glibc
 #endif
 
 /// Wall-clock times as the contract writes them.
-enum Timestamp {
+public enum Timestamp {
     /// Unix milliseconds now.
-    static func milliseconds() -> Int64 {
+    public static func milliseconds() -> Int64 {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
         return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
     }
 
     /// ISO-8601 UTC with milliseconds (`2026-11-23T01:44:26.123Z`): fixed width, so it sorts as text.
-    static func iso8601(milliseconds: Int64 = milliseconds()) -> String {
+    public static func iso8601(milliseconds: Int64 = milliseconds()) -> String {
         var seconds = time_t(milliseconds / 1000)
         var parts = tm()
         gmtime_r(&seconds, &parts)
@@ -26,15 +26,5 @@ enum Timestamp {
     }
 
     /// ISO-8601 UTC of a file time in seconds.
-    static func iso8601(seconds: Double) -> String { iso8601(milliseconds: Int64((seconds * 1000).rounded(.down))) }
-
-    /// An HTTP date (RFC 9110 IMF-fixdate: `Mon, 23 Nov 2026 01:44:26 GMT`).
-    static func httpDate(seconds: Double) -> String {
-        var time = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        var buffer = [CChar](repeating: 0, count: 64)
-        let count = strftime(&buffer, buffer.count, "%a, %d %b %Y %H:%M:%S GMT", &parts)
-        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
+    public static func iso8601(seconds: Double) -> String { iso8601(milliseconds: Int64((seconds * 1000).rounded(.down))) }
 }

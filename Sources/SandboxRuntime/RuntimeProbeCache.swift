@@ -4,20 +4,20 @@ import NIOPosix
 /// runs on the shared thread pool; `/api/health/deep` answers without a key, so without this a
 /// flood of anonymous calls would keep that pool busy creating network namespaces. Concurrent
 /// callers share one probe in flight.
-actor RuntimeProbeCache {
-    let maxAge: Duration
+public actor RuntimeProbeCache {
+    public let maxAge: Duration
     private var last: (at: ContinuousClock.Instant, capabilities: [Capability])?
     private var inFlight: Task<[Capability], Never>?
     /// Probes run so far (for tests).
     private(set) var probes = 0
 
-    init(maxAge: Duration = .seconds(30)) {
+    public init(maxAge: Duration = .seconds(30)) {
         self.maxAge = maxAge
     }
 
     /// The cached answer while it is younger than `maxAge`, else a new probe (`fresh` forces one:
     /// the admin's view).
-    func capabilities(fresh: Bool = false) async -> [Capability] {
+    public func capabilities(fresh: Bool = false) async -> [Capability] {
         if !fresh, let last, ContinuousClock.now - last.at < maxAge { return last.capabilities }
         if let inFlight { return await inFlight.value }
         let task = Task { (try? await NIOThreadPool.singleton.runIfActive { RuntimeProbe.run() }) ?? [] }

@@ -1,5 +1,6 @@
 import FileAPI
 import Foundation
+import Logging
 import NIOPosix
 #if canImport(Glibc)
 import Glibc
@@ -25,16 +26,37 @@ public struct WorkspaceStore: Sendable {
         self.volumes = volumes
     }
 
+    /// With a disk image per project (`ProjectVolumes`) of `diskMB`, in `imagesDirectory`: every
+    /// project in `projectIDs` mounted (as a killed host left it, or now), the others' volumes
+    /// swept, and the pool of `poolSize` ready images started.
+    public init(
+        root: String, imagesDirectory: String, diskMB: Int, inodesPerMB: Int, poolSize: Int,
+        keeping projectIDs: Set<String>, logger: Logger
+    ) {
+        let volumes = ProjectVolumes(
+            imagesDirectory: imagesDirectory, mountRoot: root, image: DiskImage(megabytes: diskMB, inodesPerMegabyte: inodesPerMB),
+            poolSize: poolSize)
+        volumes.recover(keeping: projectIDs, logger: logger)
+        volumes.pool?.start()
+        self.init(root: root, volumes: volumes)
+    }
+
+    /// Whether each project has a disk image of its own (a budget enforced by its filesystem).
+    public var usesDiskImages: Bool { volumes != nil }
+
+    /// Unmounts every project's volume (at shutdown); nothing without disk images.
+    public func unmountVolumes() { volumes?.unmountAll() }
+
     public func path(projectID: String) -> String { volumePath(projectID: projectID) + "/workspace" }
     /// The project's volume: the mount point of its disk image.
     func volumePath(projectID: String) -> String { root + "/" + projectID }
     /// Where uploads to this project are staged: on its volume, so they link into place.
-    func stagingPath(projectID: String) -> String { volumePath(projectID: projectID) + "/" + ProjectVolumes.staging }
+    public func stagingPath(projectID: String) -> String { volumePath(projectID: projectID) + "/" + ProjectVolumes.staging }
     /// The directory of the project's sandbox's writable layers (`SandboxPaths`), on its volume.
     func layersPath(projectID: String) -> String { volumePath(projectID: projectID) + "/sandbox" }
 
     /// Blocking: mounts the project's volume if it is not mounted (see `ProjectVolumes.ensureMounted`).
-    func ensureVolume(projectID: String) throws {
+    public func ensureVolume(projectID: String) throws {
         try volumes?.ensureMounted(projectID)
     }
 
@@ -60,13 +82,13 @@ public struct WorkspaceStore: Sendable {
     }
 
     /// Removes a project's other tree (its deployments), links not followed.
-    func removeTree(_ path: String) async throws {
+    public func removeTree(_ path: String) async throws {
         try await DedicatedThread.run("remove tree") { try Self.removeTree(path) }
     }
 
     /// Removes workspaces whose project no longer exists (a crash between the row's delete and
     /// the files' removal leaves one behind). Answers how many it removed.
-    func removeOrphans(keeping projectIDs: Set<String>) throws -> Int {
+    public func removeOrphans(keeping projectIDs: Set<String>) throws -> Int {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
         var removed = 0
         var rootInfo = stat()

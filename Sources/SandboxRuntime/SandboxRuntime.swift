@@ -1,3 +1,4 @@
+import Crypto
 import FileAPI
 import Foundation
 import Logging
@@ -12,25 +13,8 @@ import Glibc
 /// Lifecycle changes go through this actor (so concurrent `ensureActive` calls make one sandbox);
 /// commands do not: `execute` talks to the running `SandboxProcess` directly, in parallel.
 public actor SandboxRuntime {
-    public struct Configuration: Sendable {
-        public var dataDir: String
-        public var helperPath: String
-        public var defaultLimits = SandboxLimits()
-        /// Stop a sandbox after this long with no API activity and nothing running.
-        public var idleTimeout: Duration = .seconds(30 * 60)
-        /// Per stream, for blocking commands.
-        public var outputCap = 1 << 20
-        /// What a session's log keeps on disk, in bytes: the last output beyond it is dropped.
-        public var sessionLogBytes = 64 << 20
-
-        public init(dataDir: String, helperPath: String) {
-            self.dataDir = dataDir
-            self.helperPath = helperPath
-        }
-    }
-
-    public let configuration: Configuration
-    let store: SandboxStore
+    public let configuration: RuntimeConfiguration
+    let store: any SandboxRecordStore
     let workspaces: WorkspaceStore
     nonisolated let cgroups: CgroupManager
     public nonisolated let images: ImageStore
@@ -51,9 +35,9 @@ public actor SandboxRuntime {
     /// Open sessions per sandbox; read and written without a hop through the actor.
     let sessions = Mutex<[String: [String: Session]]>([:])
 
-    public init(configuration: Configuration, database: Database, workspaces: WorkspaceStore, logger: Logger) throws {
+    public init(configuration: RuntimeConfiguration, store: any SandboxRecordStore, workspaces: WorkspaceStore, logger: Logger) throws {
         self.configuration = configuration
-        self.store = SandboxStore(database: database)
+        self.store = store
         self.workspaces = workspaces
         self.cgroups = CgroupManager(instance: Self.instanceKey(configuration.dataDir))
         self.images = ImageStore(root: configuration.dataDir + "/images")
@@ -71,9 +55,12 @@ public actor SandboxRuntime {
         return URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("sandbox-init").path
     }
 
+    /// This host's name among cgroups (`…/sandbox-host/<key>/`): the first 6 bytes of the SHA-256
+    /// of its standardized data directory, in hex. Stable across versions, so a newer host's sweep
+    /// finds what an older one left.
     static func instanceKey(_ dataDir: String) -> String {
         let path = URL(fileURLWithPath: dataDir).standardizedFileURL.path
-        return String(APIKey.hash(path).prefix(6).map { String(format: "%02x", $0) }.joined())
+        return SHA256.hash(data: Array(path.utf8)).prefix(6).map { String(format: "%02x", $0) }.joined()
     }
 
     // MARK: - Lifecycle
@@ -84,7 +71,7 @@ public actor SandboxRuntime {
     public func ensureActive(projectID: String, image: String) async throws -> SandboxRecord {
         for _ in 0..<3 {
             try refuseIfClosing(projectID)
-            let record = try await store.findOrCreate(projectID: projectID, image: image, limits: configuration.defaultLimits)
+            let record = try await store.findOrCreateSandbox(projectID: projectID, image: image, limits: configuration.defaultLimits)
             try refuseIfClosing(projectID)
             if let pending = deleting[record.id] {
                 _ = await pending.result
@@ -93,11 +80,11 @@ public actor SandboxRuntime {
             do {
                 _ = try await process(for: record)
                 return record
-            } catch let error as HostError where error.code == .notFound {
+            } catch let error as RuntimeError where error.code == .notFound {
                 continue  // deleted between the lookup and the start
             }
         }
-        throw HostError.notFound("sandbox")
+        throw RuntimeError.notFound("sandbox")
     }
 
     /// The running process of a sandbox, starting it when stopped. Concurrent callers share one start.
@@ -126,7 +113,7 @@ public actor SandboxRuntime {
 
     private func start(_ record: SandboxRecord) async throws -> SandboxProcess {
         // A request holding the record of a sandbox deleted since: never started again.
-        guard try await store.exists(id: record.id) else { throw HostError.notFound("sandbox") }
+        guard try await store.sandboxExists(id: record.id) else { throw RuntimeError.notFound("sandbox") }
         let paths = SandboxPaths(directory: workspaces.layersPath(projectID: record.projectID))
         let workspace = workspaces.path(projectID: record.projectID)
         let limits = record.limits
@@ -137,7 +124,7 @@ public actor SandboxRuntime {
         let (image, usrLower) = try await imageLayers(record.image)
         guard access(helper, X_OK) == 0 else {
             logger.error("sandbox helper missing", metadata: ["path": "\(helper)"])
-            throw HostError(.sandboxUnavailable, "the sandbox helper (sandbox-init) is missing beside sandbox-host; build it (make build)")
+            throw RuntimeError(.sandboxUnavailable, "the sandbox helper (sandbox-init) is missing beside sandbox-host; build it (make build)")
         }
         let process: SandboxProcess = try await NIOThreadPool.singleton.runIfActive {
             try workspaces.ensureVolume(projectID: record.projectID)
@@ -159,7 +146,7 @@ public actor SandboxRuntime {
             await process.waitReaped()
             try? await NIOThreadPool.singleton.runIfActive { cgroups.remove(record.id) }
             logger.error("sandbox failed to start", metadata: ["sandbox": "\(record.id)", "error": "\(error)"])
-            throw HostError(.sandboxUnavailable, "the sandbox could not start: \(Self.stage(of: error))", cause: error)
+            throw RuntimeError(.sandboxUnavailable, "the sandbox could not start: \(Self.stage(of: error))", cause: error)
         }
         // No database write here: whether a sandbox runs is known from its process, and a start
         // should not wait for an fsync. The row is updated when it stops.
@@ -211,7 +198,7 @@ public actor SandboxRuntime {
         let cgroups = self.cgroups
         try await NIOThreadPool.singleton.runIfActive { cgroups.remove(sandboxID) }
         let lastActive = activity.withLock { $0.removeValue(forKey: sandboxID) }?.wall ?? Timestamp.milliseconds()
-        try await store.setLastActive(id: sandboxID, Timestamp.iso8601(milliseconds: lastActive))
+        try await store.setSandboxLastActive(id: sandboxID, Timestamp.iso8601(milliseconds: lastActive))
     }
 
     /// Stops every sandbox (at host shutdown).
@@ -229,7 +216,7 @@ public actor SandboxRuntime {
     func imageLayers(_ name: String) async throws -> (root: String, usr: String?) {
         if name == ImageStore.defaultName { return (try await defaultImage(), "/usr") }
         guard images.exists(name) else {
-            throw HostError(.sandboxUnavailable, "the sandbox's image '\(name)' is not installed on this host")
+            throw RuntimeError(.sandboxUnavailable, "the sandbox's image '\(name)' is not installed on this host")
         }
         return (images.rootfs(name), nil)
     }
@@ -269,8 +256,9 @@ public actor SandboxRuntime {
 
     // MARK: - Activity and the idle sweep
 
-    nonisolated func touch(_ sandboxID: String, busy delta: Int = 0) {
-        let now = RateLimiter.monotonicSeconds()
+    /// Records API activity on the sandbox now (and, with `busy`, a command starting or ending).
+    public nonisolated func touch(_ sandboxID: String, busy delta: Int = 0) {
+        let now = MonotonicClock.seconds()
         let wall = Timestamp.milliseconds()
         activity.withLock { table in
             var entry = table[sandboxID] ?? (last: now, busy: 0, wall: wall)
@@ -299,14 +287,14 @@ public actor SandboxRuntime {
 
     func stopIdle() async {
         let timeout = Double(configuration.idleTimeout.components.seconds)
-        let now = RateLimiter.monotonicSeconds()
+        let now = MonotonicClock.seconds()
         let idle = activity.withLock { table in
             table.filter { $0.value.busy == 0 && now - $0.value.last >= timeout }.map(\.key)
         }
         for id in idle where running[id] != nil {
             // Re-check: a command may have started since the table was read.
             let stillIdle = activity.withLock { table in
-                table[id].map { $0.busy == 0 && RateLimiter.monotonicSeconds() - $0.last >= timeout } ?? true
+                table[id].map { $0.busy == 0 && MonotonicClock.seconds() - $0.last >= timeout } ?? true
             }
             guard stillIdle else { continue }
             logger.info("stopping idle sandbox", metadata: ["sandbox": "\(id)"])

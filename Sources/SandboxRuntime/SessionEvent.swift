@@ -19,7 +19,7 @@ public struct SessionEvent: Sendable, Equatable {
     public var timestamp: Int64
 
     /// The SSE `data:` payload the contract describes (`log` and `exit` events).
-    func payload() -> [String: Any] {
+    public func payload() -> [String: Any] {
         switch type {
         case .log: ["type": "log", "stream": stream ?? "stdout", "data": data ?? "", "command_id": command_id]
         case .exit: ["type": "exit", "command_id": command_id, "exit_code": exit_code as Any]

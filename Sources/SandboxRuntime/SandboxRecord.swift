@@ -13,5 +13,17 @@ public struct SandboxRecord: Sendable, Equatable {
     public var lastActiveAt: String
 
     /// Sandbox root is host uid `2^20 + slot·65536`: above any ordinary account, one range each.
+    public init(
+        id: String, projectID: String, slot: Int, image: String, limits: SandboxLimits, createdAt: String, lastActiveAt: String
+    ) {
+        self.id = id
+        self.projectID = projectID
+        self.slot = slot
+        self.image = image
+        self.limits = limits
+        self.createdAt = createdAt
+        self.lastActiveAt = lastActiveAt
+    }
+
     public var uidBase: UInt32 { UInt32(1 << 20) + UInt32(slot) * 65_536 }
 }

@@ -184,7 +184,7 @@ public final class Session: Sendable {
 
     /// Calls `wake(false)` after every event appended from now on and `wake(true)` once when the
     /// session closes. `wake` runs under the session's lock: it must only signal.
-    func watch(_ wake: @escaping @Sendable (_ closed: Bool) -> Void) -> UUID {
+    public func watch(_ wake: @escaping @Sendable (_ closed: Bool) -> Void) -> UUID {
         let id = UUID()
         let closed = state.withLock { state -> Bool in
             if !state.closed { state.watchers[id] = wake }
@@ -194,7 +194,7 @@ public final class Session: Sendable {
         return id
     }
 
-    func unwatch(_ id: UUID) {
+    public func unwatch(_ id: UUID) {
         _ = state.withLock { $0.watchers.removeValue(forKey: id) }
     }
 
@@ -209,7 +209,7 @@ public final class Session: Sendable {
     }
 
     /// A reader of the events after `sequence`, from the files.
-    func cursor(after sequence: Int) -> SessionCursor { SessionCursor(session: self, after: sequence) }
+    public func cursor(after sequence: Int) -> SessionCursor { SessionCursor(session: self, after: sequence) }
 
     // MARK: For readers: the segments, under the lock
 

@@ -67,7 +67,7 @@ struct DiskImage: Sendable {
         let status = Self.run(arguments)
         guard status == 0 else {
             unlink(path)
-            throw HostError.internalError("mkfs.ext4 failed for a disk image (status \(status); is e2fsprogs installed?)")
+            throw RuntimeError.internalError("mkfs.ext4 failed for a disk image (status \(status); is e2fsprogs installed?)")
         }
     }
 }

@@ -28,7 +28,7 @@ final class ConnectWait: Sendable {
     private init() {}
 
     /// The connect's result for `fd` (0 when connected, else its errno: `ECONNREFUSED`…);
-    /// `HostError.gatewayTimeout` once `deadline` passes; `CancellationError` if the task is cancelled.
+    /// `RuntimeError.gatewayTimeout` once `deadline` passes; `CancellationError` if the task is cancelled.
     /// The caller keeps the socket and closes it on every path.
     static func finish(_ fd: Int32, deadline: ContinuousClock.Instant, port: Int, poller: EventPoller = .shared) async throws -> Int32 {
         let wait = ConnectWait()
@@ -55,7 +55,7 @@ final class ConnectWait: Sendable {
             guard getsockopt(fd, SOL_SOCKET, SO_ERROR, &code, &length) == 0 else { return errno }
             return code
         case .timedOut:
-            throw HostError(.gatewayTimeout, "the app on port \(port) did not accept the connection in time (is it stuck?)")
+            throw RuntimeError(.gatewayTimeout, "the app on port \(port) did not accept the connection in time (is it stuck?)")
         case .cancelled:
             throw CancellationError()
         }

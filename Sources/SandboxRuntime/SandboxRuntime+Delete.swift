@@ -41,7 +41,7 @@ extension SandboxRuntime {
             try layers.remove()
             mkdir(layers.directory, 0o700)
         }
-        try await store.delete(id: record.id)
+        try await store.deleteSandbox(id: record.id)
     }
 
     /// Makes sure no process of the sandbox is left before its layers are removed: its cgroups
@@ -55,7 +55,7 @@ extension SandboxRuntime {
             return ([directory] + children).contains { !CgroupManager.processes(in: $0).isEmpty }
         }
         if busy {
-            throw HostError.internalError("the sandbox's processes did not end; its files are kept until a delete succeeds")
+            throw RuntimeError.internalError("the sandbox's processes did not end; its files are kept until a delete succeeds")
         }
     }
 
@@ -76,10 +76,10 @@ extension SandboxRuntime {
     }
 
     func refuseIfClosing(_ projectID: String) throws {
-        if closingProjects[projectID] != nil { throw HostError.notFound("project") }
+        if closingProjects[projectID] != nil { throw RuntimeError.notFound("project") }
     }
 
     func refuseIfDeleting(_ sandboxID: String) throws {
-        if deleting[sandboxID] != nil { throw HostError.notFound("sandbox") }
+        if deleting[sandboxID] != nil { throw RuntimeError.notFound("sandbox") }
     }
 }

@@ -106,7 +106,7 @@ final class DiskImagePool: Sendable {
                 wake.wait()
                 continue
             }
-            let random = Identifier.randomHex(bytes: 8)
+            let random = String(UInt64.random(in: .min ... .max) | 1 << 63, radix: 16)  // 16 hex digits
             let making = directory + "/.making-" + random
             let ready = Ready(image: directory + "/" + Self.prefix(image) + random + ".img", mount: directory + "/" + Self.prefix(image) + random + ".mnt")
             do {

@@ -10,7 +10,7 @@ import Glibc
 /// that starts before what the log keeps, or falls behind a rotation, first gets one `truncated`
 /// event numbered with the last sequence it missed. Memory is one batch, whatever the log's size
 /// or the reader's speed.
-final class SessionCursor: Sendable {
+public final class SessionCursor: Sendable {
     private let session: Session
     private let state: Mutex<State>
 
@@ -21,10 +21,10 @@ final class SessionCursor: Sendable {
         var offset = 0
     }
 
-    struct Batch: Sendable {
-        var events: [SessionEvent] = []
+    public struct Batch: Sendable {
+        public var events: [SessionEvent] = []
         /// Everything logged when the read began was read.
-        var caughtUp = false
+        public var caughtUp = false
     }
 
     init(session: Session, after: Int) {
@@ -37,10 +37,10 @@ final class SessionCursor: Sendable {
     }
 
     /// The sequence of the last event read.
-    var position: Int { state.withLock { $0.after } }
+    public var position: Int { state.withLock { $0.after } }
 
     /// The next events, about `budget` bytes of them.
-    func read(budget: Int = 256 << 10) -> Batch {
+    public func read(budget: Int = 256 << 10) -> Batch {
         state.withLock { state in
             var batch = Batch()
             var bytes = 0

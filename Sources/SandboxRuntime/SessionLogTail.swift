@@ -4,10 +4,10 @@ import Glibc
 
 /// The end of each command's output in a session's log, for `status`: at most `limit` bytes per
 /// command, read in chunks (blocking: run it on a thread pool).
-enum SessionLogTail {
-    static let limit = 64 << 10
+public enum SessionLogTail {
+    public static let limit = 64 << 10
 
-    static func read(_ session: Session, limit: Int = limit) -> [String: String] {
+    public static func read(_ session: Session, limit: Int = limit) -> [String: String] {
         var tails: [String: [UInt8]] = [:]
         for (fd, end) in session.openSegments() {
             defer { close(fd) }

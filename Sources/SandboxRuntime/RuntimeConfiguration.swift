@@ -1,0 +1,17 @@
+/// What the runtime is told by the host that composes it (built from `HostConfiguration`).
+public struct RuntimeConfiguration: Sendable {
+    public var dataDir: String
+    public var helperPath: String
+    public var defaultLimits = SandboxLimits()
+    /// Stop a sandbox after this long with no API activity and nothing running.
+    public var idleTimeout: Duration = .seconds(30 * 60)
+    /// Per stream, for blocking commands.
+    public var outputCap = 1 << 20
+    /// What a session's log keeps on disk, in bytes: the last output beyond it is dropped.
+    public var sessionLogBytes = 64 << 20
+
+    public init(dataDir: String, helperPath: String) {
+        self.dataDir = dataDir
+        self.helperPath = helperPath
+    }
+}

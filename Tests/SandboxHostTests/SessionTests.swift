@@ -27,17 +27,15 @@ struct SessionTests {
 
     /// Parses an SSE body into (id, payload) pairs, pings left out.
     static func events(_ text: String) -> [(id: Int?, payload: [String: Any])] {
-        text.components(separatedBy: "\n\n").compactMap { block in
-            var id: Int?
-            var payload: [String: Any]?
-            for line in block.split(separator: "\n") {
-                if line.hasPrefix("id: ") { id = Int(line.dropFirst(4)) }
-                if line.hasPrefix("data: ") {
-                    payload = (try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8))) as? [String: Any]
-                }
-            }
-            guard let payload, payload["type"] as? String != "ping" else { return nil }
-            return (id, payload)
+        payloads(EventStreamReader.events(text))
+    }
+
+    /// Parsed events as (id, payload) pairs, pings left out.
+    static func payloads(_ events: [EventStreamReader.Event]) -> [(id: Int?, payload: [String: Any])] {
+        events.compactMap { event in
+            guard let payload = (try? JSONSerialization.jsonObject(with: Data(event.data.utf8))) as? [String: Any],
+                  payload["type"] as? String != "ping" else { return nil }
+            return (event.id.flatMap { Int($0) }, payload)
         }
     }
 
@@ -121,19 +119,22 @@ struct SessionTests {
         request.headers.add(name: "Authorization", value: "Bearer \(key)")
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
         var text = ""
+        var reader = EventStreamReader()
+        var events: [EventStreamReader.Event] = []
         var killed = false
         for try await chunk in response.body {
             text += String(buffer: chunk)
-            if !killed, text.components(separatedBy: "event: ping").count > 3 {
+            events += reader.feed(chunk)
+            if !killed, events.filter({ $0.name == "ping" }).count >= 3 {
                 killed = true
                 _ = try await host.request(.DELETE, "/api/sandboxes/\(sandbox)/sessions/quiet", key: key)
             }
         }
-        let blocks = text.components(separatedBy: "\n\n").filter { !$0.isEmpty }
-        let pings = blocks.filter { $0.contains("event: ping") }
+        events += reader.finish()
+        let pings = events.filter { $0.name == "ping" }
         #expect(pings.count >= 3, "\(text)")
-        #expect(pings.allSatisfy { !$0.contains("id:") && $0.contains(#"data: {"type":"ping"}"#) })
-        #expect(blocks.last?.contains(#""type":"exit""#) == true)
+        #expect(pings.allSatisfy { $0.id == nil && $0.data == #"{"type":"ping"}"# }, "\(text)")
+        #expect(events.last?.data.contains(#""type":"exit""#) == true, "\(text)")
         try await host.stop()
     }
 

@@ -177,7 +177,9 @@ struct SessionTests {
         let key = try host.adminKey
         let (_, sandbox) = try await host.createSandbox(key: key)
         _ = try await host.request(.POST, "/api/sandboxes/\(sandbox)/execute", key: key, body: #"{"command":"echo before-restart; sleep 1000","blocking":false,"session_name":"dev"}"#)
-        try await Task.sleep(for: .milliseconds(500))
+        try await waitUntil("the session to log its line") {
+            try await host.request(.GET, "/api/sandboxes/\(sandbox)/sessions/dev/status", key: key).body.contains("before-restart")
+        }
         try await host.stop()
 
         let restarted = try await HostProcess(dataDir: dataDir)
@@ -189,7 +191,9 @@ struct SessionTests {
         // The sandbox starts again on demand, and the session's log continues.
         let again = try await restarted.request(.POST, "/api/sandboxes/\(sandbox)/execute", key: key, body: #"{"command":"echo after-restart","blocking":false,"session_name":"dev"}"#)
         #expect(again.status == 200)
-        try await Task.sleep(for: .milliseconds(500))
+        try await waitUntil("the restarted session to log its line") {
+            try await restarted.request(.GET, "/api/sandboxes/\(sandbox)/sessions/dev/status", key: key).body.contains("after-restart")
+        }
         let stream = try await restarted.request(.GET, "/api/sandboxes/\(sandbox)/sessions/dev/stream", key: key)
         #expect(stream.body.contains("before-restart") && stream.body.contains("after-restart"))
         try await restarted.stop()

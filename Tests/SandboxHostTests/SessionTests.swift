@@ -39,70 +39,67 @@ struct SessionTests {
         }
     }
 
-    @Test func nonBlockingCommandsRunInSessionsAndAreLoggedAndStreamed() async throws {
-        let host = try TestHost()
-        defer { host.remove() }
-        try await host.test { client in
-            let key = host.adminKey
-            let sandboxes = SandboxClient(client: client, key: key)
-            let (_, sandbox) = try await sandboxes.create()
-            let first = try await start(client, key, sandbox, "echo one; echo two >&2; sleep 0.3; echo three; exit 4", session: "build")
+    @Test(.hostWithSandbox) func nonBlockingCommandsRunInSessionsAndAreLoggedAndStreamed() async throws {
+        let fixture = try HostFixture.current
+        let host = fixture.host, client = fixture.client, sandboxes = fixture.sandboxes
+        let key = host.adminKey
+        let sandbox = fixture.sandbox
+        let first = try await start(client, key, sandbox, "echo one; echo two >&2; sleep 0.3; echo three; exit 4", session: "build")
 
-            // The stream replays then follows, and ends when nothing in the session runs.
-            let streamed = try await client.execute(uri: "/api/sandboxes/\(sandbox)/sessions/build/stream", method: .get, headers: .bearer(key)) { response in
-                #expect(response.status == .ok)
-                #expect(response.headers[.contentType] == "text/event-stream")
-                #expect(response.headers[.cacheControl] == "no-cache")
-                return response.text
-            }
-            let events = Self.events(streamed)
-            let logs = events.filter { $0.payload["type"] as? String == "log" }
-            #expect(logs.compactMap { $0.payload["data"] as? String }.joined().split(separator: "\n").sorted() == ["one", "three", "two"])
-            #expect(logs.contains { $0.payload["stream"] as? String == "stderr" && $0.payload["data"] as? String == "two\n" })
-            let exit = try #require(events.last)
-            #expect(exit.payload["type"] as? String == "exit")
-            #expect(exit.payload["exit_code"] as? Int == 4)
-            #expect(exit.payload["command_id"] as? String == first)
-            let ids = events.compactMap(\.id)
-            #expect(ids == ids.sorted() && Set(ids).count == ids.count, "ids increase, none twice")
-
-            // Resuming after an id sends only what came later.
-            let resumeAfter = try #require(ids.first)
-            try await client.execute(
-                uri: "/api/sandboxes/\(sandbox)/sessions/build/stream", method: .get,
-                headers: [.authorization: "Bearer \(key)", HTTPField.Name("Last-Event-ID")!: String(resumeAfter)]
-            ) { response in
-                let resumed = Self.events(response.text).compactMap(\.id)
-                #expect(resumed == Array(ids.dropFirst()))
-            }
-            // EventSource cannot set headers: ?token= works on stream routes.
-            try await client.execute(uri: "/api/sandboxes/\(sandbox)/sessions/build/stream?token=\(key)&after=\(ids.last ?? 0)", method: .get) { response in
-                #expect(response.status == .ok)
-                #expect(Self.events(response.text).isEmpty)
-            }
-
-            let second = try await start(client, key, sandbox, "echo again", session: "build")
-            for _ in 0..<50 {
-                if (try await status(client, key, sandbox, "build"))["status"] as? String == "exited" { break }
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            let body = try await status(client, key, sandbox, "build")
-            #expect(body["session_name"] as? String == "build")
-            #expect(body["status"] as? String == "exited")
-            #expect(body["total_commands"] as? Int == 2)
-            let commands = body["commands"] as? [[String: Any]] ?? []
-            #expect(commands.compactMap { $0["command_id"] as? String } == [first, second])
-            #expect(commands.first?["exit_code"] as? Int == 4)
-            #expect(commands.first?["running"] as? Bool == false)
-            #expect(commands.last?["logs"] as? String == "again\n")
-
-            try await client.execute(uri: "/api/sandboxes/\(sandbox)/sessions", method: .get, headers: .bearer(key)) { response in
-                let sessions = response.json["sessions"] as? [[String: Any]] ?? []
-                #expect(sessions.compactMap { $0["session_name"] as? String } == ["build"])
-                #expect(sessions.first?["status"] as? String == "exited")
-            }
-            _ = try await sandboxes.delete(sandbox)
+        // The stream replays then follows, and ends when nothing in the session runs.
+        let streamed = try await client.execute(uri: "/api/sandboxes/\(sandbox)/sessions/build/stream", method: .get, headers: .bearer(key)) { response in
+            #expect(response.status == .ok)
+            #expect(response.headers[.contentType] == "text/event-stream")
+            #expect(response.headers[.cacheControl] == "no-cache")
+            return response.text
         }
+        let events = Self.events(streamed)
+        let logs = events.filter { $0.payload["type"] as? String == "log" }
+        #expect(logs.compactMap { $0.payload["data"] as? String }.joined().split(separator: "\n").sorted() == ["one", "three", "two"])
+        #expect(logs.contains { $0.payload["stream"] as? String == "stderr" && $0.payload["data"] as? String == "two\n" })
+        let exit = try #require(events.last)
+        #expect(exit.payload["type"] as? String == "exit")
+        #expect(exit.payload["exit_code"] as? Int == 4)
+        #expect(exit.payload["command_id"] as? String == first)
+        let ids = events.compactMap(\.id)
+        #expect(ids == ids.sorted() && Set(ids).count == ids.count, "ids increase, none twice")
+
+        // Resuming after an id sends only what came later.
+        let resumeAfter = try #require(ids.first)
+        try await client.execute(
+            uri: "/api/sandboxes/\(sandbox)/sessions/build/stream", method: .get,
+            headers: [.authorization: "Bearer \(key)", HTTPField.Name("Last-Event-ID")!: String(resumeAfter)]
+        ) { response in
+            let resumed = Self.events(response.text).compactMap(\.id)
+            #expect(resumed == Array(ids.dropFirst()))
+        }
+        // EventSource cannot set headers: ?token= works on stream routes.
+        try await client.execute(uri: "/api/sandboxes/\(sandbox)/sessions/build/stream?token=\(key)&after=\(ids.last ?? 0)", method: .get) { response in
+            #expect(response.status == .ok)
+            #expect(Self.events(response.text).isEmpty)
+        }
+
+        let second = try await start(client, key, sandbox, "echo again", session: "build")
+        for _ in 0..<50 {
+            if (try await status(client, key, sandbox, "build"))["status"] as? String == "exited" { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let body = try await status(client, key, sandbox, "build")
+        #expect(body["session_name"] as? String == "build")
+        #expect(body["status"] as? String == "exited")
+        #expect(body["total_commands"] as? Int == 2)
+        let commands = body["commands"] as? [[String: Any]] ?? []
+        #expect(commands.compactMap { $0["command_id"] as? String } == [first, second])
+        #expect(commands.first?["exit_code"] as? Int == 4)
+        #expect(commands.first?["running"] as? Bool == false)
+        #expect(commands.last?["logs"] as? String == "again\n")
+
+        try await client.execute(uri: "/api/sandboxes/\(sandbox)/sessions", method: .get, headers: .bearer(key)) { response in
+            let sessions = response.json["sessions"] as? [[String: Any]] ?? []
+            #expect(sessions.compactMap { $0["session_name"] as? String } == ["build"])
+            #expect(sessions.first?["status"] as? String == "exited")
+        }
+        _ = try await sandboxes.delete(sandbox)
     }
 
     /// Against the real binary, reading the stream as it comes: after three pings the session is
@@ -138,36 +135,33 @@ struct SessionTests {
         try await host.stop()
     }
 
-    @Test func killingASessionKillsEverythingItStarted() async throws {
-        let host = try TestHost()
-        defer { host.remove() }
-        try await host.test { client in
-            let key = host.adminKey
-            let sandboxes = SandboxClient(client: client, key: key)
-            let (_, sandbox) = try await sandboxes.create()
-            _ = try await start(client, key, sandbox, "setsid sleep 1000 & nohup sleep 1000 >/dev/null 2>&1 & python3 -m http.server 9000", session: "server")
-            var sleeping = ""
-            for _ in 0..<50 where sleeping != "2\n" {
-                try await Task.sleep(for: .milliseconds(100))
-                sleeping = try await sandboxes.exec(sandbox, "pgrep -c sleep")["stdout"] as? String ?? ""
-            }
-            #expect(sleeping == "2\n")
-            #expect(try await status(client, key, sandbox, "server")["status"] as? String == "running")
-            try await client.execute(uri: "/api/sandboxes/\(sandbox)/sessions/server", method: .delete, headers: .bearer(key)) { response in
-                #expect(response.status == .ok)
-            }
-            #expect(try await sandboxes.run(sandbox, "ps -e -o comm= | grep -c -e sleep -e python3 || true") == "0\n")
-            let body = try await status(client, key, sandbox, "server")
-            #expect(body["status"] as? String == "exited")
-            #expect((body["commands"] as? [[String: Any]])?.first?["exit_code"] as? Int == 137)
-            try await client.execute(uri: "/api/sandboxes/\(sandbox)/sessions/nope/status", method: .get, headers: .bearer(key)) { response in
-                #expect(response.status == .notFound)
-            }
-            try await client.execute(uri: "/api/sandboxes/\(sandbox)/sessions/..%2F..%2Fetc/status", method: .get, headers: .bearer(key)) { response in
-                #expect(response.status == .notFound)
-            }
-            _ = try await sandboxes.delete(sandbox)
+    @Test(.hostWithSandbox) func killingASessionKillsEverythingItStarted() async throws {
+        let fixture = try HostFixture.current
+        let host = fixture.host, client = fixture.client, sandboxes = fixture.sandboxes
+        let key = host.adminKey
+        let sandbox = fixture.sandbox
+        _ = try await start(client, key, sandbox, "setsid sleep 1000 & nohup sleep 1000 >/dev/null 2>&1 & python3 -m http.server 9000", session: "server")
+        var sleeping = ""
+        for _ in 0..<50 where sleeping != "2\n" {
+            try await Task.sleep(for: .milliseconds(100))
+            sleeping = try await sandboxes.exec(sandbox, "pgrep -c sleep")["stdout"] as? String ?? ""
         }
+        #expect(sleeping == "2\n")
+        #expect(try await status(client, key, sandbox, "server")["status"] as? String == "running")
+        try await client.execute(uri: "/api/sandboxes/\(sandbox)/sessions/server", method: .delete, headers: .bearer(key)) { response in
+            #expect(response.status == .ok)
+        }
+        #expect(try await sandboxes.run(sandbox, "ps -e -o comm= | grep -c -e sleep -e python3 || true") == "0\n")
+        let body = try await status(client, key, sandbox, "server")
+        #expect(body["status"] as? String == "exited")
+        #expect((body["commands"] as? [[String: Any]])?.first?["exit_code"] as? Int == 137)
+        try await client.execute(uri: "/api/sandboxes/\(sandbox)/sessions/nope/status", method: .get, headers: .bearer(key)) { response in
+            #expect(response.status == .notFound)
+        }
+        try await client.execute(uri: "/api/sandboxes/\(sandbox)/sessions/..%2F..%2Fetc/status", method: .get, headers: .bearer(key)) { response in
+            #expect(response.status == .notFound)
+        }
+        _ = try await sandboxes.delete(sandbox)
     }
 
     @Test func sessionLogsSurviveAHostRestart() async throws {

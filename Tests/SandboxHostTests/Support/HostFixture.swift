@@ -30,7 +30,6 @@ struct HostFixture: TestTrait, TestScoping {
         var sandboxes: SandboxClient { SandboxClient(client: client, key: key) }
         var project: String { made?.project ?? Self.none() }
         var sandbox: String { made?.sandbox ?? Self.none() }
-        var files: FileClient { FileClient(client: client, key: key, sandbox: sandbox) }
 
         private static func none() -> String {
             Issue.record("the test's fixture made no sandbox: use the .hostWithSandbox trait")

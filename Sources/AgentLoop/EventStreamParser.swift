@@ -4,10 +4,14 @@ public struct EventStreamParser: Sendable {
     public struct Event: Equatable, Sendable {
         public var name: String?
         public var data: String
+        /// The event's own `id:` field, if it had one (not carried over to the events after it,
+        /// as a browser's last event ID is: a reader resuming a stream wants each event's own).
+        public var id: String? = nil
     }
 
     private var line: [UInt8] = []
     private var name: String?
+    private var id: String?
     private var data: [String] = []
     private var lastWasCR = false
     /// Bytes fed so far: a provider stream larger than this is refused as runaway.
@@ -39,8 +43,8 @@ public struct EventStreamParser: Sendable {
     private mutating func endLine() -> Event? {
         defer { line.removeAll(keepingCapacity: true) }
         if line.isEmpty {
-            defer { name = nil; data = [] }
-            return data.isEmpty ? nil : Event(name: name, data: data.joined(separator: "\n"))
+            defer { name = nil; id = nil; data = [] }
+            return data.isEmpty ? nil : Event(name: name, data: data.joined(separator: "\n"), id: id)
         }
         let text = String(decoding: line, as: UTF8.self)
         if text.hasPrefix(":") { return nil }
@@ -57,6 +61,7 @@ public struct EventStreamParser: Sendable {
         switch field {
         case "data": data.append(String(value))
         case "event": name = String(value)
+        case "id" where !value.contains("\0"): id = String(value)
         default: break
         }
         return nil

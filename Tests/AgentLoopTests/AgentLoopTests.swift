@@ -22,6 +22,13 @@ import Testing
         #expect(parser.feed(Array("data: [DONE]".utf8)).isEmpty)
         #expect(parser.finish() == .init(name: nil, data: "[DONE]"))
     }
+
+    @Test("an event's own `id:` is kept with it, and not carried over to the next one")
+    func ids() {
+        var parser = EventStreamParser()
+        let events = parser.feed(Array("id: 7\nevent: exit\ndata: {}\n\nevent: ping\ndata: p\n\nid\ndata: q\n\n".utf8))
+        #expect(events == [.init(name: "exit", data: "{}", id: "7"), .init(name: "ping", data: "p"), .init(name: nil, data: "q", id: "")])
+    }
 }
 
 @Suite struct ToolboxPartsTests {

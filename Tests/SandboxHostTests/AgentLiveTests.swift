@@ -47,7 +47,12 @@ struct AgentLiveTests {
         let thread = JSONValue.parse(try await host.request(.POST, "/api/threads", key: key, body: #"{"project_id":"\#(project ?? "")"}"#).body)?["thread_id"]?.stringValue ?? ""
         let started = try await host.request(.POST, "/api/thread/\(thread)/agent/start", key: key, body: #"{"message":"hi"}"#)
         let run = try #require(JSONValue.parse(started.body)?["agent_run_id"]?.stringValue)
-        while server.received.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        do {
+            try await waitUntil("the run's model request") { !server.received.isEmpty }
+        } catch {
+            _ = try? await host.stop(signal: SIGKILL)  // no host left running
+            throw error
+        }
         try await host.stop(signal: SIGKILL)
 
         let restarted = try await HostProcess(dataDir: dataDir, environment: server.environment)

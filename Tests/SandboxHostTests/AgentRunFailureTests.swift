@@ -211,23 +211,21 @@ struct AgentRunFailureTests {
         }
     }
 
-    @Test("no provider: models list is empty, start and initiate answer 400 saying how to configure, nothing created")
+    @Test("no provider: models list is empty, start and initiate answer 400 saying how to configure, nothing created", .testHost)
     func noProvider() async throws {
-        let host = try TestHost()
-        defer { host.remove() }
-        try await host.test { client in
-            let agent = AgentClient(client: client, key: host.adminKey)
-            #expect((try await agent.get("/api/models/available").json["models"] as? [Any])?.isEmpty == true)
-            let (_, thread) = try await agent.makeThread()
-            let (status, body) = try await agent.post("/api/thread/\(thread)/agent/start", #"{"message":"hi"}"#)
-            #expect(status == .badRequest)
-            #expect((body["detail"] as? String)?.contains("SANDBOX_HOST_LLM_PROVIDER") == true)
-            let before = try await agent.get("/api/projects").json["projects"] as? [Any]
-            let (initiate, _) = try await agent.post("/api/agent/initiate", #"{"prompt":"build a site"}"#)
-            #expect(initiate == .badRequest)
-            #expect((try await agent.get("/api/projects").json["projects"] as? [Any])?.count == before?.count)
-            #expect((try await agent.get("/api/threads/\(thread)/messages").json["messages"] as? [Any])?.isEmpty == true)
-        }
+        let fixture = try HostFixture.current
+        let host = fixture.host, client = fixture.client
+        let agent = AgentClient(client: client, key: host.adminKey)
+        #expect((try await agent.get("/api/models/available").json["models"] as? [Any])?.isEmpty == true)
+        let (_, thread) = try await agent.makeThread()
+        let (status, body) = try await agent.post("/api/thread/\(thread)/agent/start", #"{"message":"hi"}"#)
+        #expect(status == .badRequest)
+        #expect((body["detail"] as? String)?.contains("SANDBOX_HOST_LLM_PROVIDER") == true)
+        let before = try await agent.get("/api/projects").json["projects"] as? [Any]
+        let (initiate, _) = try await agent.post("/api/agent/initiate", #"{"prompt":"build a site"}"#)
+        #expect(initiate == .badRequest)
+        #expect((try await agent.get("/api/projects").json["projects"] as? [Any])?.count == before?.count)
+        #expect((try await agent.get("/api/threads/\(thread)/messages").json["messages"] as? [Any])?.isEmpty == true)
     }
 
     @Test("models, initiate, bad input, and another user's run")
@@ -272,11 +270,11 @@ struct AgentRunFailureTests {
         }
     }
 
-    @Test("a host restart marks runs that were running `failed` (\"host restarted\"); their stream ends")
+    @Test("a host restart marks runs that were running `failed` (\"host restarted\"); their stream ends", .testHost)
     func restartFailsRunningRuns() async throws {
-        let host = try TestHost()
-        defer { host.remove() }
-        let thread = try await host.test { client in try await AgentClient(client: client, key: host.adminKey).makeThread().thread }
+        let fixture = try HostFixture.current
+        let host = fixture.host
+        let thread = try await AgentClient(client: fixture.client, key: host.adminKey).makeThread().thread
         guard case .started(let run) = try await host.services.agentRuns.start(threadID: thread, model: "m", maxSteps: 5, userMessage: "hi") else {
             Issue.record("no run")
             return

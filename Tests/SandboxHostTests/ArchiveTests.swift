@@ -131,77 +131,73 @@ struct ArchiveTests {
         }
     }
 
-    @Test func hostileEntriesAreSkippedAndReported() async throws {
-        let host = try TestHost.unthrottled()
-        defer { host.remove() }
-        try await host.test { client in
-            let (_, sandbox) = try await SandboxClient(client: client, key: host.adminKey).create()
-            let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
-            let workspace = try await files.workspace(host)
-            func upload(_ archive: String, to path: String) async throws -> [String: Any] {
-                let bytes = try Corpus.archive(archive)
-                let result = try await files.call(.post, "/files/archive?path=\(path)", body: ByteBuffer(bytes: bytes))
-                #expect(result.status == .ok, "\(archive): \(result.text)")
-                return result.json
-            }
-            func reasons(_ json: [String: Any]) -> [String: String] {
-                Dictionary((json["skipped"] as? [[String: Any]] ?? []).map { ($0["name"] as? String ?? "", $0["reason"] as? String ?? "") }) { a, _ in a }
-            }
-            let traverse = reasons(try await upload("google-safearchive/tar/traverse.tar", to: "t"))
-            #expect(traverse["/gopher.txt"] == "absolute path")
-            #expect(traverse["../todo.txt"] == "path leaves the target directory")
-            let special = try await upload("google-safearchive/tar/specialfiles.tar", to: "s")
-            #expect(Set(reasons(special).values).isSuperset(of: ["fifo", "device node", "hard link"]), "\(reasons(special))")
-            _ = try await upload("google-safearchive/tar/specialmodes.tar", to: "m")
-            #expect(Self.violations(in: workspace) == [])
-            let links = reasons(try await upload("google-safearchive/zip/symlinks.zip", to: "l"))
-            #expect(links.values.contains("symbolic link points outside the target directory"), "\(links)")
-            let viaLinks = try await upload("google-safearchive/tar/traverse-via-links.tar", to: "v")
-            #expect(reasons(viaLinks).count >= 2, "\(reasons(viaLinks))")
-            #expect(Self.violations(in: workspace) == [])
+    @Test(.hostWithSandbox(configure: unthrottled)) func hostileEntriesAreSkippedAndReported() async throws {
+        let fixture = try HostFixture.current
+        let host = fixture.host, client = fixture.client
+        let sandbox = fixture.sandbox
+        let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
+        let workspace = try await files.workspace(host)
+        func upload(_ archive: String, to path: String) async throws -> [String: Any] {
+            let bytes = try Corpus.archive(archive)
+            let result = try await files.call(.post, "/files/archive?path=\(path)", body: ByteBuffer(bytes: bytes))
+            #expect(result.status == .ok, "\(archive): \(result.text)")
+            return result.json
         }
+        func reasons(_ json: [String: Any]) -> [String: String] {
+            Dictionary((json["skipped"] as? [[String: Any]] ?? []).map { ($0["name"] as? String ?? "", $0["reason"] as? String ?? "") }) { a, _ in a }
+        }
+        let traverse = reasons(try await upload("google-safearchive/tar/traverse.tar", to: "t"))
+        #expect(traverse["/gopher.txt"] == "absolute path")
+        #expect(traverse["../todo.txt"] == "path leaves the target directory")
+        let special = try await upload("google-safearchive/tar/specialfiles.tar", to: "s")
+        #expect(Set(reasons(special).values).isSuperset(of: ["fifo", "device node", "hard link"]), "\(reasons(special))")
+        _ = try await upload("google-safearchive/tar/specialmodes.tar", to: "m")
+        #expect(Self.violations(in: workspace) == [])
+        let links = reasons(try await upload("google-safearchive/zip/symlinks.zip", to: "l"))
+        #expect(links.values.contains("symbolic link points outside the target directory"), "\(links)")
+        let viaLinks = try await upload("google-safearchive/tar/traverse-via-links.tar", to: "v")
+        #expect(reasons(viaLinks).count >= 2, "\(reasons(viaLinks))")
+        #expect(Self.violations(in: workspace) == [])
     }
 
     /// Issue 14, item 11: the placement walks recurse a level (and hold a descriptor) per level of
     /// the stage, so entries deeper than 256 levels are skipped with a reason, like other refused
     /// entries; what is at most 256 levels deep is placed.
-    @Test func entriesDeeperThanTwoHundredFiftySixLevelsAreSkipped() async throws {
-        let host = try TestHost.unthrottled()
-        defer { host.remove() }
-        try await host.test { client in
-            let (_, sandbox) = try await SandboxClient(client: client, key: host.adminKey).create()
-            let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
-            let workspace = try await files.workspace(host)
-            let archive = try Self.python("""
-            import io, sys, tarfile
-            buf = io.BytesIO()
-            with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-                def add(name, data=b"x", kind=tarfile.REGTYPE, link=""):
-                    info = tarfile.TarInfo(name); info.type = kind; info.linkname = link
-                    info.size = len(data) if kind == tarfile.REGTYPE else 0
-                    tar.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
-                add("ok.txt")
-                add("/".join(["e"] * 255) + "/edge.txt")
-                add("/".join(["a"] * 999) + "/deep.txt")
-                add("/".join(["b"] * 1000), kind=tarfile.DIRTYPE)
-                add("/".join(["c"] * 1000), kind=tarfile.SYMTYPE, link="x")
-            sys.stdout.buffer.write(buf.getvalue())
-            """)
-            let result = try await files.call(.post, "/files/archive?path=deep", body: ByteBuffer(bytes: archive))
-            #expect(result.status == .ok, "\(result.text.prefix(500))")
-            // (levels, reason) of each skipped entry: the file, the directory and the link.
-            let skipped = (result.json["skipped"] as? [[String: Any]] ?? []).map {
-                (levels: ($0["name"] as? String ?? "").split(separator: "/").count, reason: $0["reason"] as? String ?? "")
-            }
-            #expect(skipped.map(\.levels) == [1000, 1000, 1000], "\(skipped)")
-            #expect(skipped.allSatisfy { $0.reason == "more than 256 levels deep" }, "\(skipped)")
-            #expect(result.json["extracted"] as? Int == 2)
-            #expect(FileManager.default.fileExists(atPath: workspace + "/deep/ok.txt"))
-            #expect(FileManager.default.fileExists(atPath: workspace + "/deep/" + Array(repeating: "e", count: 255).joined(separator: "/") + "/edge.txt"))
-            let top = try FileManager.default.contentsOfDirectory(atPath: workspace + "/deep").sorted()
-            #expect(top == ["e", "ok.txt"])
-            #expect(try await files.call(.get, "/files").status == .ok, "the host stays up")
+    @Test(.hostWithSandbox(configure: unthrottled)) func entriesDeeperThanTwoHundredFiftySixLevelsAreSkipped() async throws {
+        let fixture = try HostFixture.current
+        let host = fixture.host, client = fixture.client
+        let sandbox = fixture.sandbox
+        let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
+        let workspace = try await files.workspace(host)
+        let archive = try Self.python("""
+        import io, sys, tarfile
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            def add(name, data=b"x", kind=tarfile.REGTYPE, link=""):
+                info = tarfile.TarInfo(name); info.type = kind; info.linkname = link
+                info.size = len(data) if kind == tarfile.REGTYPE else 0
+                tar.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+            add("ok.txt")
+            add("/".join(["e"] * 255) + "/edge.txt")
+            add("/".join(["a"] * 999) + "/deep.txt")
+            add("/".join(["b"] * 1000), kind=tarfile.DIRTYPE)
+            add("/".join(["c"] * 1000), kind=tarfile.SYMTYPE, link="x")
+        sys.stdout.buffer.write(buf.getvalue())
+        """)
+        let result = try await files.call(.post, "/files/archive?path=deep", body: ByteBuffer(bytes: archive))
+        #expect(result.status == .ok, "\(result.text.prefix(500))")
+        // (levels, reason) of each skipped entry: the file, the directory and the link.
+        let skipped = (result.json["skipped"] as? [[String: Any]] ?? []).map {
+            (levels: ($0["name"] as? String ?? "").split(separator: "/").count, reason: $0["reason"] as? String ?? "")
         }
+        #expect(skipped.map(\.levels) == [1000, 1000, 1000], "\(skipped)")
+        #expect(skipped.allSatisfy { $0.reason == "more than 256 levels deep" }, "\(skipped)")
+        #expect(result.json["extracted"] as? Int == 2)
+        #expect(FileManager.default.fileExists(atPath: workspace + "/deep/ok.txt"))
+        #expect(FileManager.default.fileExists(atPath: workspace + "/deep/" + Array(repeating: "e", count: 255).joined(separator: "/") + "/edge.txt"))
+        let top = try FileManager.default.contentsOfDirectory(atPath: workspace + "/deep").sorted()
+        #expect(top == ["e", "ok.txt"])
+        #expect(try await files.call(.get, "/files").status == .ok, "the host stays up")
     }
 
     /// A gzip'd tar of one file of zeros: tiny on the wire, huge on disk.
@@ -222,72 +218,67 @@ struct ArchiveTests {
         try Subprocess.run("/usr/bin/python3", ["-c", script] + arguments, mergeStandardError: false).output
     }
 
-    @Test func bombsAndCapsRefuseTheWholeArchive() async throws {
-        let host = try TestHost.unthrottled { configuration in configuration.extractionLimits.maxEntries = 50 }
-        defer { host.remove() }
-        try await host.test { client in
-            let (_, sandbox) = try await SandboxClient(client: client, key: host.adminKey).create()
-            let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
-            let workspace = try await files.workspace(host)
-            let bomb = try Self.bomb(megabytes: 64)
-            #expect(bomb.count < 200_000)
-            let refused = try await files.call(.post, "/files/archive?path=bomb", body: ByteBuffer(bytes: bomb))
-            #expect(refused.status == .contentTooLarge, "\(refused.text)")
-            #expect(refused.text.contains("compression bomb"))
-            #expect(!FileManager.default.fileExists(atPath: workspace + "/bomb"), "nothing half-extracted")
+    @Test(.hostWithSandbox(configure: { unthrottled(&$0); $0.extractionLimits.maxEntries = 50 })) func bombsAndCapsRefuseTheWholeArchive() async throws {
+        let fixture = try HostFixture.current
+        let host = fixture.host, client = fixture.client
+        let sandbox = fixture.sandbox
+        let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
+        let workspace = try await files.workspace(host)
+        let bomb = try Self.bomb(megabytes: 64)
+        #expect(bomb.count < 200_000)
+        let refused = try await files.call(.post, "/files/archive?path=bomb", body: ByteBuffer(bytes: bomb))
+        #expect(refused.status == .contentTooLarge, "\(refused.text)")
+        #expect(refused.text.contains("compression bomb"))
+        #expect(!FileManager.default.fileExists(atPath: workspace + "/bomb"), "nothing half-extracted")
 
-            let many = try Self.python("""
-            import io, sys, tarfile
-            buf = io.BytesIO()
-            with tarfile.open(fileobj=buf, mode="w") as tar:
-                for i in range(60):
-                    info = tarfile.TarInfo(f"f{i}.txt"); info.size = 1
-                    tar.addfile(info, io.BytesIO(b"x"))
-            sys.stdout.buffer.write(buf.getvalue())
-            """)
-            #expect(try await files.call(.post, "/files/archive?path=many", body: ByteBuffer(bytes: many)).status == .contentTooLarge)
-            #expect(!FileManager.default.fileExists(atPath: workspace + "/many"))
+        let many = try Self.python("""
+        import io, sys, tarfile
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            for i in range(60):
+                info = tarfile.TarInfo(f"f{i}.txt"); info.size = 1
+                tar.addfile(info, io.BytesIO(b"x"))
+        sys.stdout.buffer.write(buf.getvalue())
+        """)
+        #expect(try await files.call(.post, "/files/archive?path=many", body: ByteBuffer(bytes: many)).status == .contentTooLarge)
+        #expect(!FileManager.default.fileExists(atPath: workspace + "/many"))
 
-            if Corpus.isPresent {  // a GNU sparse header declaring 60 GB: Python's tarfile cannot write one
-                let sparse = try Data(contentsOf: Corpus.root.appendingPathComponent("go-tar-testdata/gnu-sparse-big.tar"))
-                #expect(try await files.call(.post, "/files/archive?path=sparse", body: ByteBuffer(bytes: sparse)).status == .contentTooLarge)
-            }
-            #expect(try await files.call(.post, "/files/archive", body: ByteBuffer(string: "not an archive at all")).status == .badRequest)
-            #expect(try FileManager.default.contentsOfDirectory(atPath: workspace) == [])
-            #expect(try FileManager.default.contentsOfDirectory(atPath: host.configuration.stagingPath) == [])
+        if Corpus.isPresent {  // a GNU sparse header declaring 60 GB: Python's tarfile cannot write one
+            let sparse = try Data(contentsOf: Corpus.root.appendingPathComponent("go-tar-testdata/gnu-sparse-big.tar"))
+            #expect(try await files.call(.post, "/files/archive?path=sparse", body: ByteBuffer(bytes: sparse)).status == .contentTooLarge)
         }
+        #expect(try await files.call(.post, "/files/archive", body: ByteBuffer(string: "not an archive at all")).status == .badRequest)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: workspace) == [])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: host.configuration.stagingPath) == [])
     }
 
-    @Test func downloadsReadBackByteForByteWithPython() async throws {
-        let host = try TestHost.unthrottled()
-        defer { host.remove() }
-        try await host.test { client in
-            let (_, sandbox) = try await SandboxClient(client: client, key: host.adminKey).create()
-            let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
-            let sandboxes = SandboxClient(client: client, key: host.adminKey)
-            _ = try await files.put("src/app.ts", "console.log(1)\n")
-            _ = try await files.put("dir with space/ünïcødé ✓.txt", "unicode\n")
-            _ = try await files.put("bin/data.bin", bytes: (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
-            _ = try await files.put("node_modules/dep/index.js", "dep\n")
-            _ = try await files.put("empty.txt", "")
-            _ = try await sandboxes.run(sandbox, "ln -s src/app.ts link-to-app && ln -s /etc/shadow shadow && mkdir -p emptydir")
-            let workspace = try await files.workspace(host)
-            let directory = try TemporaryDirectory.make()
-            defer { try? FileManager.default.removeItem(atPath: directory) }
-            for (format, all) in [("zip", false), ("tar.gz", false), ("tar", false), ("zip", true), ("tar.gz", true)] {
-                let (status, headers, body) = try await client.execute(
-                    uri: "/api/sandboxes/\(sandbox)/download-archive?format=\(format)&all=\(all)", method: .get, headers: .bearer(host.adminKey)
-                ) { ($0.status, $0.headers, Data(buffer: $0.body)) }
-                #expect(status == .ok)
-                #expect(headers[.contentDisposition] == "attachment; filename=\"sandbox-code.\(format)\"")
-                let file = directory + "/download.\(format)"
-                try body.write(to: URL(fileURLWithPath: file))
-                let verdict = String(decoding: try Self.python(Self.compareScript, arguments: [file, format, workspace, all ? "1" : "0"]), as: UTF8.self)
-                #expect(verdict == "OK\n", "\(format) all=\(all): \(verdict)")
-            }
-            #expect(try await files.call(.get, "/download-archive?format=rar").status == .unprocessableContent)
-            #expect(try await files.call(.get, "/download-archive?path=missing").status == .notFound)
+    @Test(.hostWithSandbox(configure: unthrottled)) func downloadsReadBackByteForByteWithPython() async throws {
+        let fixture = try HostFixture.current
+        let host = fixture.host, client = fixture.client, sandboxes = fixture.sandboxes
+        let sandbox = fixture.sandbox
+        let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
+        _ = try await files.put("src/app.ts", "console.log(1)\n")
+        _ = try await files.put("dir with space/ünïcødé ✓.txt", "unicode\n")
+        _ = try await files.put("bin/data.bin", bytes: (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+        _ = try await files.put("node_modules/dep/index.js", "dep\n")
+        _ = try await files.put("empty.txt", "")
+        _ = try await sandboxes.run(sandbox, "ln -s src/app.ts link-to-app && ln -s /etc/shadow shadow && mkdir -p emptydir")
+        let workspace = try await files.workspace(host)
+        let directory = try TemporaryDirectory.make()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for (format, all) in [("zip", false), ("tar.gz", false), ("tar", false), ("zip", true), ("tar.gz", true)] {
+            let (status, headers, body) = try await client.execute(
+                uri: "/api/sandboxes/\(sandbox)/download-archive?format=\(format)&all=\(all)", method: .get, headers: .bearer(host.adminKey)
+            ) { ($0.status, $0.headers, Data(buffer: $0.body)) }
+            #expect(status == .ok)
+            #expect(headers[.contentDisposition] == "attachment; filename=\"sandbox-code.\(format)\"")
+            let file = directory + "/download.\(format)"
+            try body.write(to: URL(fileURLWithPath: file))
+            let verdict = String(decoding: try Self.python(Self.compareScript, arguments: [file, format, workspace, all ? "1" : "0"]), as: UTF8.self)
+            #expect(verdict == "OK\n", "\(format) all=\(all): \(verdict)")
         }
+        #expect(try await files.call(.get, "/download-archive?format=rar").status == .unprocessableContent)
+        #expect(try await files.call(.get, "/download-archive?path=missing").status == .notFound)
     }
 
     /// Python's `zipfile`/`tarfile` read the archive; the tree on disk is walked with `os`;

@@ -71,123 +71,114 @@ import Testing
         ]
     }
 
-    @Test(.enabled(if: runningAsRoot, "the matrix covers sandbox routes, which need root"))
+    @Test(.testHost, .enabled(if: runningAsRoot, "the matrix covers sandbox routes, which need root"))
     func everyRouteRefusesMissingGarbageAndForeignKeys() async throws {
-        let host = try TestHost()
-        defer { host.remove() }
+        let fixture = try HostFixture.current
+        let host = fixture.host, client = fixture.client
         let strangerKey = try host.makeUser("stranger")
         let routes = HostRouter.build(services: host.services).routes
             .map { "\($0.method.rawValue) \($0.path)" }
             .filter { $0.contains(" /api/") && !$0.contains("/api/health") }
 
-        try await host.test { client in
-            let owner = host.adminKey
-            let project = try await createProject(client, key: owner)
-            let deletable = try await createProject(client, key: owner, name: "to delete")
-            let thread = try await createThread(client, key: owner, projectID: project)
-            let sandboxes = SandboxClient(client: client, key: owner)
-            let sandbox = try await sandboxes.ensureActive(project)
-            let (_, deletableSandbox) = try await sandboxes.create(name: "sandbox to delete")
-            _ = try await sandboxes.exec(sandbox, "true", extra: ["blocking": false, "session_name": "s"])
-            guard case .started(let run) = try await host.services.agentRuns.start(threadID: thread, model: "m", maxSteps: 1, userMessage: nil) else {
-                Issue.record("cannot create a run")
-                return
-            }
-            let cases = Self.cases(project: project, thread: thread, deletable: deletable, sandbox: sandbox, deletableSandbox: deletableSandbox, run: run.id)
-            // A route added to the router but not to this matrix fails here.
-            #expect(Set(cases.map { "\($0.method.rawValue) \($0.template)" }) == Set(routes))
+        let owner = host.adminKey
+        let project = try await createProject(client, key: owner)
+        let deletable = try await createProject(client, key: owner, name: "to delete")
+        let thread = try await createThread(client, key: owner, projectID: project)
+        let sandboxes = SandboxClient(client: client, key: owner)
+        let sandbox = try await sandboxes.ensureActive(project)
+        let (_, deletableSandbox) = try await sandboxes.create(name: "sandbox to delete")
+        _ = try await sandboxes.exec(sandbox, "true", extra: ["blocking": false, "session_name": "s"])
+        guard case .started(let run) = try await host.services.agentRuns.start(threadID: thread, model: "m", maxSteps: 1, userMessage: nil) else {
+            Issue.record("cannot create a run")
+            return
+        }
+        let cases = Self.cases(project: project, thread: thread, deletable: deletable, sandbox: sandbox, deletableSandbox: deletableSandbox, run: run.id)
+        // A route added to the router but not to this matrix fails here.
+        #expect(Set(cases.map { "\($0.method.rawValue) \($0.template)" }) == Set(routes))
 
-            for route in cases {
-                let body = route.body.map { ByteBuffer(string: $0) }
-                let label = "\(route.method) \(route.template)"
-                let keys: [(String, HTTPFields)] = [
-                    ("none", [.contentType: "application/json"]),
-                    ("garbage", .bearer("garbage")),
-                    ("well-formed but unknown", .bearer("sbx_" + String(repeating: "a", count: 24) + "_" + String(repeating: "b", count: 64))),
-                    ("not bearer", [.authorization: "Basic \(owner)"]),
-                ]
-                for (name, headers) in keys {
-                    try await client.execute(uri: route.uri, method: route.method, headers: headers, body: body) { response in
-                        #expect(response.status == .unauthorized, "\(label) with \(name) key")
-                        #expect(response.json["code"] as? String == "UNAUTHORIZED")
-                        #expect(response.headers[.wwwAuthenticate] == "Bearer")
-                    }
-                }
-                var strangerHeaders = HTTPFields.bearer(strangerKey)
-                strangerHeaders[.contentType] = route.contentType
-                try await client.execute(uri: route.uri, method: route.method, headers: strangerHeaders, body: body) { response in
-                    #expect(response.status == route.strangerStatus, "\(label) with another user's key: \(response.text)")
-                }
-                var ownerHeaders = HTTPFields.bearer(owner)
-                ownerHeaders[.contentType] = route.contentType
-                try await client.execute(uri: route.uri, method: route.method, headers: ownerHeaders, body: body) { response in
-                    #expect(response.status == route.ownerStatus, "\(label) as owner: \(response.text)")
+        for route in cases {
+            let body = route.body.map { ByteBuffer(string: $0) }
+            let label = "\(route.method) \(route.template)"
+            let keys: [(String, HTTPFields)] = [
+                ("none", [.contentType: "application/json"]),
+                ("garbage", .bearer("garbage")),
+                ("well-formed but unknown", .bearer("sbx_" + String(repeating: "a", count: 24) + "_" + String(repeating: "b", count: 64))),
+                ("not bearer", [.authorization: "Basic \(owner)"]),
+            ]
+            for (name, headers) in keys {
+                try await client.execute(uri: route.uri, method: route.method, headers: headers, body: body) { response in
+                    #expect(response.status == .unauthorized, "\(label) with \(name) key")
+                    #expect(response.json["code"] as? String == "UNAUTHORIZED")
+                    #expect(response.headers[.wwwAuthenticate] == "Bearer")
                 }
             }
+            var strangerHeaders = HTTPFields.bearer(strangerKey)
+            strangerHeaders[.contentType] = route.contentType
+            try await client.execute(uri: route.uri, method: route.method, headers: strangerHeaders, body: body) { response in
+                #expect(response.status == route.strangerStatus, "\(label) with another user's key: \(response.text)")
+            }
+            var ownerHeaders = HTTPFields.bearer(owner)
+            ownerHeaders[.contentType] = route.contentType
+            try await client.execute(uri: route.uri, method: route.method, headers: ownerHeaders, body: body) { response in
+                #expect(response.status == route.ownerStatus, "\(label) as owner: \(response.text)")
+            }
+        }
 
-            // The stranger's listings never show the owner's resources.
-            try await client.execute(uri: "/api/projects", method: .get, headers: .bearer(strangerKey)) { response in
-                let names = (response.json["projects"] as? [[String: Any]])?.compactMap { $0["project_id"] as? String } ?? []
-                #expect(!names.contains(project))
-            }
-            try await client.execute(uri: "/api/threads", method: .get, headers: .bearer(strangerKey)) { response in
-                #expect((response.json["threads"] as? [Any])?.isEmpty == true)
-            }
+        // The stranger's listings never show the owner's resources.
+        try await client.execute(uri: "/api/projects", method: .get, headers: .bearer(strangerKey)) { response in
+            let names = (response.json["projects"] as? [[String: Any]])?.compactMap { $0["project_id"] as? String } ?? []
+            #expect(!names.contains(project))
+        }
+        try await client.execute(uri: "/api/threads", method: .get, headers: .bearer(strangerKey)) { response in
+            #expect((response.json["threads"] as? [Any])?.isEmpty == true)
         }
     }
 
-    @Test func healthNeedsNoKey() async throws {
-        let host = try TestHost()
-        defer { host.remove() }
-        try await host.test { client in
-            try await client.execute(uri: "/api/health", method: .get) { response in
-                #expect(response.status == .ok)
-                #expect(response.json["status"] as? String == "ok")
-                #expect(response.json["timestamp"] is NSNumber)
-                #expect((response.json["instance_id"] as? String)?.isEmpty == false)
-            }
+    @Test(.testHost) func healthNeedsNoKey() async throws {
+        let fixture = try HostFixture.current
+        let client = fixture.client
+        try await client.execute(uri: "/api/health", method: .get) { response in
+            #expect(response.status == .ok)
+            #expect(response.json["status"] as? String == "ok")
+            #expect(response.json["timestamp"] is NSNumber)
+            #expect((response.json["instance_id"] as? String)?.isEmpty == false)
         }
     }
 
-    @Test func revokedKeyStopsWorkingAtOnce() async throws {
-        let host = try TestHost()
-        defer { host.remove() }
+    @Test(.testHost) func revokedKeyStopsWorkingAtOnce() async throws {
+        let fixture = try HostFixture.current
+        let host = fixture.host, client = fixture.client
         let key = try host.makeUser("bob")
         let keyID = try #require(APIKey.parse(key)?.id)
-        try await host.test { client in
-            try await client.execute(uri: "/api/projects", method: .get, headers: .bearer(key)) { response in
-                #expect(response.status == .ok)
-            }
-            _ = try host.services.database.runBlocking { try UserStore.revokeKey(id: keyID, in: $0) }
-            try await client.execute(uri: "/api/projects", method: .get, headers: .bearer(key)) { response in
-                #expect(response.status == .unauthorized)
-            }
+        try await client.execute(uri: "/api/projects", method: .get, headers: .bearer(key)) { response in
+            #expect(response.status == .ok)
+        }
+        _ = try host.services.database.runBlocking { try UserStore.revokeKey(id: keyID, in: $0) }
+        try await client.execute(uri: "/api/projects", method: .get, headers: .bearer(key)) { response in
+            #expect(response.status == .unauthorized)
         }
     }
 
-    @Test func queryTokenIsAcceptedOnlyOnStreamRoutes() async throws {
-        let host = try TestHost()
-        defer { host.remove() }
-        try await host.test { client in
-            try await client.execute(uri: "/api/projects?token=\(host.adminKey)", method: .get) { response in
-                #expect(response.status == .unauthorized)
-            }
-            // A GET …/stream path with a valid ?token= gets past auth (404: no such stream yet).
-            try await client.execute(uri: "/api/agent-run/x/stream?token=\(host.adminKey)", method: .get) { response in
-                #expect(response.status == .notFound)
-            }
-            try await client.execute(uri: "/api/agent-run/x/stream?token=garbage", method: .get) { response in
-                #expect(response.status == .unauthorized)
-            }
-            try await client.execute(uri: "/api/agent-run/x/stream?token=\(host.adminKey)", method: .post) { response in
-                #expect(response.status == .unauthorized)
-            }
+    @Test(.testHost) func queryTokenIsAcceptedOnlyOnStreamRoutes() async throws {
+        let fixture = try HostFixture.current
+        let host = fixture.host, client = fixture.client
+        try await client.execute(uri: "/api/projects?token=\(host.adminKey)", method: .get) { response in
+            #expect(response.status == .unauthorized)
+        }
+        // A GET …/stream path with a valid ?token= gets past auth (404: no such stream yet).
+        try await client.execute(uri: "/api/agent-run/x/stream?token=\(host.adminKey)", method: .get) { response in
+            #expect(response.status == .notFound)
+        }
+        try await client.execute(uri: "/api/agent-run/x/stream?token=garbage", method: .get) { response in
+            #expect(response.status == .unauthorized)
+        }
+        try await client.execute(uri: "/api/agent-run/x/stream?token=\(host.adminKey)", method: .post) { response in
+            #expect(response.status == .unauthorized)
         }
     }
 
-    @Test func keysAreStoredOnlyAsHashes() async throws {
-        let host = try TestHost()
-        defer { host.remove() }
+    @Test(.testHost) func keysAreStoredOnlyAsHashes() async throws {
+        let host = try HostFixture.current.host
         host.services.database.close()
         let bytes = try Data(contentsOf: URL(fileURLWithPath: host.configuration.databasePath))
         let wal = (try? Data(contentsOf: URL(fileURLWithPath: host.configuration.databasePath + "-wal"))) ?? Data()

@@ -30,74 +30,64 @@ import Testing
         Bad(uri: "/api/threads", body: #"{"project_id":"unknown"}"#, status: .notFound, detailMentions: "project"),
     ]
 
-    @Test(arguments: cases)
+    @Test(.testHost, arguments: cases)
     func badBodiesAreRefusedAndChangeNothing(_ bad: Bad) async throws {
-        let host = try TestHost()
-        defer { host.remove() }
-        try await host.test { client in
-            try await client.execute(uri: bad.uri, method: .post, headers: .bearer(host.adminKey), body: ByteBuffer(string: bad.body)) { response in
-                #expect(response.status == bad.status, "\(response.text)")
-                let code = response.json["code"] as? String
-                #expect(code == (bad.status == .notFound ? "NOT_FOUND" : "VALIDATION_ERROR"))
-                let detail = response.json["detail"] as? String ?? ""
-                #expect(detail.contains(bad.detailMentions), "\(detail)")
-            }
-            try await client.execute(uri: "/api/projects", method: .get, headers: .bearer(host.adminKey)) { response in
-                #expect((response.json["projects"] as? [Any])?.isEmpty == true)
-            }
-            try await client.execute(uri: "/api/health", method: .get) { response in
-                #expect(response.status == .ok)
+        let fixture = try HostFixture.current
+        let host = fixture.host, client = fixture.client
+        try await client.execute(uri: bad.uri, method: .post, headers: .bearer(host.adminKey), body: ByteBuffer(string: bad.body)) { response in
+            #expect(response.status == bad.status, "\(response.text)")
+            let code = response.json["code"] as? String
+            #expect(code == (bad.status == .notFound ? "NOT_FOUND" : "VALIDATION_ERROR"))
+            let detail = response.json["detail"] as? String ?? ""
+            #expect(detail.contains(bad.detailMentions), "\(detail)")
+        }
+        try await client.execute(uri: "/api/projects", method: .get, headers: .bearer(host.adminKey)) { response in
+            #expect((response.json["projects"] as? [Any])?.isEmpty == true)
+        }
+        try await client.execute(uri: "/api/health", method: .get) { response in
+            #expect(response.status == .ok)
+        }
+    }
+
+    @Test(.testHost) func tenMegabyteBodyIs413() async throws {
+        let fixture = try HostFixture.current
+        let host = fixture.host, client = fixture.client
+        let big = #"{"name":""# + String(repeating: "a", count: 10 << 20) + #""}"#
+        try await client.execute(uri: "/api/projects", method: .post, headers: .bearer(host.adminKey), body: ByteBuffer(string: big)) { response in
+            #expect(response.status == .contentTooLarge)
+            #expect(response.json["code"] as? String == "PAYLOAD_TOO_LARGE")
+        }
+        try await client.execute(uri: "/api/projects", method: .get, headers: .bearer(host.adminKey)) { response in
+            #expect((response.json["projects"] as? [Any])?.isEmpty == true)
+        }
+    }
+
+    @Test(.testHost(configure: { $0.maxBodyBytes = 64 })) func bodyLimitIsConfigurable() async throws {
+        let fixture = try HostFixture.current
+        let host = fixture.host, client = fixture.client
+        let body = #"{"name":"\#(String(repeating: "a", count: 100))"}"#
+        try await client.execute(uri: "/api/projects", method: .post, headers: .bearer(host.adminKey), body: ByteBuffer(string: body)) { response in
+            #expect(response.status == .contentTooLarge)
+        }
+        _ = try await createProject(client, key: host.adminKey, name: "small")
+    }
+
+    @Test(.testHost) func unknownIDsAndRoutesAre404WithTheContractBody() async throws {
+        let fixture = try HostFixture.current
+        let host = fixture.host, client = fixture.client
+        for uri in ["/api/projects/nope", "/api/threads/nope/messages", "/api/no-such-route", "/api/projects/../../etc/passwd"] {
+            try await client.execute(uri: uri, method: .get, headers: .bearer(host.adminKey)) { response in
+                #expect(response.status == .notFound, "\(uri)")
+                #expect(response.json["code"] as? String == "NOT_FOUND", "\(uri)")
             }
         }
     }
 
-    @Test func tenMegabyteBodyIs413() async throws {
-        let host = try TestHost()
-        defer { host.remove() }
-        try await host.test { client in
-            let big = #"{"name":""# + String(repeating: "a", count: 10 << 20) + #""}"#
-            try await client.execute(uri: "/api/projects", method: .post, headers: .bearer(host.adminKey), body: ByteBuffer(string: big)) { response in
-                #expect(response.status == .contentTooLarge)
-                #expect(response.json["code"] as? String == "PAYLOAD_TOO_LARGE")
-            }
-            try await client.execute(uri: "/api/projects", method: .get, headers: .bearer(host.adminKey)) { response in
-                #expect((response.json["projects"] as? [Any])?.isEmpty == true)
-            }
-        }
-    }
-
-    @Test func bodyLimitIsConfigurable() async throws {
-        let host = try TestHost { $0.maxBodyBytes = 64 }
-        defer { host.remove() }
-        try await host.test { client in
-            let body = #"{"name":"\#(String(repeating: "a", count: 100))"}"#
-            try await client.execute(uri: "/api/projects", method: .post, headers: .bearer(host.adminKey), body: ByteBuffer(string: body)) { response in
-                #expect(response.status == .contentTooLarge)
-            }
-            _ = try await createProject(client, key: host.adminKey, name: "small")
-        }
-    }
-
-    @Test func unknownIDsAndRoutesAre404WithTheContractBody() async throws {
-        let host = try TestHost()
-        defer { host.remove() }
-        try await host.test { client in
-            for uri in ["/api/projects/nope", "/api/threads/nope/messages", "/api/no-such-route", "/api/projects/../../etc/passwd"] {
-                try await client.execute(uri: uri, method: .get, headers: .bearer(host.adminKey)) { response in
-                    #expect(response.status == .notFound, "\(uri)")
-                    #expect(response.json["code"] as? String == "NOT_FOUND", "\(uri)")
-                }
-            }
-        }
-    }
-
-    @Test func errorResponsesNeverLeakHostPaths() async throws {
-        let host = try TestHost()
-        defer { host.remove() }
-        try await host.test { client in
-            try await client.execute(uri: "/api/projects", method: .post, headers: .bearer(host.adminKey), body: ByteBuffer(string: "{")) { response in
-                #expect(!response.text.contains(host.directory))
-            }
+    @Test(.testHost) func errorResponsesNeverLeakHostPaths() async throws {
+        let fixture = try HostFixture.current
+        let host = fixture.host, client = fixture.client
+        try await client.execute(uri: "/api/projects", method: .post, headers: .bearer(host.adminKey), body: ByteBuffer(string: "{")) { response in
+            #expect(!response.text.contains(host.directory))
         }
     }
 }

@@ -18,8 +18,15 @@ struct ConnectionLimitTests {
 
         var connections: [RawConnection] = []
         for _ in 0..<80 { connections.append(try RawConnection(port: host.port)) }
-        // The server accepts in order; give it a moment, then see which ones it closed.
-        try await Task.sleep(for: .milliseconds(500))
+        // The server accepts in order: wait until it has closed the 30 past the cap (the count
+        // below says what it did if it never does), then see which ones it closed.
+        var closed = Set<Int>()
+        try? await waitUntil("the server to close the connections past the cap", timeout: .seconds(10)) {
+            for (index, connection) in connections.enumerated() where !closed.contains(index) {
+                if await connection.waitClosed(timeout: .milliseconds(1)) { closed.insert(index) }
+            }
+            return closed.count >= 30
+        }
         var admitted: [RawConnection] = []
         for connection in connections {
             if !(await connection.waitClosed(timeout: .milliseconds(50))) { admitted.append(connection) }

@@ -100,11 +100,14 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let database = try Database(path: directory + "/db.sqlite3")
         defer { database.close() }
+        let started = Locked(0)
         let busy = (0..<System.coreCount * 2).map { _ in
-            Task { try await NIOThreadPool.singleton.runIfActive { usleep(1_200_000) } }
+            Task { try await NIOThreadPool.singleton.runIfActive { started.mutate { $0 += 1 }; usleep(1_200_000) } }
         }
         defer { busy.forEach { $0.cancel() } }
-        try await Task.sleep(for: .milliseconds(100))
+        // Every thread of the pool busy, the other blocks queued behind them.
+        let threads = min(NIOSingletons.blockingPoolThreadCountSuggestion, busy.count)
+        try await waitUntil("the shared pool's threads to be busy", timeout: .seconds(10), every: .milliseconds(5)) { started.value >= threads }
         let start = ContinuousClock.now
         let one = try await database.run { try $0.query("SELECT 1").first?.integer(0) }
         #expect(one == 1)

@@ -201,72 +201,68 @@ struct DeepWalkTests {
     }
 
     /// The cap is the contract's 256 levels in tree, search and download alike.
-    @Test func depthIsCappedAtTwoHundredFiftySixLevelsInTreeSearchAndDownload() async throws {
-        let host = try TestHost.unthrottled()
-        defer { host.remove() }
-        try await host.test { client in
-            let (_, sandbox) = try await SandboxClient(client: client, key: host.adminKey).create()
-            let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
-            let workspace = try await files.workspace(host)
-            try DeepChain.make(in: workspace, levels: 310, files: [
-                10: ("shallow.txt", Array("needle\n".utf8)), 256: ("edge.txt", Array("needle\n".utf8)),
-                257: ("over.txt", Array("needle\n".utf8)), 300: ("deep.txt", Array("needle\n".utf8)),
-            ])
-            defer { DeepChain.remove(in: workspace) }
+    @Test(.hostWithSandbox(configure: unthrottled)) func depthIsCappedAtTwoHundredFiftySixLevelsInTreeSearchAndDownload() async throws {
+        let fixture = try HostFixture.current
+        let host = fixture.host, client = fixture.client
+        let sandbox = fixture.sandbox
+        let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
+        let workspace = try await files.workspace(host)
+        try DeepChain.make(in: workspace, levels: 310, files: [
+            10: ("shallow.txt", Array("needle\n".utf8)), 256: ("edge.txt", Array("needle\n".utf8)),
+            257: ("over.txt", Array("needle\n".utf8)), 300: ("deep.txt", Array("needle\n".utf8)),
+        ])
+        defer { DeepChain.remove(in: workspace) }
 
-            let tree = try await files.call(.get, "/files/tree")
-            #expect(tree.status == .ok)
-            let (truncated, edge, over, deep) = (
-                tree.text.contains("\"truncated\":true"), tree.text.contains("edge.txt"), tree.text.contains("over.txt"),
-                tree.text.contains("deep.txt"))
-            #expect(truncated && edge && !over && !deep)
-            // A depth asked for below the cap cuts nothing the client did not ask to cut.
-            let shallow = try await files.call(.get, "/files/tree?depth=3").text.contains("\"truncated\":false")
-            #expect(shallow)
+        let tree = try await files.call(.get, "/files/tree")
+        #expect(tree.status == .ok)
+        let (truncated, edge, over, deep) = (
+            tree.text.contains("\"truncated\":true"), tree.text.contains("edge.txt"), tree.text.contains("over.txt"),
+            tree.text.contains("deep.txt"))
+        #expect(truncated && edge && !over && !deep)
+        // A depth asked for below the cap cuts nothing the client did not ask to cut.
+        let shallow = try await files.call(.get, "/files/tree?depth=3").text.contains("\"truncated\":false")
+        #expect(shallow)
 
-            let search = try await files.call(.get, "/files/search?query=needle")
-            #expect(search.status == .ok)
-            let paths = (search.json["matches"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String }
-            #expect(Set(paths.map { $0.split(separator: "/").last.map(String.init) ?? "" }) == ["shallow.txt", "edge.txt"])
-            #expect(search.json["truncated"] as? Bool == true)
+        let search = try await files.call(.get, "/files/search?query=needle")
+        #expect(search.status == .ok)
+        let paths = (search.json["matches"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String }
+        #expect(Set(paths.map { $0.split(separator: "/").last.map(String.init) ?? "" }) == ["shallow.txt", "edge.txt"])
+        #expect(search.json["truncated"] as? Bool == true)
 
-            let archive = try await client.execute(
-                uri: files.base + "/download-archive?format=tar", method: .get, headers: .bearer(host.adminKey)
-            ) { Data(buffer: $0.body) }
-            let listing = try Self.listTar(archive)
-            let names = listing.map { $0.split(separator: "/").last.map(String.init) ?? "" }
-            #expect(names.contains("shallow.txt") && names.contains("edge.txt"))
-            #expect(!names.contains("over.txt") && !names.contains("deep.txt"))
-            #expect(listing.map { $0.split(separator: "/").count }.max() == 256)
-        }
+        let archive = try await client.execute(
+            uri: files.base + "/download-archive?format=tar", method: .get, headers: .bearer(host.adminKey)
+        ) { Data(buffer: $0.body) }
+        let listing = try Self.listTar(archive)
+        let names = listing.map { $0.split(separator: "/").last.map(String.init) ?? "" }
+        #expect(names.contains("shallow.txt") && names.contains("edge.txt"))
+        #expect(!names.contains("over.txt") && !names.contains("deep.txt"))
+        #expect(listing.map { $0.split(separator: "/").count }.max() == 256)
     }
 
     /// Issue 14, item 7: a lookup holds a descriptor per level it is down, levels added by links
     /// included (40 hops of 2,047 components would hold 80,000). Beyond 512 levels it is refused
     /// with 400, whether the levels are written out or come from links; below, it works.
-    @Test func lookupsDeeperThanFiveHundredTwelveLevelsAreRefused() async throws {
-        let host = try TestHost.unthrottled()
-        defer { host.remove() }
-        try await host.test { client in
-            let (_, sandbox) = try await SandboxClient(client: client, key: host.adminKey).create()
-            let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
-            let workspace = try await files.workspace(host)
-            try DeepChain.make(in: workspace, levels: 700)
-            defer { DeepChain.remove(in: workspace) }
-            func chain(_ levels: Int) -> String { Array(repeating: "d", count: levels).joined(separator: "/") }
-            // /workspace/l → d×300, and d×300/m → d×300 (relative): l/m is 600 levels down.
-            #expect(symlink(chain(300), workspace + "/l") == 0)
-            #expect(symlink(chain(300), workspace + "/" + chain(300) + "/m") == 0)
+    @Test(.hostWithSandbox(configure: unthrottled)) func lookupsDeeperThanFiveHundredTwelveLevelsAreRefused() async throws {
+        let fixture = try HostFixture.current
+        let host = fixture.host, client = fixture.client
+        let sandbox = fixture.sandbox
+        let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
+        let workspace = try await files.workspace(host)
+        try DeepChain.make(in: workspace, levels: 700)
+        defer { DeepChain.remove(in: workspace) }
+        func chain(_ levels: Int) -> String { Array(repeating: "d", count: levels).joined(separator: "/") }
+        // /workspace/l → d×300, and d×300/m → d×300 (relative): l/m is 600 levels down.
+        #expect(symlink(chain(300), workspace + "/l") == 0)
+        #expect(symlink(chain(300), workspace + "/" + chain(300) + "/m") == 0)
 
-            for (path, status) in [
-                (chain(500), HTTPResponse.Status.ok), (chain(600), .badRequest), ("l/m", .badRequest), ("l/" + chain(200), .ok),
-            ] {
-                let listed = try await files.call(.get, "/files?path=/workspace/\(path)")
-                #expect(listed.status == status, "\(path.prefix(40))… (\(path.count) bytes): \(listed.text.prefix(300))")
-            }
-            let put = try await files.call(.put, "/files/content?path=/workspace/l/m/x.txt", body: ByteBuffer(string: "x"))
-            #expect(put.status == .badRequest)
+        for (path, status) in [
+            (chain(500), HTTPResponse.Status.ok), (chain(600), .badRequest), ("l/m", .badRequest), ("l/" + chain(200), .ok),
+        ] {
+            let listed = try await files.call(.get, "/files?path=/workspace/\(path)")
+            #expect(listed.status == status, "\(path.prefix(40))… (\(path.count) bytes): \(listed.text.prefix(300))")
         }
+        let put = try await files.call(.put, "/files/content?path=/workspace/l/m/x.txt", body: ByteBuffer(string: "x"))
+        #expect(put.status == .badRequest)
     }
 
     /// The entry names of a tar archive, as `tar -t` lists them.

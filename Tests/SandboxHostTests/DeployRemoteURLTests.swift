@@ -37,44 +37,40 @@ import Testing
         "https://example.com#@127.0.0.1/",
     ]
 
-    @Test func refusedRemotesAnswer400AndNothingIsDeployed() async throws {
+    @Test(.testHost(configure: unthrottled)) func refusedRemotesAnswer400AndNothingIsDeployed() async throws {
         #expect(Self.offHost.isSubset(of: Set(Self.refused)), "every off-host form is still checked by RemotePolicyTests")
-        let host = try TestHost.unthrottled()
-        defer { host.remove() }
-        try await host.test { client in
-            let project = try await createProject(client, key: host.adminKey, name: "urls")
-            for remote in Self.refused.filter({ !Self.offHost.contains($0) }) + ["https://deployer:s3cr3t-token@127.0.0.1/x.git", "https://deployer:s3cr3t-token@[::1]:8443/x.git"] {
-                let data = try JSONSerialization.data(withJSONObject: ["remote_url": remote.isEmpty ? " " : remote])
-                let (status, body) = try await client.execute(
-                    uri: "/api/project/\(project)/deploy/git", method: .post, headers: .bearer(host.adminKey), body: ByteBuffer(data: data)
-                ) { ($0.status, $0.json) }
-                #expect(status == .badRequest, "\(remote): \(status) \(body)")
-                #expect(body["code"] as? String == "VALIDATION_ERROR", "\(remote): \(body)")
-                #expect(!(body["detail"] as? String ?? "").contains("s3cr3t"), "\(remote): \(body)")
-                if remote.contains("s3cr3t") { #expect((body["detail"] as? String ?? "").contains(remote.contains("[::1]") ? "[::1]" : "127.0.0.1"), "\(body)") }
-            }
-            let live = try await client.execute(uri: "/api/project/\(project)/deployment/live-status", method: .get, headers: .bearer(host.adminKey)) { $0.json }
-            #expect(live["state"] as? String == "none", "nothing was deployed: \(live)")
+        let fixture = try HostFixture.current
+        let host = fixture.host, client = fixture.client
+        let project = try await createProject(client, key: host.adminKey, name: "urls")
+        for remote in Self.refused.filter({ !Self.offHost.contains($0) }) + ["https://deployer:s3cr3t-token@127.0.0.1/x.git", "https://deployer:s3cr3t-token@[::1]:8443/x.git"] {
+            let data = try JSONSerialization.data(withJSONObject: ["remote_url": remote.isEmpty ? " " : remote])
+            let (status, body) = try await client.execute(
+                uri: "/api/project/\(project)/deploy/git", method: .post, headers: .bearer(host.adminKey), body: ByteBuffer(data: data)
+            ) { ($0.status, $0.json) }
+            #expect(status == .badRequest, "\(remote): \(status) \(body)")
+            #expect(body["code"] as? String == "VALIDATION_ERROR", "\(remote): \(body)")
+            #expect(!(body["detail"] as? String ?? "").contains("s3cr3t"), "\(remote): \(body)")
+            if remote.contains("s3cr3t") { #expect((body["detail"] as? String ?? "").contains(remote.contains("[::1]") ? "[::1]" : "127.0.0.1"), "\(body)") }
         }
+        let live = try await client.execute(uri: "/api/project/\(project)/deployment/live-status", method: .get, headers: .bearer(host.adminKey)) { $0.json }
+        #expect(live["state"] as? String == "none", "nothing was deployed: \(live)")
     }
 
     /// An update reuses the newest deployment's remote: one stored before this check existed (or
     /// before the operator shortened the list) is checked again, and refused the same way.
-    @Test func anUpdateChecksTheStoredRemoteAgain() async throws {
-        let host = try TestHost.unthrottled()
-        defer { host.remove() }
-        try await host.test { client in
-            let project = try await createProject(client, key: host.adminKey, name: "stored")
-            let stored = "file://\(host.configuration.dataDir)/deploy/\(project)/current"
-            try await host.services.deployments.insert(Deployment(
-                id: "00000000-0000-4000-8000-000000000001", projectID: project, state: .deployed, branch: "main", remoteURL: stored,
-                buildCommand: nil, outputDirectory: nil, message: "old", commit: nil, error: nil, createdAt: Timestamp.iso8601(), readyAt: nil))
-            let (status, body) = try await client.execute(
-                uri: "/api/project/\(project)/deploy/git/update", method: .post, headers: .bearer(host.adminKey), body: ByteBuffer(string: "{}")
-            ) { ($0.status, $0.json) }
-            #expect(status == .badRequest && body["code"] as? String == "VALIDATION_ERROR", "\(status) \(body)")
-            let live = try await client.execute(uri: "/api/project/\(project)/deployment/live-status", method: .get, headers: .bearer(host.adminKey)) { $0.json }
-            #expect(live["deployment_id"] as? String == "00000000-0000-4000-8000-000000000001", "no new deployment: \(live)")
-        }
+    @Test(.testHost(configure: unthrottled)) func anUpdateChecksTheStoredRemoteAgain() async throws {
+        let fixture = try HostFixture.current
+        let host = fixture.host, client = fixture.client
+        let project = try await createProject(client, key: host.adminKey, name: "stored")
+        let stored = "file://\(host.configuration.dataDir)/deploy/\(project)/current"
+        try await host.services.deployments.insert(Deployment(
+            id: "00000000-0000-4000-8000-000000000001", projectID: project, state: .deployed, branch: "main", remoteURL: stored,
+            buildCommand: nil, outputDirectory: nil, message: "old", commit: nil, error: nil, createdAt: Timestamp.iso8601(), readyAt: nil))
+        let (status, body) = try await client.execute(
+            uri: "/api/project/\(project)/deploy/git/update", method: .post, headers: .bearer(host.adminKey), body: ByteBuffer(string: "{}")
+        ) { ($0.status, $0.json) }
+        #expect(status == .badRequest && body["code"] as? String == "VALIDATION_ERROR", "\(status) \(body)")
+        let live = try await client.execute(uri: "/api/project/\(project)/deployment/live-status", method: .get, headers: .bearer(host.adminKey)) { $0.json }
+        #expect(live["deployment_id"] as? String == "00000000-0000-4000-8000-000000000001", "no new deployment: \(live)")
     }
 }

@@ -103,102 +103,96 @@ struct DeploySnapshotTests {
 
     /// A 1 TiB sparse file is refused (413) at once, without reading or writing a terabyte; a
     /// 256 MiB sparse file is published and stays sparse in the served site.
-    @Test func sparseFilesAreCopiedSparseAndAHugeOneIsRefused() async throws {
-        let host = try TestHost.unthrottled()
-        defer { host.remove() }
-        try await host.test { client in
-            let (project, sandbox) = try await SandboxClient(client: client, key: host.adminKey).create(name: "sparse")
-            let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
-            let workspace = try await files.workspace(host)
-            #expect(try await files.put("site/index.html", "<h1>sparse</h1>\n") == .ok)
-            #expect(Self.sparse(workspace + "/site/hole.bin", 256 << 20))
-            var started = ContinuousClock.now
-            let (status, body) = try await Self.post(client, host.adminKey, project, ["output_dir": "site"])
-            print("256 MiB sparse file deployed in \(ContinuousClock.now - started)")
-            #expect(status == .ok && body["status"] as? String == "deployed", "\(status) \(body)")
-            let id = try #require(body["deployment_id"] as? String)
-            let site = host.configuration.dataDir + "/deploy/\(project)/sites/\(id)"
-            var info = stat()
-            #expect(stat(site + "/hole.bin", &info) == 0)
-            #expect(info.st_size == 256 << 20)
-            #expect(info.st_blocks * 512 < 1 << 20, "the site's copy is not sparse: \(info.st_blocks * 512) bytes on disk")
+    @Test(.testHost(configure: unthrottled)) func sparseFilesAreCopiedSparseAndAHugeOneIsRefused() async throws {
+        let fixture = try HostFixture.current
+        let host = fixture.host, client = fixture.client
+        let (project, sandbox) = try await SandboxClient(client: client, key: host.adminKey).create(name: "sparse")
+        let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
+        let workspace = try await files.workspace(host)
+        #expect(try await files.put("site/index.html", "<h1>sparse</h1>\n") == .ok)
+        #expect(Self.sparse(workspace + "/site/hole.bin", 256 << 20))
+        var started = ContinuousClock.now
+        let (status, body) = try await Self.post(client, host.adminKey, project, ["output_dir": "site"])
+        print("256 MiB sparse file deployed in \(ContinuousClock.now - started)")
+        #expect(status == .ok && body["status"] as? String == "deployed", "\(status) \(body)")
+        let id = try #require(body["deployment_id"] as? String)
+        let site = host.configuration.dataDir + "/deploy/\(project)/sites/\(id)"
+        var info = stat()
+        #expect(stat(site + "/hole.bin", &info) == 0)
+        #expect(info.st_size == 256 << 20)
+        #expect(info.st_blocks * 512 < 1 << 20, "the site's copy is not sparse: \(info.st_blocks * 512) bytes on disk")
 
-            #expect(Self.sparse(workspace + "/site/huge.bin", 1 << 40))
-            started = ContinuousClock.now
-            let (refused, answer) = try await Self.post(client, host.adminKey, project, ["output_dir": "site"])
-            let took = ContinuousClock.now - started
-            print("1 TiB sparse file refused in \(took): \(refused) \(answer)")
-            #expect(refused == .contentTooLarge, "\(refused) \(answer)")
-            #expect(took < .seconds(30))
-            #expect(Self.leftovers(host.configuration.dataDir).isEmpty)
-            let live = try await client.execute(uri: "/api/project/\(project)/deployment/live-status", method: .get, headers: .bearer(host.adminKey)) { $0.json }
-            #expect(live["state"] as? String == "failed", "\(live)")
-        }
+        #expect(Self.sparse(workspace + "/site/huge.bin", 1 << 40))
+        started = ContinuousClock.now
+        let (refused, answer) = try await Self.post(client, host.adminKey, project, ["output_dir": "site"])
+        let took = ContinuousClock.now - started
+        print("1 TiB sparse file refused in \(took): \(refused) \(answer)")
+        #expect(refused == .contentTooLarge, "\(refused) \(answer)")
+        #expect(took < .seconds(30))
+        #expect(Self.leftovers(host.configuration.dataDir).isEmpty)
+        let live = try await client.execute(uri: "/api/project/\(project)/deployment/live-status", method: .get, headers: .bearer(host.adminKey)) { $0.json }
+        #expect(live["state"] as? String == "failed", "\(live)")
     }
 
     /// A 20,000-level chain of directories: the deployment is refused (400, past the 256-level
     /// cap) quickly, the host keeps few descriptors and answers.
-    @Test func aTwentyThousandLevelChainIsRefusedWithBoundedDescriptors() async throws {
-        let host = try TestHost.unthrottled()
-        defer { host.remove() }
-        try await host.test { client in
-            let (project, sandbox) = try await SandboxClient(client: client, key: host.adminKey).create(name: "deep")
-            let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
-            let path = try await files.workspace(host)
-            defer { DeepChain.remove(in: path) }
-            #expect(try await files.put("index.html", "<h1>deep</h1>\n") == .ok)
-            try DeepChain.make(in: path, levels: 20_000, files: [300: ("deep.txt", Array("x".utf8))])
-            let before = DeepChain.openDescriptors(getpid())
-            let most = Atomic<Int>(before)
-            let stop = Atomic<Bool>(false)
-            let sampler = Thread {
-                while !stop.load(ordering: .relaxed) {
-                    let count = DeepChain.openDescriptors(getpid())
-                    if count > most.load(ordering: .relaxed) { most.store(count, ordering: .relaxed) }
-                    usleep(2_000)
-                }
+    @Test(.testHost(configure: unthrottled)) func aTwentyThousandLevelChainIsRefusedWithBoundedDescriptors() async throws {
+        let fixture = try HostFixture.current
+        let host = fixture.host, client = fixture.client
+        let (project, sandbox) = try await SandboxClient(client: client, key: host.adminKey).create(name: "deep")
+        let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
+        let path = try await files.workspace(host)
+        defer { DeepChain.remove(in: path) }
+        #expect(try await files.put("index.html", "<h1>deep</h1>\n") == .ok)
+        try DeepChain.make(in: path, levels: 20_000, files: [300: ("deep.txt", Array("x".utf8))])
+        let before = DeepChain.openDescriptors(getpid())
+        let most = Atomic<Int>(before)
+        let stop = Atomic<Bool>(false)
+        let sampler = Thread {
+            while !stop.load(ordering: .relaxed) {
+                let count = DeepChain.openDescriptors(getpid())
+                if count > most.load(ordering: .relaxed) { most.store(count, ordering: .relaxed) }
+                usleep(2_000)
             }
-            sampler.start()
-            let started = ContinuousClock.now
-            let (status, body) = try await Self.post(client, host.adminKey, project, [:])
-            stop.store(true, ordering: .relaxed)
-            print("20,000-level chain: \(status) in \(ContinuousClock.now - started), descriptors \(before) → at most \(most.load(ordering: .relaxed))")
-            #expect(status == .badRequest, "\(status) \(body)")
-            #expect(ContinuousClock.now - started < .seconds(60))
-            #expect(most.load(ordering: .relaxed) - before < 64)
-            #expect(Self.leftovers(host.configuration.dataDir).isEmpty)
-            #expect(try await client.execute(uri: "/api/health", method: .get) { $0.status } == .ok)
         }
+        sampler.start()
+        let started = ContinuousClock.now
+        let (status, body) = try await Self.post(client, host.adminKey, project, [:])
+        stop.store(true, ordering: .relaxed)
+        print("20,000-level chain: \(status) in \(ContinuousClock.now - started), descriptors \(before) → at most \(most.load(ordering: .relaxed))")
+        #expect(status == .badRequest, "\(status) \(body)")
+        #expect(ContinuousClock.now - started < .seconds(60))
+        #expect(most.load(ordering: .relaxed) - before < 64)
+        #expect(Self.leftovers(host.configuration.dataDir).isEmpty)
+        #expect(try await client.execute(uri: "/api/health", method: .get) { $0.status } == .ok)
     }
 
     /// Not a check, a measurement for the report: what a deployment of a workspace with 50 MB
     /// of dependencies costs, under `node_modules` (always left out) and under `vendor` (copied
     /// and committed).
-    @Test func measuresADeploymentOfFiftyMegabytesOfDependencies() async throws {
-        let host = try TestHost.unthrottled()
-        defer { host.remove() }
-        try await host.test { client in
-            let (project, sandbox) = try await SandboxClient(client: client, key: host.adminKey).create(name: "heavy")
-            let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
-            let workspace = try await files.workspace(host)
-            #expect(try await files.put("index.html", "<h1>heavy</h1>\n") == .ok)
-            var random = SystemRandomNumberGenerator()
-            for directory in ["node_modules", "vendor"] {
-                // 2,500 packages of two 10 KB files: 50 MB in 5,000 files.
-                for package in 0..<2_500 {
-                    let path = "\(workspace)/\(directory)/pkg\(package)"
-                    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-                    for name in ["index.js", "lib.js"] {
-                        // Distinct files (a random head, then text), made quickly.
-                        let head = (0..<64).map { _ in UInt8.random(in: 0x61...0x7A, using: &random) }
-                        FileManager.default.createFile(atPath: path + "/" + name, contents: Data(head + Array(repeating: 0x78, count: 10_176)))
-                    }
+    @Test(.testHost(configure: unthrottled)) func measuresADeploymentOfFiftyMegabytesOfDependencies() async throws {
+        let fixture = try HostFixture.current
+        let host = fixture.host, client = fixture.client
+        let (project, sandbox) = try await SandboxClient(client: client, key: host.adminKey).create(name: "heavy")
+        let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
+        let workspace = try await files.workspace(host)
+        #expect(try await files.put("index.html", "<h1>heavy</h1>\n") == .ok)
+        var random = SystemRandomNumberGenerator()
+        for directory in ["node_modules", "vendor"] {
+            // 2,500 packages of two 10 KB files: 50 MB in 5,000 files.
+            for package in 0..<2_500 {
+                let path = "\(workspace)/\(directory)/pkg\(package)"
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+                for name in ["index.js", "lib.js"] {
+                    // Distinct files (a random head, then text), made quickly.
+                    let head = (0..<64).map { _ in UInt8.random(in: 0x61...0x7A, using: &random) }
+                    FileManager.default.createFile(atPath: path + "/" + name, contents: Data(head + Array(repeating: 0x78, count: 10_176)))
                 }
-                let started = ContinuousClock.now
-                let (status, body) = try await Self.post(client, host.adminKey, project, [:])
-                print("deployment with 50 MB in \(directory): \(status) \(body["status"] ?? "") in \(ContinuousClock.now - started)")
-                #expect(status == .ok && body["status"] as? String == "deployed", "\(body)")
             }
+            let started = ContinuousClock.now
+            let (status, body) = try await Self.post(client, host.adminKey, project, [:])
+            print("deployment with 50 MB in \(directory): \(status) \(body["status"] ?? "") in \(ContinuousClock.now - started)")
+            #expect(status == .ok && body["status"] as? String == "deployed", "\(body)")
         }
     }
 }

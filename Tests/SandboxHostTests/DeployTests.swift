@@ -139,48 +139,46 @@ struct DeployTests {
         }
     }
 
-    @Test func aBuiltSiteIsServedAndNothingOutsideItIs() async throws {
-        let host = try TestHost.unthrottled()
-        defer { host.remove() }
-        try await host.test { client in
-            let (project, sandbox) = try await SandboxClient(client: client, key: host.adminKey).create(name: "built")
-            let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
-            _ = try await files.put("src/page.html", "<h1>source</h1>\n")
-            let build = "mkdir -p dist/assets && cp src/page.html dist/index.html && echo 'console.log(1)' > dist/assets/app.js"
-            let deployed = try await Self.deploy(client, host.adminKey, project, ["build_command": build])
-            #expect(deployed["status"] as? String == "deployed", "\(deployed)")
-            #expect((deployed["url"] as? String)?.hasPrefix("http://\(project).apps.localhost:") == true)
+    @Test(.testHost(configure: unthrottled)) func aBuiltSiteIsServedAndNothingOutsideItIs() async throws {
+        let fixture = try HostFixture.current
+        let host = fixture.host, client = fixture.client
+        let (project, sandbox) = try await SandboxClient(client: client, key: host.adminKey).create(name: "built")
+        let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
+        _ = try await files.put("src/page.html", "<h1>source</h1>\n")
+        let build = "mkdir -p dist/assets && cp src/page.html dist/index.html && echo 'console.log(1)' > dist/assets/app.js"
+        let deployed = try await Self.deploy(client, host.adminKey, project, ["build_command": build])
+        #expect(deployed["status"] as? String == "deployed", "\(deployed)")
+        #expect((deployed["url"] as? String)?.hasPrefix("http://\(project).apps.localhost:") == true)
 
-            func get(_ uri: String, headers: HTTPFields = [:]) async throws -> (HTTPResponse.Status, String, String?) {
-                try await client.execute(uri: uri, method: .get, headers: headers) { ($0.status, $0.text, $0.headers[.contentType]) }
-            }
-            let index = try await get("/deployments/\(project)/")
-            #expect(index.0 == .ok && index.1 == "<h1>source</h1>\n")
-            #expect(index.2?.hasPrefix("text/html") == true)
-            let script = try await get("/deployments/\(project)/assets/app.js")
-            #expect(script.1 == "console.log(1)\n" && script.2?.hasPrefix("text/javascript") == true)
-            #expect(try await get("/deployments/\(project)/some/client/route").1 == "<h1>source</h1>\n", "single-page fallback")
-            #expect(try await get("/deployments/\(project)/missing.png").0 == .notFound)
-            let viaHost = try await get("/assets/app.js", headers: [HTTPField.Name("Host")!: "\(project).apps.localhost:8000"])
-            #expect(viaHost.1 == "console.log(1)\n", "Host-based site")
-            let adminKey = host.adminKey
-            for attempt in ["/deployments/\(project)/../../admin.key", "/deployments/\(project)/%2e%2e/%2e%2e/admin.key",
-                            "/deployments/\(project)/..%2f..%2f..%2fadmin.key", "/deployments/\(project)/%2e%2e%2f%2e%2e%2fsandbox-host.sqlite3",
-                            "/deployments/../admin.key", "/deployments/%2e%2e/admin.key"] {
-                let (status, body, _) = try await get(attempt)
-                #expect(status == .notFound, "\(attempt): \(status)")
-                #expect(!body.contains(adminKey) && !body.contains("SQLite"), "\(attempt) leaked")
-            }
-
-            // A failed build leaves the last good site in place.
-            let broken = try await Self.deploy(client, host.adminKey, project, ["build_command": "echo oops >&2; exit 3"])
-            #expect(broken["status"] as? String == "failed")
-            #expect((broken["error"] as? String)?.contains("exit code 3") == true, "\(broken)")
-            #expect(try await get("/deployments/\(project)/").1 == "<h1>source</h1>\n")
-            let status = try await client.execute(uri: "/api/project/\(project)/deployment/status", method: .get, headers: .bearer(host.adminKey)) { $0.json }
-            #expect(status["has_deployment"] as? Bool == true)
-            #expect(status["last_deployment_id"] as? String == deployed["deployment_id"] as? String)
-            #expect((status["domains"] as? [String])?.first == "\(project).apps.localhost:8000")
+        func get(_ uri: String, headers: HTTPFields = [:]) async throws -> (HTTPResponse.Status, String, String?) {
+            try await client.execute(uri: uri, method: .get, headers: headers) { ($0.status, $0.text, $0.headers[.contentType]) }
         }
+        let index = try await get("/deployments/\(project)/")
+        #expect(index.0 == .ok && index.1 == "<h1>source</h1>\n")
+        #expect(index.2?.hasPrefix("text/html") == true)
+        let script = try await get("/deployments/\(project)/assets/app.js")
+        #expect(script.1 == "console.log(1)\n" && script.2?.hasPrefix("text/javascript") == true)
+        #expect(try await get("/deployments/\(project)/some/client/route").1 == "<h1>source</h1>\n", "single-page fallback")
+        #expect(try await get("/deployments/\(project)/missing.png").0 == .notFound)
+        let viaHost = try await get("/assets/app.js", headers: [HTTPField.Name("Host")!: "\(project).apps.localhost:8000"])
+        #expect(viaHost.1 == "console.log(1)\n", "Host-based site")
+        let adminKey = host.adminKey
+        for attempt in ["/deployments/\(project)/../../admin.key", "/deployments/\(project)/%2e%2e/%2e%2e/admin.key",
+                        "/deployments/\(project)/..%2f..%2f..%2fadmin.key", "/deployments/\(project)/%2e%2e%2f%2e%2e%2fsandbox-host.sqlite3",
+                        "/deployments/../admin.key", "/deployments/%2e%2e/admin.key"] {
+            let (status, body, _) = try await get(attempt)
+            #expect(status == .notFound, "\(attempt): \(status)")
+            #expect(!body.contains(adminKey) && !body.contains("SQLite"), "\(attempt) leaked")
+        }
+
+        // A failed build leaves the last good site in place.
+        let broken = try await Self.deploy(client, host.adminKey, project, ["build_command": "echo oops >&2; exit 3"])
+        #expect(broken["status"] as? String == "failed")
+        #expect((broken["error"] as? String)?.contains("exit code 3") == true, "\(broken)")
+        #expect(try await get("/deployments/\(project)/").1 == "<h1>source</h1>\n")
+        let status = try await client.execute(uri: "/api/project/\(project)/deployment/status", method: .get, headers: .bearer(host.adminKey)) { $0.json }
+        #expect(status["has_deployment"] as? Bool == true)
+        #expect(status["last_deployment_id"] as? String == deployed["deployment_id"] as? String)
+        #expect((status["domains"] as? [String])?.first == "\(project).apps.localhost:8000")
     }
 }

@@ -22,85 +22,81 @@ struct DevServerTests {
         return AgentClient.parse(try await agent.get("/api/sandboxes/\(sandbox)/dev-server/stream?session_name=\(session)", headers: headers).text)
     }
 
-    @Test("a command that prints and exits: every line, once each, to two readers at once; error on a failing exit; done; resume after a line")
+    @Test("a command that prints and exits: every line, once each, to two readers at once; error on a failing exit; done; resume after a line", .hostWithSandbox)
     func streamLinesAndEnd() async throws {
-        let host = try TestHost()
-        defer { host.remove() }
-        try await host.test { client in
-            let agent = AgentClient(client: client, key: host.adminKey)
-            let (_, sandbox) = try await SandboxClient(client: client, key: host.adminKey).create()
-            let started = try await start(agent, sandbox, #"{"command":"sleep 0.3; for i in $(seq 1 300); do echo line $i; done; printf 'no newline'; sleep 0.5; exit 3"}"#)
-            #expect(started["detected"] as? Bool == false)
-            #expect(started["port"] is NSNull)
-            async let first = stream(agent, sandbox)
-            async let second = stream(agent, sandbox)
-            for events in [try await first, try await second] {
-                let logs = events.filter { $0.type == "log" }.compactMap { $0.data["data"] as? String }
-                #expect(logs == (1...300).map { "line \($0)" } + ["no newline"])
-                let statuses = events.filter { $0.type == "status" }.compactMap { $0.data["status"] as? String }
-                #expect(statuses == ["checking", "starting", "error"])
-                #expect(events.last?.type == "done")
-                #expect(!events.contains { $0.type == "preview_url" })
-            }
-            // After it ended: a replay, and a resume after the 100th line.
-            let replay = try await stream(agent, sandbox)
-            let ids = replay.filter { $0.type == "log" }.compactMap(\.id)
-            #expect(ids.count == 300 && ids == ids.sorted())
-            let resumed = try await stream(agent, sandbox, lastEventID: ids[99])
-            let rest = resumed.filter { $0.type == "log" }.compactMap { $0.data["data"] as? String }
-            #expect(rest.first == "line 101" && rest.count == 201)
-            #expect(resumed.filter { $0.type == "status" }.compactMap { $0.data["status"] as? String } == ["checking", "error"])
+        let fixture = try HostFixture.current
+        let host = fixture.host, client = fixture.client
+        let agent = AgentClient(client: client, key: host.adminKey)
+        let sandbox = fixture.sandbox
+        let started = try await start(agent, sandbox, #"{"command":"sleep 0.3; for i in $(seq 1 300); do echo line $i; done; printf 'no newline'; sleep 0.5; exit 3"}"#)
+        #expect(started["detected"] as? Bool == false)
+        #expect(started["port"] is NSNull)
+        async let first = stream(agent, sandbox)
+        async let second = stream(agent, sandbox)
+        for events in [try await first, try await second] {
+            let logs = events.filter { $0.type == "log" }.compactMap { $0.data["data"] as? String }
+            #expect(logs == (1...300).map { "line \($0)" } + ["no newline"])
+            let statuses = events.filter { $0.type == "status" }.compactMap { $0.data["status"] as? String }
+            #expect(statuses == ["checking", "starting", "error"])
+            #expect(events.last?.type == "done")
+            #expect(!events.contains { $0.type == "preview_url" })
         }
+        // After it ended: a replay, and a resume after the 100th line.
+        let replay = try await stream(agent, sandbox)
+        let ids = replay.filter { $0.type == "log" }.compactMap(\.id)
+        #expect(ids.count == 300 && ids == ids.sorted())
+        let resumed = try await stream(agent, sandbox, lastEventID: ids[99])
+        let rest = resumed.filter { $0.type == "log" }.compactMap { $0.data["data"] as? String }
+        #expect(rest.first == "line 101" && rest.count == 201)
+        #expect(resumed.filter { $0.type == "status" }.compactMap { $0.data["status"] as? String } == ["checking", "error"])
     }
 
-    @Test("without a command: index.html → a static server, found and previewed; nothing to run → 422; a missing session → stopped")
+    @Test("without a command: index.html → a static server, found and previewed; nothing to run → 422; a missing session → stopped", .hostWithSandbox)
     func chooseCommand() async throws {
-        let host = try TestHost()
-        defer { host.remove() }
-        try await host.test { client in
-            let agent = AgentClient(client: client, key: host.adminKey)
-            let (_, sandbox) = try await SandboxClient(client: client, key: host.adminKey).create()
-            let (status, refused) = try await agent.post("/api/sandboxes/\(sandbox)/dev-server/start", "{}")
-            #expect(status == .unprocessableContent)
-            #expect((refused["detail"] as? String)?.contains("no dev server found") == true)
-            let missing = try await stream(agent, sandbox, session: "nothing")
-            #expect(missing.map(\.type) == ["status", "status", "done"])
+        let fixture = try HostFixture.current
+        let host = fixture.host, client = fixture.client
+        let agent = AgentClient(client: client, key: host.adminKey)
+        let sandbox = fixture.sandbox
+        let (status, refused) = try await agent.post("/api/sandboxes/\(sandbox)/dev-server/start", "{}")
+        #expect(status == .unprocessableContent)
+        #expect((refused["detail"] as? String)?.contains("no dev server found") == true)
+        let missing = try await stream(agent, sandbox, session: "nothing")
+        #expect(missing.map(\.type) == ["status", "status", "done"])
 
-            let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
-            #expect(try await files.put("package.json", #"{"scripts":{"dev":"vite","build":"vite build"}}"#) == .ok)
-            let node = try await start(agent, sandbox, #"{"port":5173}"#)
-            #expect(node["command"] as? String == "npm install && npm run dev")
-            #expect(node["detected"] as? Bool == true)
-            _ = try await client.execute(uri: "/api/sandboxes/\(sandbox)/sessions/dev_server_web", method: .delete, headers: .bearer(host.adminKey)) { _ in }
-            _ = try await client.execute(uri: "/api/sandboxes/\(sandbox)/files?path=package.json", method: .delete, headers: .bearer(host.adminKey)) { _ in }
+        let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
+        #expect(try await files.put("package.json", #"{"scripts":{"dev":"vite","build":"vite build"}}"#) == .ok)
+        let node = try await start(agent, sandbox, #"{"port":5173}"#)
+        #expect(node["command"] as? String == "npm install && npm run dev")
+        #expect(node["detected"] as? Bool == true)
+        _ = try await client.execute(uri: "/api/sandboxes/\(sandbox)/sessions/dev_server_web", method: .delete, headers: .bearer(host.adminKey)) { _ in }
+        _ = try await client.execute(uri: "/api/sandboxes/\(sandbox)/files?path=package.json", method: .delete, headers: .bearer(host.adminKey)) { _ in }
 
-            #expect(try await files.put("index.html", "<h1>static</h1>") == .ok)
-            let chosen = try await start(agent, sandbox, #"{"port":8000}"#)
-            #expect(chosen["command"] as? String == "python3 -m http.server 8000")
-            let (_, json) = try await agent.post("/api/sandboxes/\(sandbox)/dev-server/start", #"{"port":70000}"#)
-            #expect(json["code"] as? String == "VALIDATION_ERROR")
-            var found: [String: Any] = [:]
-            for _ in 0..<100 where found["status"] as? String != "available" {
-                found = try await agent.get("/api/sandboxes/\(sandbox)/preview-url?port=8000").json
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            #expect(found["status"] as? String == "available")
-            #expect((found["path_url"] as? String)?.contains("/preview/\(sandbox)/8000/?preview_token=") == true)
-            #expect(try await agent.get("/api/sandboxes/\(sandbox)/preview-url?port=0").status == .unprocessableContent)
-            let noExpo = try await agent.get("/api/sandboxes/\(sandbox)/expo-url").json
-            #expect(noExpo["status"] as? String == "dev_server_not_running")
-            #expect(noExpo["expo_url"] is NSNull)
-
-            // Restarting the same session replaces the server (one listener, not two).
-            _ = try await start(agent, sandbox, #"{"command":"python3 -m http.server 8081","port":8081}"#)
-            var expo: [String: Any] = [:]
-            for _ in 0..<100 where expo["status"] as? String != "available" {
-                expo = try await agent.get("/api/sandboxes/\(sandbox)/expo-url").json
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            #expect((expo["expo_url"] as? String)?.hasPrefix("exp://8081-\(sandbox).preview.localhost:") == true)
-            #expect(try await agent.get("/api/sandboxes/\(sandbox)/preview-url?port=8000").json["status"] as? String == "dev_server_not_running")
+        #expect(try await files.put("index.html", "<h1>static</h1>") == .ok)
+        let chosen = try await start(agent, sandbox, #"{"port":8000}"#)
+        #expect(chosen["command"] as? String == "python3 -m http.server 8000")
+        let (_, json) = try await agent.post("/api/sandboxes/\(sandbox)/dev-server/start", #"{"port":70000}"#)
+        #expect(json["code"] as? String == "VALIDATION_ERROR")
+        var found: [String: Any] = [:]
+        for _ in 0..<100 where found["status"] as? String != "available" {
+            found = try await agent.get("/api/sandboxes/\(sandbox)/preview-url?port=8000").json
+            try await Task.sleep(for: .milliseconds(100))
         }
+        #expect(found["status"] as? String == "available")
+        #expect((found["path_url"] as? String)?.contains("/preview/\(sandbox)/8000/?preview_token=") == true)
+        #expect(try await agent.get("/api/sandboxes/\(sandbox)/preview-url?port=0").status == .unprocessableContent)
+        let noExpo = try await agent.get("/api/sandboxes/\(sandbox)/expo-url").json
+        #expect(noExpo["status"] as? String == "dev_server_not_running")
+        #expect(noExpo["expo_url"] is NSNull)
+
+        // Restarting the same session replaces the server (one listener, not two).
+        _ = try await start(agent, sandbox, #"{"command":"python3 -m http.server 8081","port":8081}"#)
+        var expo: [String: Any] = [:]
+        for _ in 0..<100 where expo["status"] as? String != "available" {
+            expo = try await agent.get("/api/sandboxes/\(sandbox)/expo-url").json
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect((expo["expo_url"] as? String)?.hasPrefix("exp://8081-\(sandbox).preview.localhost:") == true)
+        #expect(try await agent.get("/api/sandboxes/\(sandbox)/preview-url?port=8000").json["status"] as? String == "dev_server_not_running")
     }
 
     @Test("the agent's start_dev_server and get_preview_url tools start a server and give its preview URL")

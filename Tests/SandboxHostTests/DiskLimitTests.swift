@@ -30,98 +30,81 @@ extension HeavySuites {
             configuration.sandboxLimits.diskMB = 64
         }
 
-        @Test func writesInsideStopAtTheBudgetInWorkspaceAndRootLayer() async throws {
-            let host = try TestHost(configure: Self.smallDisk)
-            defer { host.remove() }
-            try await host.test { client in
-                let sandboxes = SandboxClient(client: client, key: host.adminKey)
-                let (_, sandbox) = try await sandboxes.create()
-                let before = Self.allocatedBytes(host.directory)
-                let workspace = try await sandboxes.exec(sandbox, "dd if=/dev/zero of=/workspace/big bs=1M count=200 2>&1; sync", timeout: 120)
-                #expect((workspace["output"] as? String ?? "").contains("No space left"), "\(workspace)")
-                let rootLayer = try await sandboxes.exec(sandbox, "rm -f /workspace/big; dd if=/dev/zero of=/root/big bs=1M count=200 2>&1; sync", timeout: 120)
-                #expect((rootLayer["output"] as? String ?? "").contains("No space left"), "\(rootLayer)")
-                let grown = Self.allocatedBytes(host.directory) - before
-                #expect(grown <= 72 << 20, "the host's disk grew by \(grown >> 20) MiB for a 64 MiB budget")
-            }
+        @Test(.hostWithSandbox(configure: Self.smallDisk)) func writesInsideStopAtTheBudgetInWorkspaceAndRootLayer() async throws {
+            let fixture = try HostFixture.current
+            let host = fixture.host, sandboxes = fixture.sandboxes
+            let sandbox = fixture.sandbox
+            let before = Self.allocatedBytes(host.directory)
+            let workspace = try await sandboxes.exec(sandbox, "dd if=/dev/zero of=/workspace/big bs=1M count=200 2>&1; sync", timeout: 120)
+            #expect((workspace["output"] as? String ?? "").contains("No space left"), "\(workspace)")
+            let rootLayer = try await sandboxes.exec(sandbox, "rm -f /workspace/big; dd if=/dev/zero of=/root/big bs=1M count=200 2>&1; sync", timeout: 120)
+            #expect((rootLayer["output"] as? String ?? "").contains("No space left"), "\(rootLayer)")
+            let grown = Self.allocatedBytes(host.directory) - before
+            #expect(grown <= 72 << 20, "the host's disk grew by \(grown >> 20) MiB for a 64 MiB budget")
         }
 
-        @Test func inodesStopAtTheBudget() async throws {
-            let host = try TestHost(configure: Self.smallDisk)
-            defer { host.remove() }
-            try await host.test { client in
-                let sandboxes = SandboxClient(client: client, key: host.adminKey)
-                let (_, sandbox) = try await sandboxes.create()
-                // 64 MiB at 128 inodes per MiB: 8192 inodes. `true >` is the shell's own, no process
-                // per file (and, unlike `:`, a failed redirection does not end the shell).
-                let created = try await sandboxes.run(
-                    sandbox, "exec 2>/dev/null; mkdir /workspace/d && cd /workspace/d && i=0; while [ $i -lt 40000 ] && true > f$i; do i=$((i+1)); done; echo $i")
-                let count = Int(created.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
-                #expect(count > 1000 && count <= 64 * host.configuration.diskInodesPerMB, "created \(count) files")
-            }
+        @Test(.hostWithSandbox(configure: Self.smallDisk)) func inodesStopAtTheBudget() async throws {
+            let fixture = try HostFixture.current
+            let host = fixture.host, sandboxes = fixture.sandboxes
+            let sandbox = fixture.sandbox
+            // 64 MiB at 128 inodes per MiB: 8192 inodes. `true >` is the shell's own, no process
+            // per file (and, unlike `:`, a failed redirection does not end the shell).
+            let created = try await sandboxes.run(
+                sandbox, "exec 2>/dev/null; mkdir /workspace/d && cd /workspace/d && i=0; while [ $i -lt 40000 ] && true > f$i; do i=$((i+1)); done; echo $i")
+            let count = Int(created.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+            #expect(count > 1000 && count <= 64 * host.configuration.diskInodesPerMB, "created \(count) files")
         }
 
-        @Test func uploadsPastTheBudgetAnswer413AndWriteNothing() async throws {
-            let host = try TestHost(configure: Self.smallDisk)
-            defer { host.remove() }
-            try await host.test { client in
-                let sandboxes = SandboxClient(client: client, key: host.adminKey)
-                let (_, sandbox) = try await sandboxes.create()
-                let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
-                // Fill the budget from inside, leaving a few MiB at most.
-                try await sandboxes.exec(sandbox, "dd if=/dev/zero of=/workspace/fill bs=1M count=200 2>/dev/null; sync", timeout: 120)
-                let bytes = [UInt8](repeating: 7, count: 8 << 20)
-                let put = try await files.call(.put, "/files/content?path=over.bin", body: ByteBuffer(bytes: bytes), contentType: "application/octet-stream")
-                #expect(put.status == .contentTooLarge, "\(put.text)")
-                #expect(put.json["code"] as? String == "PAYLOAD_TOO_LARGE")
-                let multipart = try await files.multipart(path: "/workspace/up", files: [("over2.bin", bytes)])
-                #expect(multipart.status == .contentTooLarge, "\(multipart.json)")
-                let workspace = try await files.workspace(host)
-                #expect(try FileManager.default.contentsOfDirectory(atPath: workspace).sorted() == ["fill"])
-                let staging = host.services.workspaces.stagingPath(projectID: URL(fileURLWithPath: workspace).deletingLastPathComponent().lastPathComponent)
-                #expect((try? FileManager.default.contentsOfDirectory(atPath: staging)) ?? [] == [])
-                // Space given back is usable again.
-                _ = try await sandboxes.run(sandbox, "rm /workspace/fill")
-                #expect(try await files.put("ok.bin", bytes: bytes) == .ok)
-            }
+        @Test(.hostWithSandbox(configure: Self.smallDisk)) func uploadsPastTheBudgetAnswer413AndWriteNothing() async throws {
+            let fixture = try HostFixture.current
+            let host = fixture.host, client = fixture.client, sandboxes = fixture.sandboxes
+            let sandbox = fixture.sandbox
+            let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
+            // Fill the budget from inside, leaving a few MiB at most.
+            try await sandboxes.exec(sandbox, "dd if=/dev/zero of=/workspace/fill bs=1M count=200 2>/dev/null; sync", timeout: 120)
+            let bytes = [UInt8](repeating: 7, count: 8 << 20)
+            let put = try await files.call(.put, "/files/content?path=over.bin", body: ByteBuffer(bytes: bytes), contentType: "application/octet-stream")
+            #expect(put.status == .contentTooLarge, "\(put.text)")
+            #expect(put.json["code"] as? String == "PAYLOAD_TOO_LARGE")
+            let multipart = try await files.multipart(path: "/workspace/up", files: [("over2.bin", bytes)])
+            #expect(multipart.status == .contentTooLarge, "\(multipart.json)")
+            let workspace = try await files.workspace(host)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: workspace).sorted() == ["fill"])
+            let staging = host.services.workspaces.stagingPath(projectID: URL(fileURLWithPath: workspace).deletingLastPathComponent().lastPathComponent)
+            #expect((try? FileManager.default.contentsOfDirectory(atPath: staging)) ?? [] == [])
+            // Space given back is usable again.
+            _ = try await sandboxes.run(sandbox, "rm /workspace/fill")
+            #expect(try await files.put("ok.bin", bytes: bytes) == .ok)
         }
 
-        @Test func deletingAProjectUnmountsAndRemovesItsDisk() async throws {
-            let host = try TestHost(configure: Self.smallDisk)
-            defer { host.remove() }
-            try await host.test { client in
-                let sandboxes = SandboxClient(client: client, key: host.adminKey)
-                let (project, sandbox) = try await sandboxes.create()
-                _ = try await sandboxes.run(sandbox, "echo hi > /workspace/a")
-                let volumes = try #require(host.services.workspaces.volumes)
-                let image = volumes.imagePath(project)
-                let mountPoint = volumes.mountPoint(project)
-                #expect(MountTable.read().contains { $0.mountPoint == mountPoint && $0.fileSystem == "ext4" })
-                #expect(LoopDevice.attached().contains { $0.backingFile == image })
-                try await client.execute(uri: "/api/projects/\(project)", method: .delete, headers: .bearer(host.adminKey)) { response in
-                    #expect(response.status == .ok, "\(response.text)")
-                }
-                #expect(!MountTable.read().contains { $0.mountPoint.hasPrefix(mountPoint) })
-                // LO_FLAGS_AUTOCLEAR detaches the device once the last unmount lets it go: soon, not at once.
-                for _ in 0..<100 where LoopDevice.attached().contains(where: { $0.backingFile == image }) {
-                    try await Task.sleep(for: .milliseconds(50))
-                }
-                #expect(!LoopDevice.attached().contains { $0.backingFile == image })
-                #expect(!FileManager.default.fileExists(atPath: image))
-                #expect(!FileManager.default.fileExists(atPath: mountPoint))
+        @Test(.hostWithSandbox(configure: Self.smallDisk)) func deletingAProjectUnmountsAndRemovesItsDisk() async throws {
+            let fixture = try HostFixture.current
+            let host = fixture.host, client = fixture.client, sandboxes = fixture.sandboxes
+            let project = fixture.project, sandbox = fixture.sandbox
+            _ = try await sandboxes.run(sandbox, "echo hi > /workspace/a")
+            let volumes = try #require(host.services.workspaces.volumes)
+            let image = volumes.imagePath(project)
+            let mountPoint = volumes.mountPoint(project)
+            #expect(MountTable.read().contains { $0.mountPoint == mountPoint && $0.fileSystem == "ext4" })
+            #expect(LoopDevice.attached().contains { $0.backingFile == image })
+            try await client.execute(uri: "/api/projects/\(project)", method: .delete, headers: .bearer(host.adminKey)) { response in
+                #expect(response.status == .ok, "\(response.text)")
             }
+            #expect(!MountTable.read().contains { $0.mountPoint.hasPrefix(mountPoint) })
+            // LO_FLAGS_AUTOCLEAR detaches the device once the last unmount lets it go: soon, not at once.
+            for _ in 0..<100 where LoopDevice.attached().contains(where: { $0.backingFile == image }) {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(!LoopDevice.attached().contains { $0.backingFile == image })
+            #expect(!FileManager.default.fileExists(atPath: image))
+            #expect(!FileManager.default.fileExists(atPath: mountPoint))
         }
 
-        @Test func restartsKeepTheFilesOnTheirDisk() async throws {
-            let host = try TestHost(configure: Self.smallDisk)
-            defer { host.remove() }
-            let project = try await host.test { client in
-                let sandboxes = SandboxClient(client: client, key: host.adminKey)
-                let (project, sandbox) = try await sandboxes.create()
-                _ = try await sandboxes.run(sandbox, "echo kept > /workspace/a && echo layer > /root/b")
-                await host.services.runtime.stopAll()
-                return project
-            }
+        @Test(.hostWithSandbox(configure: Self.smallDisk)) func restartsKeepTheFilesOnTheirDisk() async throws {
+            let fixture = try HostFixture.current
+            let host = fixture.host, project = fixture.project
+            _ = try await fixture.sandboxes.run(fixture.sandbox, "echo kept > /workspace/a && echo layer > /root/b")
+            await host.services.runtime.stopAll()
             // A clean restart (unmounted, then mounted again) and a crash (left mounted, found and kept).
             for clean in [true, false] {
                 if clean { host.services.workspaces.volumes?.unmountAll() }
@@ -136,12 +119,10 @@ extension HeavySuites {
             }
         }
 
-        @Test func aStartSweepsTheVolumeOfAProjectThatIsGone() async throws {
-            let host = try TestHost(configure: Self.smallDisk)
-            defer { host.remove() }
-            let (kept, gone) = try await host.test { client in
-                (try await createProject(client, key: host.adminKey, name: "kept"), try await createProject(client, key: host.adminKey, name: "gone"))
-            }
+        @Test(.testHost(configure: Self.smallDisk)) func aStartSweepsTheVolumeOfAProjectThatIsGone() async throws {
+            let fixture = try HostFixture.current
+            let host = fixture.host, client = fixture.client
+            let (kept, gone) = (try await createProject(client, key: host.adminKey, name: "kept"), try await createProject(client, key: host.adminKey, name: "gone"))
             let volumes = try #require(host.services.workspaces.volumes)
             #expect(volumes.isMounted(gone))
             // A crash between the row's delete and the volume's removal.
@@ -156,22 +137,21 @@ extension HeavySuites {
             #expect(volumes.isMounted(kept))
         }
 
-        @Test func lowHostDiskAnswers507AndHealthSaysDegraded() async throws {
-            let host = try TestHost { configuration in
-                Self.smallDisk(&configuration)
-                configuration.diskReserveBytes = Int64.max / 2
-            }
-            defer { host.remove() }
-            try await host.test { client in
-                let (_, sandbox) = try await SandboxClient(client: client, key: host.adminKey).create()
-                let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
-                let put = try await files.call(.put, "/files/content?path=a.txt", body: ByteBuffer(string: "hi"), contentType: "text/plain")
-                #expect(put.status.code == 507)
-                #expect(put.json["code"] as? String == "INSUFFICIENT_STORAGE")
-                try await client.execute(uri: "/api/health/deep", method: .get) { response in
-                    let disk = (response.json["components"] as? [String: Any])?["disk"] as? [String: Any]
-                    #expect(disk?["status"] as? String == "degraded", "\(response.text)")
-                }
+        @Test(.hostWithSandbox { configuration in
+            Self.smallDisk(&configuration)
+            configuration.diskReserveBytes = Int64.max / 2
+        })
+        func lowHostDiskAnswers507AndHealthSaysDegraded() async throws {
+            let fixture = try HostFixture.current
+            let host = fixture.host, client = fixture.client
+            let sandbox = fixture.sandbox
+            let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
+            let put = try await files.call(.put, "/files/content?path=a.txt", body: ByteBuffer(string: "hi"), contentType: "text/plain")
+            #expect(put.status.code == 507)
+            #expect(put.json["code"] as? String == "INSUFFICIENT_STORAGE")
+            try await client.execute(uri: "/api/health/deep", method: .get) { response in
+                let disk = (response.json["components"] as? [String: Any])?["disk"] as? [String: Any]
+                #expect(disk?["status"] as? String == "degraded", "\(response.text)")
             }
         }
     }

@@ -82,41 +82,38 @@ extension HeavySuites {
             }
         }
 
-        @Test func linksMadeInsideTheSandboxLeakNothing() async throws {
-            let host = try TestHost.unthrottled()
-            defer { host.remove() }
-            try await host.test { client in
-                let sandboxes = SandboxClient(client: client, key: host.adminKey)
-                let (_, sandbox) = try await sandboxes.create()
-                let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
-                _ = try await sandboxes.run(sandbox, "ln -s /etc/shadow shadow && ln -s / rootlink && ln -s /proc/self/root proc && ln -s ../../.. up && echo root-inside > mine.txt")
-                let hostShadow = FileManager.default.contents(atPath: "/etc/shadow")
-                for path in ["shadow", "rootlink/etc/passwd", "proc/etc/passwd", "up/etc/passwd", "rootlink", "proc"] {
-                    let read = try await files.read(path)
-                    #expect(read.status == .badRequest || read.status == .notFound, "read \(path): \(read.status)")
-                    #expect(!read.body.contains("root:"), "read \(path)")
-                    let listed = try await files.call(.get, "/files?path=\(path)")
-                    #expect(listed.status == .badRequest || listed.status == .notFound, "list \(path): \(listed.status)")
-                    let tree = try await files.call(.get, "/files/tree?path=\(path)")
-                    #expect(tree.status == .badRequest || tree.status == .notFound, "tree \(path): \(tree.status)")
-                }
-                // Search walks the workspace without following links.
-                let search = try await files.call(.get, "/files/search?query=root")
-                let matched = (search.json["matches"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String }
-                #expect(matched == ["/workspace/mine.txt"])
-                // Moving onto a path through a link is refused; onto the link itself replaces the link.
-                let through = try await files.call(.post, "/files/move", body: ByteBuffer(string: #"{"from":"mine.txt","to":"rootlink/tmp/pwned.txt"}"#))
-                #expect(through.status == .badRequest)
-                #expect(!FileManager.default.fileExists(atPath: "/tmp/pwned.txt"))
-                #expect(try await files.put("rootlink/tmp/pwned.txt", "x") == .badRequest)
-                #expect(try await files.put("shadow", "replaced") == .badRequest, "a write through a link that leaves is refused")
-                #expect(FileManager.default.contents(atPath: "/etc/shadow") == hostShadow)
-                // The archive holds the links, not what they point at.
-                let download = try await files.call(.get, "/download-archive?format=tar")
-                #expect(download.status == .ok)
-                #expect(!download.text.contains("root:x:0:0") && !download.text.contains("root:*:") && !download.text.contains("root:!"))
-                #expect(download.text.contains("/etc/shadow") && download.text.contains("/proc/self/root"))
+        @Test(.hostWithSandbox(configure: unthrottled)) func linksMadeInsideTheSandboxLeakNothing() async throws {
+            let fixture = try HostFixture.current
+            let host = fixture.host, client = fixture.client, sandboxes = fixture.sandboxes
+            let sandbox = fixture.sandbox
+            let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
+            _ = try await sandboxes.run(sandbox, "ln -s /etc/shadow shadow && ln -s / rootlink && ln -s /proc/self/root proc && ln -s ../../.. up && echo root-inside > mine.txt")
+            let hostShadow = FileManager.default.contents(atPath: "/etc/shadow")
+            for path in ["shadow", "rootlink/etc/passwd", "proc/etc/passwd", "up/etc/passwd", "rootlink", "proc"] {
+                let read = try await files.read(path)
+                #expect(read.status == .badRequest || read.status == .notFound, "read \(path): \(read.status)")
+                #expect(!read.body.contains("root:"), "read \(path)")
+                let listed = try await files.call(.get, "/files?path=\(path)")
+                #expect(listed.status == .badRequest || listed.status == .notFound, "list \(path): \(listed.status)")
+                let tree = try await files.call(.get, "/files/tree?path=\(path)")
+                #expect(tree.status == .badRequest || tree.status == .notFound, "tree \(path): \(tree.status)")
             }
+            // Search walks the workspace without following links.
+            let search = try await files.call(.get, "/files/search?query=root")
+            let matched = (search.json["matches"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String }
+            #expect(matched == ["/workspace/mine.txt"])
+            // Moving onto a path through a link is refused; onto the link itself replaces the link.
+            let through = try await files.call(.post, "/files/move", body: ByteBuffer(string: #"{"from":"mine.txt","to":"rootlink/tmp/pwned.txt"}"#))
+            #expect(through.status == .badRequest)
+            #expect(!FileManager.default.fileExists(atPath: "/tmp/pwned.txt"))
+            #expect(try await files.put("rootlink/tmp/pwned.txt", "x") == .badRequest)
+            #expect(try await files.put("shadow", "replaced") == .badRequest, "a write through a link that leaves is refused")
+            #expect(FileManager.default.contents(atPath: "/etc/shadow") == hostShadow)
+            // The archive holds the links, not what they point at.
+            let download = try await files.call(.get, "/download-archive?format=tar")
+            #expect(download.status == .ok)
+            #expect(!download.text.contains("root:x:0:0") && !download.text.contains("root:*:") && !download.text.contains("root:!"))
+            #expect(download.text.contains("/etc/shadow") && download.text.contains("/proc/self/root"))
         }
     }
 }

@@ -13,40 +13,36 @@ struct HealthDetailTests {
         return withUnsafeBytes(of: &names.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
     }
 
-    @Test func withoutTheAdminKeyDetailsAreGeneric() async throws {
-        let host = try TestHost()
-        defer { host.remove() }
+    @Test(.testHost) func withoutTheAdminKeyDetailsAreGeneric() async throws {
+        let fixture = try HostFixture.current
+        let host = fixture.host, client = fixture.client
         let otherKey = try host.makeUser("mallory")
-        try await host.test { client in
-            for headers: HTTPFields in [[:], .bearer(otherKey), .bearer("sk-not-a-key")] {
-                try await client.execute(uri: "/api/health/deep", method: .get, headers: headers) { response in
-                    let text = response.text
-                    let components = response.json["components"] as? [String: [String: Any]] ?? [:]
-                    #expect(Set(components.keys) == ["database", "sandbox_runtime", "disk", "llm"], "\(text)")
-                    #expect(components.values.allSatisfy { ($0["detail"] as? String)?.isEmpty == false && $0["status"] is String })
-                    #expect(!text.contains(Self.kernelRelease), "the kernel: \(text)")
-                    #expect(!text.contains("root"), "the host's user: \(text)")
-                    #expect(!text.contains(host.directory) && !text.contains("/"), "a path: \(text)")
-                    #expect(!text.contains("free_bytes") && !text.contains("GiB"), "a size: \(text)")
-                    #expect(!text.contains("checks"), "\(text)")
-                }
+        for headers: HTTPFields in [[:], .bearer(otherKey), .bearer("sk-not-a-key")] {
+            try await client.execute(uri: "/api/health/deep", method: .get, headers: headers) { response in
+                let text = response.text
+                let components = response.json["components"] as? [String: [String: Any]] ?? [:]
+                #expect(Set(components.keys) == ["database", "sandbox_runtime", "disk", "llm"], "\(text)")
+                #expect(components.values.allSatisfy { ($0["detail"] as? String)?.isEmpty == false && $0["status"] is String })
+                #expect(!text.contains(Self.kernelRelease), "the kernel: \(text)")
+                #expect(!text.contains("root"), "the host's user: \(text)")
+                #expect(!text.contains(host.directory) && !text.contains("/"), "a path: \(text)")
+                #expect(!text.contains("free_bytes") && !text.contains("GiB"), "a size: \(text)")
+                #expect(!text.contains("checks"), "\(text)")
             }
         }
     }
 
-    @Test func theAdminKeySeesEverything() async throws {
-        let host = try TestHost()
-        defer { host.remove() }
-        try await host.test { client in
-            try await client.execute(uri: "/api/health/deep", method: .get, headers: .bearer(host.adminKey)) { response in
-                let text = response.text
-                let components = response.json["components"] as? [String: [String: Any]] ?? [:]
-                #expect(components["disk"]?["free_bytes"] is Int, "\(text)")
-                #expect((components["disk"]?["detail"] as? String)?.contains("GiB") == true)
-                let checks = components["sandbox_runtime"]?["checks"] as? [String: [String: Any]] ?? [:]
-                #expect(checks["idmapped_mounts"]?["detail"] as? String != nil, "\(text)")
-                #expect(text.contains(Self.kernelRelease), "\(text)")
-            }
+    @Test(.testHost) func theAdminKeySeesEverything() async throws {
+        let fixture = try HostFixture.current
+        let host = fixture.host, client = fixture.client
+        try await client.execute(uri: "/api/health/deep", method: .get, headers: .bearer(host.adminKey)) { response in
+            let text = response.text
+            let components = response.json["components"] as? [String: [String: Any]] ?? [:]
+            #expect(components["disk"]?["free_bytes"] is Int, "\(text)")
+            #expect((components["disk"]?["detail"] as? String)?.contains("GiB") == true)
+            let checks = components["sandbox_runtime"]?["checks"] as? [String: [String: Any]] ?? [:]
+            #expect(checks["idmapped_mounts"]?["detail"] as? String != nil, "\(text)")
+            #expect(text.contains(Self.kernelRelease), "\(text)")
         }
     }
 }

@@ -22,9 +22,9 @@ struct ImageTests {
         return root
     }
 
-    @Test func importedBusyboxImageRunsCommandsAndStaysUnchanged() async throws {
-        let host = try TestHost()
-        defer { host.remove() }
+    @Test(.testHost) func importedBusyboxImageRunsCommandsAndStaysUnchanged() async throws {
+        let fixture = try HostFixture.current
+        let host = fixture.host, client = fixture.client
         let rootfs = try Self.busyboxRootfs()
         defer { try? FileManager.default.removeItem(atPath: rootfs) }
         let info = try host.services.runtime.images.importImage(named: "busybox", from: rootfs)
@@ -33,23 +33,21 @@ struct ImageTests {
         #expect(throws: RuntimeError.self) { try host.services.runtime.images.importImage(named: "busybox", from: rootfs) }
         #expect(throws: RuntimeError.self) { try host.services.runtime.images.importImage(named: "../evil", from: rootfs) }
 
-        try await host.test { client in
-            let key = host.adminKey
-            let project = try await client.execute(
-                uri: "/api/projects", method: .post, headers: .bearer(key),
-                body: ByteBuffer(string: #"{"name":"tiny","image":"busybox"}"#)
-            ) { response in
-                #expect(response.status == .created, "\(response.text)")
-                #expect(response.json["image"] as? String == "busybox")
-                return try #require(response.json["project_id"] as? String)
-            }
-            let sandboxes = SandboxClient(client: client, key: key)
-            let sandbox = try await sandboxes.ensureActive(project)
-            #expect(try await sandboxes.run(sandbox, "cat /etc/motd; id -u; ls /usr/bin/python3 2>/dev/null || echo no-python") == "busybox image\n0\nno-python\n")
-            #expect(try await sandboxes.run(sandbox, "echo changed > /etc/motd; cat /etc/motd") == "changed\n")
-            #expect(try await sandboxes.get(sandbox).body["image"] as? String == "busybox")
-            _ = try await sandboxes.delete(sandbox)
+        let key = host.adminKey
+        let project = try await client.execute(
+            uri: "/api/projects", method: .post, headers: .bearer(key),
+            body: ByteBuffer(string: #"{"name":"tiny","image":"busybox"}"#)
+        ) { response in
+            #expect(response.status == .created, "\(response.text)")
+            #expect(response.json["image"] as? String == "busybox")
+            return try #require(response.json["project_id"] as? String)
         }
+        let sandboxes = SandboxClient(client: client, key: key)
+        let sandbox = try await sandboxes.ensureActive(project)
+        #expect(try await sandboxes.run(sandbox, "cat /etc/motd; id -u; ls /usr/bin/python3 2>/dev/null || echo no-python") == "busybox image\n0\nno-python\n")
+        #expect(try await sandboxes.run(sandbox, "echo changed > /etc/motd; cat /etc/motd") == "changed\n")
+        #expect(try await sandboxes.get(sandbox).body["image"] as? String == "busybox")
+        _ = try await sandboxes.delete(sandbox)
         // The sandbox wrote to its own layer; the imported image is as it was.
         #expect(try String(contentsOfFile: host.services.runtime.images.rootfs("busybox") + "/etc/motd", encoding: .utf8) == "busybox image\n")
     }

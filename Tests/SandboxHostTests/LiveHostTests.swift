@@ -27,7 +27,13 @@ import Testing
                 }
             }
             group.addTask {
-                while acknowledged.value.count < 200 { try await Task.sleep(for: .milliseconds(5)) }
+                // Writers that stop early (the host failing them) would leave this short forever.
+                do {
+                    try await waitUntil("200 acknowledged writes", timeout: .seconds(60), every: .milliseconds(5)) { acknowledged.value.count >= 200 }
+                } catch {
+                    _ = try? await host.stop(signal: SIGKILL)  // no host left running, the writers end
+                    throw error
+                }
                 try await host.stop(signal: SIGKILL)
             }
             try await group.waitForAll()

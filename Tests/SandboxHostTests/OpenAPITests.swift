@@ -29,11 +29,10 @@ import Testing
         return routes
     }
 
-    @Test func everyRouterRouteIsDocumentedAndNothingElse() throws {
+    @Test(.testHost) func everyRouterRouteIsDocumentedAndNothingElse() throws {
         let yaml = try String(contentsOf: Self.root.appendingPathComponent("openapi.yaml"), encoding: .utf8)
         let documented = Self.documentedRoutes(yaml)
-        let host = try TestHost()
-        defer { host.remove() }
+        let host = try HostFixture.current.host
         // A catch-all (`**`) is written `{path}` in OpenAPI.
         let routed = Set(HostRouter.build(services: host.services).routes.map {
             "\($0.method.rawValue) \($0.path.description.replacingOccurrences(of: "**", with: "{path}"))"

@@ -13,28 +13,25 @@ extension HeavySuites {
 /// messages and output — a whole core for as long as it runs.
 @Suite(.enabled(if: runningAsRoot, "sandboxes need root, as in CI"))
 struct OutputFloodTests {
-    @Test func aDetachedFloodDoesNotMonopoliseThePollerThread() async throws {
-        let host = try TestHost()
-        defer { host.remove() }
-        try await host.test { client in
-            let sandboxes = SandboxClient(client: client, key: host.adminKey)
-            let (_, sandbox) = try await sandboxes.create()
-            _ = EventPoller.shared  // the thread exists before it is looked for
-            let poller = try #require(Self.pollerThread(), "no sandbox-poller thread in this process: \(Self.threadNames())")
-            let result = try await sandboxes.exec(sandbox, "(yes flood &) ; echo started", timeout: 10)
-            #expect((result["stdout"] as? String)?.contains("started") == true, "\(result)")
-            let before = try #require(Self.cpuTicks(poller))
-            try await Task.sleep(for: .seconds(2))
-            let used = Double(try #require(Self.cpuTicks(poller)) - before) / Double(sysconf(Int32(_SC_CLK_TCK)))
-            // Another sandbox's command still answers promptly meanwhile.
-            let (_, other) = try await sandboxes.create(name: "other")
-            let start = ContinuousClock.now
-            #expect(try await sandboxes.run(other, "echo ok") == "ok\n")
-            #expect(ContinuousClock.now - start < .seconds(2))
-            #expect(used < 0.5, "the poller thread spent \(used) s of CPU in 2 s on a detached flood")
-            // The flood is drained, not killed: it still runs.
-            #expect(try await sandboxes.run(sandbox, "pgrep -x yes >/dev/null && echo alive") == "alive\n")
-        }
+    @Test(.hostWithSandbox) func aDetachedFloodDoesNotMonopoliseThePollerThread() async throws {
+        let fixture = try HostFixture.current
+        let sandboxes = fixture.sandboxes
+        let sandbox = fixture.sandbox
+        _ = EventPoller.shared  // the thread exists before it is looked for
+        let poller = try #require(Self.pollerThread(), "no sandbox-poller thread in this process: \(Self.threadNames())")
+        let result = try await sandboxes.exec(sandbox, "(yes flood &) ; echo started", timeout: 10)
+        #expect((result["stdout"] as? String)?.contains("started") == true, "\(result)")
+        let before = try #require(Self.cpuTicks(poller))
+        try await Task.sleep(for: .seconds(2))
+        let used = Double(try #require(Self.cpuTicks(poller)) - before) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        // Another sandbox's command still answers promptly meanwhile.
+        let (_, other) = try await sandboxes.create(name: "other")
+        let start = ContinuousClock.now
+        #expect(try await sandboxes.run(other, "echo ok") == "ok\n")
+        #expect(ContinuousClock.now - start < .seconds(2))
+        #expect(used < 0.5, "the poller thread spent \(used) s of CPU in 2 s on a detached flood")
+        // The flood is drained, not killed: it still runs.
+        #expect(try await sandboxes.run(sandbox, "pgrep -x yes >/dev/null && echo alive") == "alive\n")
     }
 
     /// The tid of this process's `sandbox-poller` thread.

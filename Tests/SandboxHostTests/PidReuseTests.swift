@@ -12,7 +12,7 @@ import Glibc
 /// host, and a stop that kills "that pid" would kill a stranger.
 @Suite(.enabled(if: runningAsRoot, "sandboxes need root, as in CI"))
 struct PidReuseTests {
-    @Test func stoppingASandboxWhosePID1DiedSparesTheProcessThatReusedItsPid() async throws {
+    @Test(.hostWithSandbox) func stoppingASandboxWhosePID1DiedSparesTheProcessThatReusedItsPid() async throws {
         try await Self.withStrangerAtDeadPID1 { host, _, sandbox, stranger in
             try await host.services.runtime.stop(sandbox)
             var status: Int32 = 0
@@ -23,7 +23,7 @@ struct PidReuseTests {
     /// A preview connects inside the sandbox through PID 1's pidfd: with its number instead, a
     /// host process that took the number after PID 1 died would lend the proxy the host's own
     /// network namespace, and the preview would reach a server on the host's loopback.
-    @Test func aPreviewOfASandboxWhosePID1DiedNeverReachesTheHostsLoopback() async throws {
+    @Test(.hostWithSandbox) func aPreviewOfASandboxWhosePID1DiedNeverReachesTheHostsLoopback() async throws {
         let served = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: served) }
         try "host-only-secret\n".write(toFile: served + "/secret.txt", atomically: true, encoding: .utf8)
@@ -31,7 +31,7 @@ struct PidReuseTests {
         let server = ["/usr/bin/python3", "-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", served]
         try await Self.withStrangerAtDeadPID1(server) { host, client, sandbox, _ in
             // The stranger listens on the host's loopback before the preview is asked for.
-            try await Self.waitUntil { (try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8))?
+            try await waitUntil("the stranger to listen", timeout: .seconds(5)) { (try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8))?
                 .contains(String(format: ":%04X 00000000:0000 0A", port)) == true }
             let (status, body) = try await client.execute(
                 uri: "/preview/\(sandbox)/\(port)/secret.txt", method: .get, headers: .bearer(host.adminKey)
@@ -41,36 +41,29 @@ struct PidReuseTests {
         }
     }
 
-    /// A sandbox whose PID 1 died behind the host's back (as a crash would; the outer reaped it)
-    /// and a host process, `arguments`, started with PID 1's old number: `body` gets both.
+    /// The test's sandbox (`.hostWithSandbox`) once its PID 1 died behind the host's back (as a
+    /// crash would; the outer reaped it) and a host process, `arguments`, started with PID 1's old
+    /// number: `body` gets both.
     static func withStrangerAtDeadPID1(
         _ arguments: [String] = ["/bin/sleep", "60"],
         _ body: @Sendable (TestHost, any TestClientProtocol, String, pid_t) async throws -> Void
     ) async throws {
-        let host = try TestHost()
-        defer { host.remove() }
-        try await host.test { client in
-            let (_, sandbox) = try await SandboxClient(client: client, key: host.adminKey).create()
-            let pid = try #require(await host.services.runtime.initPID(sandbox))
-            #expect(kill(pid, SIGKILL) == 0)
-            try await waitUntil { access("/proc/\(pid)", F_OK) != 0 }
-            // A stranger takes the number (ns_last_pid: the next pid the kernel hands out).
-            guard let stranger = try await spawnWithPid(pid, arguments) else {
-                Issue.record("could not place a process at pid \(pid) (the machine forks too much); nothing checked")
-                return
-            }
-            defer {
-                kill(stranger, SIGKILL)
-                var status: Int32 = 0
-                waitpid(stranger, &status, 0)
-            }
-            try await body(host, client, sandbox, stranger)
+        let fixture = try HostFixture.current
+        let host = fixture.host, client = fixture.client, sandbox = fixture.sandbox
+        let pid = try #require(await host.services.runtime.initPID(sandbox))
+        #expect(kill(pid, SIGKILL) == 0)
+        try await waitUntil("PID 1 to be gone", timeout: .seconds(5)) { access("/proc/\(pid)", F_OK) != 0 }
+        // A stranger takes the number (ns_last_pid: the next pid the kernel hands out).
+        guard let stranger = try await spawnWithPid(pid, arguments) else {
+            Issue.record("could not place a process at pid \(pid) (the machine forks too much); nothing checked")
+            return
         }
-    }
-
-    static func waitUntil(_ condition: () -> Bool) async throws {
-        for _ in 0..<200 where !condition() { try await Task.sleep(for: .milliseconds(25)) }
-        try #require(condition())
+        defer {
+            kill(stranger, SIGKILL)
+            var status: Int32 = 0
+            waitpid(stranger, &status, 0)
+        }
+        try await body(host, client, sandbox, stranger)
     }
 
     /// `arguments` (default `sleep 60`) started with pid `wanted`, or nil when other processes keep taking it.

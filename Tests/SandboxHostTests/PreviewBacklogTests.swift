@@ -58,7 +58,10 @@ extension HeavySuites {
             let (_, sandbox) = try await host.createSandbox(key: key)
             try await PreviewTests.serve(host, key: key, sandbox: sandbox, app: Self.app, file: "backlog.py", command: "python3 backlog.py 7000", port: 7000)
             #expect(try await PreviewTests.previewURL(host, key: key, sandbox: sandbox, port: 7000) != "")
-            try await Task.sleep(for: .milliseconds(500))
+            // It listens first, then fills its backlog: wait until it says so.
+            try await waitUntil("the app to fill its backlog") {
+                try await host.request(.GET, "/api/sandboxes/\(sandbox)/sessions/dev_server_web/status", key: key).body.contains("backlog full")
+            }
 
             let preview = "\(host.baseURL)/preview/\(sandbox)/7000/"
             let base = host.baseURL

@@ -57,14 +57,10 @@ extension HeavySuites {
             request.headers.add(name: "Authorization", value: "Bearer \(key)")
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
             var events: [[String: Any]] = []
-            var pending = ""
+            var reader = EventStreamReader()
             for try await buffer in response.body {
-                pending += String(buffer: buffer)
-                while let end = pending.range(of: "\n") {
-                    let line = String(pending[..<end.lowerBound])
-                    pending = String(pending[end.upperBound...])
-                    guard line.hasPrefix("data: ") else { continue }
-                    let event = json(String(line.dropFirst(6)))
+                for message in reader.feed(buffer) {
+                    let event = json(message.data)
                     events.append(event)
                     if event["type"] as? String == "preview_url" || event["type"] as? String == "done" { return events }
                 }

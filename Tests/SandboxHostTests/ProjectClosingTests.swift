@@ -7,9 +7,8 @@ import Testing
 /// `SandboxRuntime.whileClosed`, which a project's DELETE runs in: one body at a time per project,
 /// waiters queue without spinning, and `ensureActive` refuses the project meanwhile.
 @Suite struct ProjectClosingTests {
-    @Test(.timeLimit(.minutes(1))) func deletesOfOneProjectRunOneAtATime() async throws {
-        let host = try TestHost()
-        defer { host.remove() }
+    @Test(.testHost, .timeLimit(.minutes(1))) func deletesOfOneProjectRunOneAtATime() async throws {
+        let host = try HostFixture.current.host
         let runtime = host.services.runtime
         let inside = Overlap()
         for _ in 0..<40 {
@@ -30,9 +29,8 @@ import Testing
         #expect(inside.state.withLock { $0.done } == 240)
     }
 
-    @Test func ensureActiveRefusesAProjectBeingDeleted() async throws {
-        let host = try TestHost()
-        defer { host.remove() }
+    @Test(.testHost) func ensureActiveRefusesAProjectBeingDeleted() async throws {
+        let host = try HostFixture.current.host
         let runtime = host.services.runtime
         let status: RuntimeError.Code? = try await runtime.whileClosed(project: "p") {
             do {

@@ -5,33 +5,28 @@ import Testing
 @testable import SandboxHost
 
 @Suite struct RateLimitTests {
-    @Test func aKeyThatSpendsItsBucketGets429WithRetryAfter() async throws {
-        let host = try TestHost {
-            $0.rateLimitPerSecond = 0.1
-            $0.rateLimitBurst = 3
-        }
-        defer { host.remove() }
+    @Test(.testHost(configure: { $0.rateLimitPerSecond = 0.1; $0.rateLimitBurst = 3 })) func aKeyThatSpendsItsBucketGets429WithRetryAfter() async throws {
+        let fixture = try HostFixture.current
+        let host = fixture.host, client = fixture.client
         let other = try host.makeUser("other")
-        try await host.test { client in
-            for _ in 0..<3 {
-                try await client.execute(uri: "/api/projects", method: .get, headers: .bearer(host.adminKey)) { response in
-                    #expect(response.status == .ok)
-                }
-            }
+        for _ in 0..<3 {
             try await client.execute(uri: "/api/projects", method: .get, headers: .bearer(host.adminKey)) { response in
-                #expect(response.status == .tooManyRequests)
-                #expect(response.json["code"] as? String == "RATE_LIMITED")
-                let retry = Int(response.headers[.retryAfter] ?? "")
-                #expect(retry != nil && retry! >= 1 && retry! <= 10)
-            }
-            // Buckets are per key: another user is not slowed down.
-            try await client.execute(uri: "/api/projects", method: .get, headers: .bearer(other)) { response in
                 #expect(response.status == .ok)
             }
-            // Health checks are never limited.
-            try await client.execute(uri: "/api/health", method: .get) { response in
-                #expect(response.status == .ok)
-            }
+        }
+        try await client.execute(uri: "/api/projects", method: .get, headers: .bearer(host.adminKey)) { response in
+            #expect(response.status == .tooManyRequests)
+            #expect(response.json["code"] as? String == "RATE_LIMITED")
+            let retry = Int(response.headers[.retryAfter] ?? "")
+            #expect(retry != nil && retry! >= 1 && retry! <= 10)
+        }
+        // Buckets are per key: another user is not slowed down.
+        try await client.execute(uri: "/api/projects", method: .get, headers: .bearer(other)) { response in
+            #expect(response.status == .ok)
+        }
+        // Health checks are never limited.
+        try await client.execute(uri: "/api/health", method: .get) { response in
+            #expect(response.status == .ok)
         }
     }
 

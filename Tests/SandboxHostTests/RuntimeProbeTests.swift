@@ -64,22 +64,20 @@ import Testing
         #expect(csb_probe_clone(0x1000_0000 | cloneFS) == EINVAL)
     }
 
-    @Test func deepHealthReportsEveryComponent() async throws {
-        let host = try TestHost()
-        defer { host.remove() }
-        try await host.test { client in
-            try await client.execute(uri: "/api/health/deep", method: .get) { response in
-                let body = response.json
-                let components = body["components"] as? [String: [String: Any]] ?? [:]
-                #expect(Set(components.keys) == ["database", "sandbox_runtime", "disk", "llm"])
-                #expect(components["database"]?["status"] as? String == "ok")
-                #expect(components.values.allSatisfy { ($0["detail"] as? String)?.isEmpty == false })
-                #expect(components["llm"]?["status"] as? String == "degraded")
-                let overall = body["status"] as? String
-                #expect(["ok", "degraded", "critical"].contains(overall))
-                #expect(response.status == (overall == "critical" ? .serviceUnavailable : .ok))
-                #expect(!response.text.contains(host.directory), "no host path in the answer")
-            }
+    @Test(.testHost) func deepHealthReportsEveryComponent() async throws {
+        let fixture = try HostFixture.current
+        let host = fixture.host, client = fixture.client
+        try await client.execute(uri: "/api/health/deep", method: .get) { response in
+            let body = response.json
+            let components = body["components"] as? [String: [String: Any]] ?? [:]
+            #expect(Set(components.keys) == ["database", "sandbox_runtime", "disk", "llm"])
+            #expect(components["database"]?["status"] as? String == "ok")
+            #expect(components.values.allSatisfy { ($0["detail"] as? String)?.isEmpty == false })
+            #expect(components["llm"]?["status"] as? String == "degraded")
+            let overall = body["status"] as? String
+            #expect(["ok", "degraded", "critical"].contains(overall))
+            #expect(response.status == (overall == "critical" ? .serviceUnavailable : .ok))
+            #expect(!response.text.contains(host.directory), "no host path in the answer")
         }
     }
 }

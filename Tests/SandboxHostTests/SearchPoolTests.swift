@@ -13,11 +13,21 @@ import Testing
             gate.wait()
             return 1
         }
-        while started.value < 1 { try await Task.sleep(for: .milliseconds(5)) }
+        try await waitUntil("the first search to start", timeout: .seconds(10)) { started.value == 1 }
         // The one thread is busy: of two more, one waits its turn and the other is refused.
-        async let second: Int? = try? pool.run { 2 }
-        async let third: Int? = try? pool.run { 3 }
-        try await Task.sleep(for: .milliseconds(200))
+        let refused = Locked(0)
+        @Sendable func search(_ value: Int) async -> Int? {
+            do { return try await pool.run { value } } catch { refused.mutate { $0 += 1 }; return nil }
+        }
+        async let second = search(2)
+        async let third = search(3)
+        // One refused means the other holds the queue's one place.
+        do {
+            try await waitUntil("one of the two to be refused", timeout: .seconds(10)) { refused.value >= 1 }
+        } catch {
+            (0..<3).forEach { _ in gate.signal() }  // nothing left blocked on the gate
+            throw error
+        }
         gate.signal()
         let results = await [second, third]
         #expect(try await first == 1)

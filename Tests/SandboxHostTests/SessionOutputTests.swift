@@ -161,14 +161,12 @@ extension HeavySuites {
             try await Self.start(host, key, sandbox, "seq 1 100000; sleep 1; seq 100001 200000", session: "count")
             var request = HTTPClientRequest(url: host.baseURL + "/api/sandboxes/\(sandbox)/sessions/count/stream")
             request.headers.add(name: "Authorization", value: "Bearer \(key)")
-            var text = ""
             var firstPart: [(id: Int?, payload: [String: Any])] = []
             do {
                 let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+                var reader = EventStreamReader()
                 for try await chunk in response.body {
-                    text += String(buffer: chunk)
-                    guard let end = text.range(of: "\n\n", options: .backwards) else { continue }
-                    firstPart = SessionTests.events(String(text[..<end.upperBound]))
+                    firstPart += SessionTests.payloads(reader.feed(chunk))
                     if firstPart.count >= 3 { break }
                 }
             }

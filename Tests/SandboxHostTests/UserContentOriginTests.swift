@@ -297,34 +297,32 @@ extension HeavySuites {
 /// API's host is sandboxed; every deployed file carries `nosniff`.
 @Suite(.enabled(if: runningAsRoot, "deployments build in a sandbox, which needs root, as in CI"))
 struct DeployedSiteOriginTests {
-    @Test func aDeployedSiteIsItsOwnOriginAndSandboxedOnTheAPIHost() async throws {
-        let host = try TestHost.unthrottled()
-        defer { host.remove() }
-        try await host.test { client in
-            let (project, sandbox) = try await SandboxClient(client: client, key: host.adminKey).create(name: "site")
-            let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
-            _ = try await files.put("src/page.html", "<h1>site</h1><script>localStorage.getItem('key')</script>\n")
-            let build = "mkdir -p dist && cp src/page.html dist/index.html && printf '<h1>not an image</h1>' > dist/logo.png"
-            let deployed = try await DeployTests.deploy(client, host.adminKey, project, ["build_command": build])
-            #expect(deployed["status"] as? String == "deployed", "\(deployed)")
-            let url = deployed["url"] as? String ?? ""
-            #expect(url.hasPrefix("http://\(project).apps.localhost:") && url.hasSuffix("/") && !url.contains("/deployments/"), "\(url)")
-            for route in ["deployment/status", "deployment/live-status"] {
-                let answer = try await client.execute(uri: "/api/project/\(project)/\(route)", method: .get, headers: .bearer(host.adminKey)) { $0.json }
-                #expect(answer["url"] as? String == url, "\(route): \(answer)")
-            }
-
-            for uri in ["/deployments/\(project)/", "/deployments/\(project)/logo.png", "/deployments/\(project)/client/route"] {
-                let headers = try await client.execute(uri: uri, method: .get) { $0.headers }
-                let policy = headers[.contentSecurityPolicy] ?? ""
-                #expect(policy.hasPrefix("sandbox") && !policy.contains("allow-same-origin"), "\(uri): \(policy)")
-                #expect(headers[.xContentTypeOptions] == "nosniff", "\(uri)")
-            }
-            let (status, headers) = try await client.execute(
-                uri: "/logo.png", method: .get, headers: [HTTPField.Name("Host")!: "\(project).apps.localhost:8000"]) { ($0.status, $0.headers) }
-            #expect(status == .ok && headers[.xContentTypeOptions] == "nosniff")
-            #expect(headers[.contentSecurityPolicy] == nil, "its own origin needs no sandbox")
+    @Test(.testHost(configure: unthrottled)) func aDeployedSiteIsItsOwnOriginAndSandboxedOnTheAPIHost() async throws {
+        let fixture = try HostFixture.current
+        let host = fixture.host, client = fixture.client
+        let (project, sandbox) = try await SandboxClient(client: client, key: host.adminKey).create(name: "site")
+        let files = FileClient(client: client, key: host.adminKey, sandbox: sandbox)
+        _ = try await files.put("src/page.html", "<h1>site</h1><script>localStorage.getItem('key')</script>\n")
+        let build = "mkdir -p dist && cp src/page.html dist/index.html && printf '<h1>not an image</h1>' > dist/logo.png"
+        let deployed = try await DeployTests.deploy(client, host.adminKey, project, ["build_command": build])
+        #expect(deployed["status"] as? String == "deployed", "\(deployed)")
+        let url = deployed["url"] as? String ?? ""
+        #expect(url.hasPrefix("http://\(project).apps.localhost:") && url.hasSuffix("/") && !url.contains("/deployments/"), "\(url)")
+        for route in ["deployment/status", "deployment/live-status"] {
+            let answer = try await client.execute(uri: "/api/project/\(project)/\(route)", method: .get, headers: .bearer(host.adminKey)) { $0.json }
+            #expect(answer["url"] as? String == url, "\(route): \(answer)")
         }
+
+        for uri in ["/deployments/\(project)/", "/deployments/\(project)/logo.png", "/deployments/\(project)/client/route"] {
+            let headers = try await client.execute(uri: uri, method: .get) { $0.headers }
+            let policy = headers[.contentSecurityPolicy] ?? ""
+            #expect(policy.hasPrefix("sandbox") && !policy.contains("allow-same-origin"), "\(uri): \(policy)")
+            #expect(headers[.xContentTypeOptions] == "nosniff", "\(uri)")
+        }
+        let (status, headers) = try await client.execute(
+            uri: "/logo.png", method: .get, headers: [HTTPField.Name("Host")!: "\(project).apps.localhost:8000"]) { ($0.status, $0.headers) }
+        #expect(status == .ok && headers[.xContentTypeOptions] == "nosniff")
+        #expect(headers[.contentSecurityPolicy] == nil, "its own origin needs no sandbox")
     }
 }
 

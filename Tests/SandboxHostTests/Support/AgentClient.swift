@@ -68,16 +68,11 @@ struct AgentClient {
         return Self.parse(response.text)
     }
 
+    /// A stream's events whose data is a JSON object.
     static func parse(_ text: String) -> [SSEEvent] {
-        text.components(separatedBy: "\n\n").compactMap { block in
-            var id: Int?, name = "message", data = ""
-            for line in block.split(separator: "\n") {
-                if line.hasPrefix("id: ") { id = Int(line.dropFirst(4)) }
-                if line.hasPrefix("event: ") { name = String(line.dropFirst(7)) }
-                if line.hasPrefix("data: ") { data = String(line.dropFirst(6)) }
-            }
-            guard !data.isEmpty, let object = try? JSONSerialization.jsonObject(with: Data(data.utf8)) as? [String: Any] else { return nil }
-            return SSEEvent(id: id, name: name, data: object)
+        EventStreamReader.events(text).compactMap { event in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(event.data.utf8)) as? [String: Any] else { return nil }
+            return SSEEvent(id: event.id.flatMap { Int($0) }, name: event.name ?? "message", data: object)
         }
     }
 }

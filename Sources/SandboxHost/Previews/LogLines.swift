@@ -11,8 +11,12 @@ struct LogLines {
     /// The complete lines `data` finishes, without their line ends.
     mutating func feed(_ data: String, key: String) -> [String] {
         let text = (partial.removeValue(forKey: key) ?? "") + data
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? String($0.dropLast()) : String($0) }
-        var rest = lines.removeLast()
+        // Split on the byte: as Characters, "\r\n" is one that is not "\n", and CRLF output
+        // would never end a line.
+        var pieces = text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false)
+        // The unfinished rest keeps a "\r" it ends with: the "\n" may come next.
+        var rest = String(decoding: pieces.removeLast(), as: UTF8.self)
+        var lines = pieces.map { String(decoding: $0.last == 0x0D ? $0.dropLast() : $0, as: UTF8.self) }
         if rest.utf8.count > Self.longestLine {
             let (cut, kept) = Self.cut(Array(rest.utf8))
             lines += cut

@@ -25,6 +25,8 @@ public final class SessionCursor: Sendable {
         public var events: [SessionEvent] = []
         /// Everything logged when the read began was read.
         public var caughtUp = false
+
+        public init() {}
     }
 
     init(session: Session, after: Int) {

@@ -1,58 +1,59 @@
-import NIOCore
+import Synchronization
 
-/// Live runs' events, fanned out to every stream that follows them.
+/// The runs live in this process and the streams following them. It holds no events: a
+/// stream reads a run's events from the database after its own last sequence; the hub only
+/// wakes it after each event is stored, and once more when the run's final event is.
 ///
-/// A run is open from its start until its final event; while open, its events are kept here
-/// too, so a stream that joins takes the backlog and the live feed in one step (nothing missed,
-/// nothing twice). A closed run's events are read from the database instead. Each event is
-/// encoded as its SSE frame once and the same bytes go to every stream.
-actor AgentRunHub {
-    struct Item: Sendable {
-        let sequence: Int
-        let frame: ByteBuffer
+/// Thread-safe and never waits: the recorder's `published` costs the same whether streams
+/// keep up, lag or stall, and a stream's memory does not grow with the run's events.
+final class AgentRunHub: Sendable {
+    /// Called after each event stored, and with `closed` once after the run's final one. Runs
+    /// under the hub's lock: it must only signal.
+    typealias Wake = @Sendable (_ closed: Bool) -> Void
+
+    private struct State {
+        var runs: [String: [Int: Wake]] = [:]
+        var nextWatcher = 0
     }
 
-    /// What a following stream receives: an event, or a heartbeat from its own timer.
-    enum Delivery: Sendable {
-        case event(Item)
-        case ping
+    private let state = Mutex(State())
+
+    /// The run is starting here: its streams follow it live until `close`.
+    func open(_ runID: String) {
+        state.withLock { $0.runs[runID] = [:] }
     }
 
-    private struct Live {
-        var events: [Item] = []
-        var watchers: [Int: AsyncStream<Delivery>.Continuation] = [:]
+    /// An event of the run was stored.
+    func published(_ runID: String) {
+        state.withLock { state in
+            for wake in state.runs[runID]?.values ?? [:].values { wake(false) }
+        }
     }
 
-    private var runs: [String: Live] = [:]
-    private var nextWatcher = 0
-
-    func open(_ runID: String) { runs[runID] = Live() }
-
-    func publish(_ runID: String, sequence: Int, payload: String) {
-        guard runs[runID] != nil else { return }
-        let item = Item(sequence: sequence, frame: ServerSentEvents.event(id: sequence, json: payload))
-        runs[runID]?.events.append(item)
-        for watcher in runs[runID]?.watchers.values ?? [:].values { watcher.yield(.event(item)) }
-    }
-
-    /// Ends every stream of the run; later watchers read the database.
+    /// The run's final event was stored: its streams read to the end and finish.
     func close(_ runID: String) {
-        guard let live = runs.removeValue(forKey: runID) else { return }
-        for watcher in live.watchers.values { watcher.finish() }
+        state.withLock { state in
+            for wake in state.runs.removeValue(forKey: runID)?.values ?? [:].values { wake(true) }
+        }
     }
 
-    /// The events after `sequence`, with `continuation` registered for the live ones; nil when
-    /// the run is not open.
-    func watch(_ runID: String, after sequence: Int, continuation: AsyncStream<Delivery>.Continuation) -> (id: Int, backlog: [Item])? {
-        guard let live = runs[runID] else { return nil }
-        nextWatcher += 1
-        runs[runID]?.watchers[nextWatcher] = continuation
-        return (nextWatcher, live.events.filter { $0.sequence > sequence })
+    /// Whether the run is live here (open, not yet closed).
+    func isOpen(_ runID: String) -> Bool {
+        state.withLock { $0.runs[runID] != nil }
+    }
+
+    /// Registers `wake` for the run's next events; nil when the run is not live here (finished,
+    /// or from before a restart: everything is in the database).
+    func watch(_ runID: String, wake: @escaping Wake) -> Int? {
+        state.withLock { state in
+            guard state.runs[runID] != nil else { return nil }
+            state.nextWatcher += 1
+            state.runs[runID]?[state.nextWatcher] = wake
+            return state.nextWatcher
+        }
     }
 
     func unwatch(_ runID: String, id: Int) {
-        runs[runID]?.watchers.removeValue(forKey: id)?.finish()
+        _ = state.withLock { $0.runs[runID]?.removeValue(forKey: id) }
     }
-
-    var openRuns: Int { runs.count }
 }

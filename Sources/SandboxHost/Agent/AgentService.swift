@@ -77,7 +77,7 @@ actor AgentService {
         guard case .started(let run) = try await runs.start(threadID: threadID, model: model, maxSteps: maxSteps, userMessage: message) else {
             throw HostError(.conflict, "a run is already active on this thread; stop it or wait for it to finish")
         }
-        await hub.open(run.id)
+        hub.open(run.id)
         let recorder = RunRecorder(runID: run.id, threadID: threadID, store: runs, threads: threads, hub: hub)
         try await recorder.emit(.status("running", message: nil))
         let plan = RunPlan(
@@ -105,8 +105,6 @@ actor AgentService {
         task.cancel()
         return true
     }
-
-    var activeRuns: Int { tasks.count }
 
     /// What a run was started with, for its task to build the runner once the sandbox is up.
     struct RunPlan: Sendable {
@@ -158,7 +156,7 @@ actor AgentService {
             } catch {
                 logger.error("cannot record the end of an agent run", metadata: ["run": "\(run.id)", "error": "\(error)"])
             }
-            await hub.close(run.id)
+            hub.close(run.id)
         }.value
         tasks[run.id] = nil
     }

@@ -1,7 +1,7 @@
 import AgentLoop
 
-/// Where a run's output goes: each event numbered, stored, then published; messages appended
-/// to the thread; usage added to the run.
+/// Where a run's output goes: each event numbered, stored, then its streams woken (they read
+/// it from the database); messages appended to the thread; usage added to the run.
 ///
 /// Its writes run in tasks of their own, so they complete even after the run was stopped (a
 /// stopped run still records the killed command's result and its final status).
@@ -26,7 +26,7 @@ actor RunRecorder: AgentRunSink {
         let item = (sequence: sequence, payload: AgentEventPayload.text(event, sequence: sequence))
         let (store, runID) = (self.store, self.runID)
         try await Task { try await store.appendEvent(runID: runID, sequence: item.sequence, payload: item.payload) }.value
-        await hub.publish(runID, sequence: item.sequence, payload: item.payload)
+        hub.published(runID)
     }
 
     func append(_ message: ConversationMessage, id: String) async throws {

@@ -118,8 +118,8 @@ struct SandboxToolbox: SandboxTools {
     func startDevServer(command: String?, port: Int?) async throws -> String {
         do {
             let launched = try await DevServerLauncher(runtime: runtime, workspaces: workspaces, registry: devServers)
-                .start(record, command: command, port: port, session: DevServerController.defaultSession)
-            return "started `\(launched.command)` in session '\(DevServerController.defaultSession)'"
+                .start(record, command: command, port: port, session: DevServerLauncher.defaultSession)
+            return "started `\(launched.command)` in session '\(DevServerLauncher.defaultSession)'"
                 + (launched.detected ? " (chosen from the project)" : "") + "; once it listens, get_preview_url gives its URL"
         } catch let error as HostError {
             throw AgentLoopError(.toolFailed, error.message)

@@ -167,35 +167,31 @@ struct AgentRunsController {
     }
 
     /// Replays the run after the resume point and follows it live until its final status; a
-    /// finished run replays and ends at once.
+    /// finished run replays and ends at once. A `LiveStream` over the run's rows in SQLite: the
+    /// hub only wakes it, and it reads the events after the last one it sent, in batches.
     @Sendable func stream(_ request: Request, context: AppRequestContext) async throws -> Response {
         let run = try await ownedRun(context)
         let after = ServerSentEvents.resumePoint(request)
         let (hub, store, heartbeat) = (agents.hub, services.agentRuns, self.heartbeat)
         return Response(status: .ok, headers: ServerSentEvents.headers, body: ResponseBody { writer in
-            // Events from the hub and heartbeats from a timer arrive on one stream, for the one writer.
-            let (deliveries, continuation) = AsyncStream<AgentRunHub.Delivery>.makeStream()
-            guard let watch = await hub.watch(run.id, after: after, continuation: continuation) else {
-                // Not live (finished, or left by a previous host): everything is in the database.
-                for event in try await store.events(runID: run.id, after: after) {
-                    try await writer.write(ServerSentEvents.event(id: event.sequence, json: event.payload))
-                }
-                return try await writer.finish(nil)
-            }
-            defer { Task { await hub.unwatch(run.id, id: watch.id) } }
-            for event in watch.backlog { try await writer.write(event.frame) }
-            let beat = Task {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: heartbeat)
-                    continuation.yield(.ping)
-                }
-            }
-            defer { beat.cancel() }
-            // The hub finishes the stream after the run's final event.
-            for await delivery in deliveries {
-                switch delivery {
-                case .event(let event): try await writer.write(event.frame)
-                case .ping: try await writer.write(ServerSentEvents.ping)
+            let signal = WakeSignal()
+            // Watching before the first read: nothing stored after it goes unnoticed. A run not
+            // live here (finished, or left by a previous host) is all in the database.
+            let watch = hub.watch(run.id, wake: signal.notify)
+            defer { if let watch { hub.unwatch(run.id, id: watch) } }
+            var cursor = after
+            let (limit, budget) = (256, 256 << 10)
+            // The hub closes the run after storing its final event: the read after that ends it.
+            try await LiveStream(signal: signal, heartbeat: heartbeat).run(&writer, live: { watch != nil && hub.isOpen(run.id) }) { writer in
+                while true {
+                    let batch = try await store.events(runID: run.id, after: cursor, limit: limit, budget: budget)
+                    var bytes = 0
+                    for event in batch {
+                        try await writer.write(ServerSentEvents.event(id: event.sequence, json: event.payload))
+                        cursor = event.sequence
+                        bytes += event.payload.utf8.count
+                    }
+                    if batch.count < limit, bytes < budget { return true }
                 }
             }
             try await writer.finish(nil)

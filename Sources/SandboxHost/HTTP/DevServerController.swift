@@ -23,7 +23,6 @@ struct DevServerController {
     var heartbeat: Duration { services.configuration.heartbeat }
     /// How often a stream looks for the dev server's port while waiting for it.
     var portPoll: Duration = .milliseconds(250)
-    static let defaultSession = "dev_server_web"
 
     /// `/api/sandboxes/{sandbox_id}/…`
     var endpoints: RouteCollection<AppRequestContext> {
@@ -55,7 +54,7 @@ struct DevServerController {
     @Sendable func start(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<Started> {
         let record = try await services.ownedSandbox(context)
         let body = try await request.decodeJSON(as: StartBody.self, context: context)
-        let session = body.session_name ?? Self.defaultSession
+        let session = body.session_name ?? DevServerLauncher.defaultSession
         guard SandboxRuntime.validSessionName(session) else {
             throw HostError(.unprocessable, "field 'session_name' may hold letters, digits, '-', '_' and '.', up to 64")
         }
@@ -70,88 +69,64 @@ struct DevServerController {
     /// Status, every output line (replayed from the session's log, then live), the preview URL
     /// once the dev server listens, heartbeats, and `done` when it exits. Log lines carry ids
     /// (`Last-Event-ID` skips those already seen); status events are state and come again.
+    /// A `LiveStream` over the session's log, polling for the port until it is found.
     @Sendable func stream(_ request: Request, context: AppRequestContext) async throws -> Response {
         let record = try await services.ownedSandbox(context)
-        let name = request.uri.queryParameters.get("session_name") ?? Self.defaultSession
+        let name = request.uri.queryParameters.get("session_name") ?? DevServerLauncher.defaultSession
         guard SandboxRuntime.validSessionName(name) else { throw HostError(.unprocessable, "query parameter 'session_name' is not a session name") }
         let after = ServerSentEvents.resumePoint(request)
         let links = PreviewLinks(request: request, configuration: services.configuration)
         let (services, heartbeat, portPoll) = (self.services, self.heartbeat, self.portPoll)
+        let runtime = services.runtime
         return Response(status: .ok, headers: ServerSentEvents.headers, body: ResponseBody { writer in
-            var feed = DevServerFeed(writer: writer, after: after)
-            try await feed.status("checking")
-            guard let session = try services.runtime.session(record.id, named: name, create: false) else {
-                try await feed.status("stopped")
-                try await feed.done()
+            var feed = DevServerFeed(after: after)
+            try await feed.status("checking", to: &writer)
+            // Opening a session reads its files: on the readers' pool, like every session read.
+            guard let session = try await SessionReaders.pool.runIfActive({ try runtime.session(record.id, named: name, create: false) }) else {
+                try await feed.end(status: "stopped", to: &writer)
                 return try await writer.finish(nil)
             }
             let entry = await services.devServers.get(sandboxID: record.id, session: name)
-            let follower = SessionFollower(session: session, after: 0, heartbeat: heartbeat)
+            // From the log's start: lines are numbered by their place in it (`Last-Event-ID` skips).
+            let follower = SessionFollower(session: session, after: 0)
             defer { follower.stop() }
             let current = entry?.commandID ?? session.commands.last?.id
-            var exitCode: Int?
-            var replayed = false
-            while !replayed {
-                let batch = try await SessionReaders.pool.runIfActive { follower.cursor.read() }
-                for event in batch.events {
-                    if event.type == .log { try await feed.log(event) }
-                    if event.type == .exit, event.command_id == current { exitCode = event.exit_code }
-                }
-                replayed = batch.caughtUp
-            }
-            guard exitCode == nil, session.isRunning else {
-                try await feed.flush()
-                try await feed.status(exitCode.map { $0 == 0 || $0 == 137 || $0 == 143 } ?? true ? "stopped" : "error")
-                try await feed.done()
-                return try await writer.finish(nil)
-            }
-            try await feed.status("starting")
-
-            let poll = Task {
-                while !Task.isCancelled {
-                    follower.signal(.poll)
-                    try? await Task.sleep(for: portPoll)
-                }
-            }
-            defer { poll.cancel() }
-            var previewSent = false
-            // Every wake-up also reads what the log got since: wake-ups carry no events, and a
-            // reader that fell behind catches up from the files.
-            loop: for await item in follower.wakes {
-                var caughtUp = false
-                while !caughtUp {
-                    let batch = try await SessionReaders.pool.runIfActive { follower.cursor.read() }
-                    caughtUp = batch.caughtUp
+            // Reads up to what is logged; the dev server's exit ends the stream.
+            func catchUp(_ writer: inout any ResponseBodyWriter) async throws -> Bool {
+                var batch = SessionCursor.Batch()
+                repeat {
+                    batch = try await follower.read()
                     for event in batch.events {
-                        if event.type == .log { try await feed.log(event) }
+                        if event.type == .log { try await feed.log(event, to: &writer) }
                         if event.type == .exit, event.command_id == current {
-                            try await feed.flush()
-                            let code = event.exit_code ?? 0
-                            try await feed.status(code == 0 || code == 137 || code == 143 ? "stopped" : "error")
-                            try await feed.done()
-                            break loop
+                            try await feed.end(status: DevServerFeed.endStatus(exitCode: event.exit_code ?? 0), to: &writer)
+                            return false
                         }
                     }
-                }
-                switch item {
-                case .beat:
-                    try await writer.write(ServerSentEvents.ping)
-                case .poll:
-                    guard !previewSent else { continue }
-                    let ports = await services.runtime.listeningPorts(record.id)
-                    let port = entry?.port.flatMap { ports.contains($0) ? $0 : nil }
-                        ?? (entry?.port == nil ? ports.subtracting(entry?.baseline ?? []).min() : nil)
-                    guard let port else { continue }
-                    previewSent = true
-                    poll.cancel()
-                    let token = try await services.sandboxes.previewToken(id: record.id)
-                    try await feed.status("running")
-                    try await feed.send(["type": "preview_url", "url": links.hostURL(sandboxID: record.id, port: port, token: token),
-                                         "path_url": links.pathURL(sandboxID: record.id, port: port, token: token), "port": port])
-                case .data:
-                    break
-                }
+                } while !batch.caughtUp
+                return true
             }
+            let running = session.isRunning
+            guard try await catchUp(&writer) else { return try await writer.finish(nil) }
+            guard running else {
+                try await feed.end(status: "stopped", to: &writer)
+                return try await writer.finish(nil)
+            }
+            try await feed.status("starting", to: &writer)
+            let live = LiveStream(signal: follower.signal, heartbeat: heartbeat, pollEvery: portPoll)
+            try await live.run(&writer, live: { session.isRunning }, catchUp: catchUp) { writer in
+                let ports = await runtime.listeningPorts(record.id)
+                let port = entry?.port.flatMap { ports.contains($0) ? $0 : nil }
+                    ?? (entry?.port == nil ? ports.subtracting(entry?.baseline ?? []).min() : nil)
+                guard let port else { return true }
+                let token = try await services.sandboxes.previewToken(id: record.id)
+                try await feed.status("running", to: &writer)
+                try await feed.send(["type": "preview_url", "url": links.hostURL(sandboxID: record.id, port: port, token: token),
+                                     "path_url": links.pathURL(sandboxID: record.id, port: port, token: token), "port": port], to: &writer)
+                return false
+            }
+            // Closed by the host (the session or its sandbox went away) without an exit.
+            if !feed.finished { try await feed.end(status: "stopped", to: &writer) }
             try await writer.finish(nil)
         })
     }

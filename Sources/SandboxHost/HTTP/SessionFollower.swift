@@ -1,42 +1,27 @@
 import Foundation
 import SandboxRuntime
 
-/// What wakes a stream that follows a session: new events, its heartbeat, or (dev servers) a
-/// timer of its own. The wake-ups hold no events — the reader takes those from its cursor — and
-/// at most a few are kept, so a reader that does not keep up costs no memory.
+/// A stream's hold on a session: a cursor into its log and a `WakeSignal` the session pokes
+/// after each write (and once when it closes). It holds no events: a reader that does not keep
+/// up costs no memory, and the session's writer never waits for it.
 final class SessionFollower: Sendable {
-    enum Wake: Sendable, Equatable { case data, beat, poll }
-
     let cursor: SessionCursor
-    /// Finishes when the session closes.
-    let wakes: AsyncStream<Wake>
+    let signal = WakeSignal()
     private let session: Session
-    private let continuation: AsyncStream<Wake>.Continuation
     private let watch: UUID
-    private let beat: Task<Void, Never>
 
-    init(session: Session, after: Int, heartbeat: Duration) {
+    init(session: Session, after: Int) {
         self.session = session
-        (wakes, continuation) = AsyncStream<Wake>.makeStream(bufferingPolicy: .bufferingNewest(4))
-        let continuation = self.continuation
         // Watching before the cursor's first read: nothing appended after it goes unnoticed.
-        watch = session.watch { closed in
-            if closed { continuation.finish() } else { continuation.yield(.data) }
-        }
+        watch = session.watch(signal.notify)
         cursor = session.cursor(after: after)
-        beat = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: heartbeat)
-                continuation.yield(.beat)
-            }
-        }
     }
 
-    func signal(_ wake: Wake) { continuation.yield(wake) }
-
-    func stop() {
-        beat.cancel()
-        session.unwatch(watch)
-        continuation.finish()
+    /// Reads the next batch on the session readers' pool (file I/O, off the cooperative threads).
+    func read() async throws -> SessionCursor.Batch {
+        let cursor = self.cursor
+        return try await SessionReaders.pool.runIfActive { cursor.read() }
     }
+
+    func stop() { session.unwatch(watch) }
 }

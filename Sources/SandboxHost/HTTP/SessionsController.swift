@@ -78,27 +78,24 @@ struct SessionsController {
     }
 
     /// Replays the session's log after the resume point, then follows it; ends once no command
-    /// of the session runs any more. The log is read in batches, each written before the next is
-    /// read: a client that reads slowly (or not at all) holds one batch, and catches up from the
-    /// files however far behind it falls.
+    /// of the session runs any more. A `LiveStream` over the log: a client that reads slowly (or
+    /// not at all) holds one batch, and catches up from the files however far behind it falls.
     @Sendable func stream(_ request: Request, context: AppRequestContext) async throws -> Response {
         let (_, session) = try await namedSession(context)
         let after = ServerSentEvents.resumePoint(request)
         let heartbeat = self.heartbeat
         return Response(status: .ok, headers: ServerSentEvents.headers, body: ResponseBody { writer in
-            let follower = SessionFollower(session: session, after: after, heartbeat: heartbeat)
+            let follower = SessionFollower(session: session, after: after)
             defer { follower.stop() }
-            var wakes = follower.wakes.makeAsyncIterator()
-            while true {
-                // Noted before reading: once nothing runs, what was read includes the last exit.
-                let running = session.isRunning
-                let batch = try await SessionReaders.pool.runIfActive { follower.cursor.read() }
-                for event in batch.events where event.type != .command {
-                    try await writer.write(ServerSentEvents.event(id: event.sequence, payload: event.payload()))
-                }
-                guard batch.caughtUp else { continue }
-                guard running, let wake = await wakes.next() else { break }
-                if wake == .beat { try await writer.write(ServerSentEvents.ping) }
+            try await LiveStream(signal: follower.signal, heartbeat: heartbeat).run(&writer, live: { session.isRunning }) { writer in
+                var batch = SessionCursor.Batch()
+                repeat {
+                    batch = try await follower.read()
+                    for event in batch.events where event.type != .command {
+                        try await writer.write(ServerSentEvents.event(id: event.sequence, payload: event.payload()))
+                    }
+                } while !batch.caughtUp
+                return true
             }
             try await writer.finish(nil)
         })

@@ -10,6 +10,9 @@ struct DevServerLauncher: Sendable {
     let runtime: SandboxRuntime
     let workspaces: WorkspaceStore
     let registry: DevServerRegistry
+    /// The session a dev server runs in unless the caller names one (the HTTP routes and the
+    /// agent's `start_dev_server` tool).
+    static let defaultSession = "dev_server_web"
 
     struct Launched: Sendable {
         let command: String
@@ -28,7 +31,9 @@ struct DevServerLauncher: Sendable {
             command = found
         }
         guard !command.utf8.contains(0) else { throw HostError(.unprocessable, "field 'command' contains a NUL byte") }
-        if try runtime.session(record.id, named: session, create: false)?.isRunning == true {
+        // Opening a session reads its files: on the session readers' pool.
+        let existing = try await SessionReaders.pool.runIfActive { try runtime.session(record.id, named: session, create: false) }
+        if existing?.isRunning == true {
             _ = try await runtime.killSession(record, named: session)
         }
         _ = try await runtime.ensureActive(projectID: record.projectID, image: record.image)

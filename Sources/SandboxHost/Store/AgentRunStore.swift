@@ -78,12 +78,19 @@ public struct AgentRunStore: Sendable {
         }
     }
 
-    /// The run's events after `sequence`, in order.
-    func events(runID: String, after sequence: Int) async throws -> [(sequence: Int, payload: String)] {
+    /// The run's next events after `sequence`, in order: at most `limit` of them, and no more
+    /// after the one that brings their payloads past `budget` characters (the first always
+    /// comes). A stream reads a run in such batches, so its memory is one batch however many
+    /// events the run has.
+    func events(runID: String, after sequence: Int, limit: Int = 256, budget: Int = 256 << 10) async throws -> [(sequence: Int, payload: String)] {
         try await database.run { connection in
-            try connection.query(
-                "SELECT seq, payload FROM agent_run_events WHERE run_id = ? AND seq > ? ORDER BY seq",
-                [.text(runID), .integer(Int64(sequence))]
+            try connection.query("""
+                SELECT seq, payload FROM (
+                    SELECT seq, payload, SUM(length(payload)) OVER (ORDER BY seq) - length(payload) AS before
+                    FROM (SELECT seq, payload FROM agent_run_events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?)
+                ) WHERE before < ? ORDER BY seq
+                """,
+                [.text(runID), .integer(Int64(sequence)), .integer(Int64(max(1, limit))), .integer(Int64(max(1, budget)))]
             ).map { (Int(try $0.integer(0)), try $0.text(1)) }
         }
     }

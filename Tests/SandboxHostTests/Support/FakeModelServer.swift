@@ -16,6 +16,8 @@ final class FakeModelServer: Sendable {
     enum Reply: Sendable {
         /// A final answer, streamed a few characters at a time.
         case text(String)
+        /// A final answer streamed in exactly these pieces (one content event each).
+        case pieces([String])
         /// Tool calls (name, arguments as JSON text), optionally after some text.
         case tools([(name: String, arguments: String)], text: String = "")
         /// An HTTP error with a provider-shaped body.
@@ -112,6 +114,8 @@ final class FakeModelServer: Sendable {
             })
         case .text(let text):
             return stream(events(text: text, calls: []))
+        case .pieces(let pieces):
+            return stream(events(text: pieces.joined(), calls: [], pieces: pieces))
         case .tools(let calls, let text):
             return stream(events(text: text, calls: calls))
         }
@@ -135,12 +139,12 @@ final class FakeModelServer: Sendable {
         return result
     }
 
-    private func events(text: String, calls: [(name: String, arguments: String)]) -> [String] {
+    private func events(text: String, calls: [(name: String, arguments: String)], pieces given: [String]? = nil) -> [String] {
         func data(_ value: JSONValue) -> String { "data: \(value.jsonText)\n\n" }
         switch wire {
         case .openai:
             var out: [String] = [data(["id": "c1", "choices": [["index": 0, "delta": ["role": "assistant", "content": ""]]]])]
-            for piece in Self.pieces(text, 7) {
+            for piece in given ?? Self.pieces(text, 7) {
                 out.append(data(["id": "c1", "choices": [["index": 0, "delta": ["content": .string(piece)], "finish_reason": .null]]]))
             }
             for (index, call) in calls.enumerated() {
@@ -165,7 +169,7 @@ final class FakeModelServer: Sendable {
             var index = 0
             if !text.isEmpty {
                 out.append(event("content_block_start", ["type": "content_block_start", "index": 0, "content_block": ["type": "text", "text": ""]]))
-                for piece in Self.pieces(text, 7) {
+                for piece in given ?? Self.pieces(text, 7) {
                     out.append(event("content_block_delta", ["type": "content_block_delta", "index": 0, "delta": ["type": "text_delta", "text": .string(piece)]]))
                 }
                 out.append(event("content_block_stop", ["type": "content_block_stop", "index": 0]))

@@ -2,7 +2,7 @@
 protocol AgentRunLookup: Sendable {
     func get(id: String, userID: String) async throws -> AgentRun?
     func list(threadID: String) async throws -> [AgentRun]
-    func events(runID: String, after sequence: Int) async throws -> [(sequence: Int, payload: String)]
+    func events(runID: String, after sequence: Int, limit: Int, budget: Int) async throws -> [(sequence: Int, payload: String)]
 }
 
 extension AgentRunStore: AgentRunLookup {}

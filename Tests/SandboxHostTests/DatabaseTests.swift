@@ -10,11 +10,11 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let database = try Database(path: directory + "/db.sqlite3")
         try database.runBlocking { connection in
-            #expect(try connection.query("PRAGMA journal_mode").first?.text(0) == "wal")
-            #expect(try connection.query("PRAGMA foreign_keys").first?.integer(0) == 1)
-            #expect(try connection.query("PRAGMA synchronous").first?.integer(0) == 2)
-            #expect(try connection.query("PRAGMA user_version").first?.integer(0) == Int64(Migrations.all.count))
-            let tables = try connection.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").map { try $0.text(0) }
+            #expect(try connection.query("PRAGMA journal_mode").first?.text("journal_mode") == "wal")
+            #expect(try connection.query("PRAGMA foreign_keys").first?.integer("foreign_keys") == 1)
+            #expect(try connection.query("PRAGMA synchronous").first?.integer("synchronous") == 2)
+            #expect(try connection.query("PRAGMA user_version").first?.integer("user_version") == Int64(Migrations.all.count))
+            let tables = try connection.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").map { try $0.text("name") }
             for table in ["api_keys", "messages", "projects", "threads", "users"] {
                 #expect(tables.contains(table))
             }
@@ -105,7 +105,7 @@ import Testing
         defer { busy.forEach { $0.cancel() } }
         try await Task.sleep(for: .milliseconds(100))
         let start = ContinuousClock.now
-        let one = try await database.run { try $0.query("SELECT 1").first?.integer(0) }
+        let one = try await database.run { try $0.query("SELECT 1 AS one").first?.integer("one") }
         #expect(one == 1)
         #expect(ContinuousClock.now - start < .milliseconds(600), "the query waited for the shared pool")
         for task in busy { _ = try? await task.value }

@@ -77,7 +77,7 @@ public struct HostServices: Sendable {
             imagesDirectory: configuration.disksPath, mountRoot: configuration.workspacesPath, image: image,
             poolSize: configuration.diskPoolSize)
         let projectIDs = try database.runBlocking { connection in
-            Set(try connection.query("SELECT id FROM projects").map { try $0.text(0) })
+            Set(try connection.query("SELECT id FROM projects").map { try $0.text("id") })
         }
         volumes.recover(keeping: projectIDs, logger: logger)
         volumes.pool?.start()

@@ -86,7 +86,7 @@ struct HealthController {
     private func databaseComponent() async -> Component {
         let start = RateLimiter.monotonicSeconds()
         do {
-            let one = try await services.database.run { try $0.query("SELECT 1").first?.integer(0) }
+            let one = try await services.database.run { try $0.query("SELECT 1 AS one").first?.integer("one") }
             let latency = (RateLimiter.monotonicSeconds() - start) * 1000
             guard one == 1 else { return Component(status: .critical, detail: "unexpected answer to SELECT 1") }
             return Component(status: .ok, detail: "SQLite round trip", latency_ms: (latency * 100).rounded() / 100, genericDetail: "SQLite round trip")

@@ -65,6 +65,21 @@ import Testing
         #expect(try database.runBlocking { try UserStore.user(named: hostile, in: $0) } == user)
     }
 
+    /// Columns are found by name: the same row read through two column orders gives the same
+    /// fields, and a name the statement lacks is an error, never another column's value.
+    @Test func rowsAreReadByColumnNameWhateverTheOrder() throws {
+        let directory = try TemporaryDirectory.make()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let database = try Database(path: directory + "/db.sqlite3")
+        defer { database.close() }
+        let user = try database.runBlocking { try UserStore.createUser(named: "dora", in: $0) }
+        for columns in ["id, name, created_at", "created_at, name, id", "u.created_at, u.id, u.name"] {
+            let row = try #require(try database.runBlocking { try $0.query("SELECT \(columns) FROM users u") }.first)
+            #expect(User(id: try row.text("id"), name: try row.text("name"), createdAt: try row.text("created_at")) == user)
+            #expect(throws: HostError.self) { try row.text("user_id") }
+        }
+    }
+
     @Test func concurrentCallsFromManyTasksAllLand() async throws {
         let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: directory) }

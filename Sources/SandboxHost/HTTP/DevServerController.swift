@@ -68,7 +68,9 @@ struct DevServerController {
         return Response(status: .ok, headers: ServerSentEvents.headers, body: ResponseBody { writer in
             var feed = DevServerFeed(writer: writer, after: after)
             try await feed.status("checking")
-            guard let session = try services.runtime.session(record.id, named: name, create: false) else {
+            // Opening a session reads its files: on the readers' pool, never the cooperative one.
+            let runtime = services.runtime
+            guard let session = try await SessionReaders.pool.runIfActive({ try runtime.session(record.id, named: name, create: false) }) else {
                 try await feed.status("stopped")
                 try await feed.done()
                 return try await writer.finish(nil)

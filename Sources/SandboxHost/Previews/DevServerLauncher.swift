@@ -27,7 +27,10 @@ struct DevServerLauncher: Sendable {
             command = found
         }
         guard !command.utf8.contains(0) else { throw HostError(.unprocessable, "field 'command' contains a NUL byte") }
-        if try runtime.session(record.id, named: session, create: false)?.isRunning == true {
+        // Opening a session reads its files: on the readers' pool, never the cooperative one.
+        let runtime = self.runtime
+        let existing = try await SessionReaders.pool.runIfActive { try runtime.session(record.id, named: session, create: false) }
+        if existing?.isRunning == true {
             _ = try await runtime.killSession(record, named: session)
         }
         _ = try await runtime.ensureActive(projectID: record.projectID, image: record.image)

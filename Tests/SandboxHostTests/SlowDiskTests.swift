@@ -88,7 +88,7 @@ extension HeavySuites {
                     #expect(written?.count == 1 << 20)
                 }
             } catch {
-                try? await host.stop()
+                _ = try? await host.stop()
                 throw error
             }
             try await host.stop()

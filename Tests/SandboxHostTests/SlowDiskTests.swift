@@ -76,6 +76,12 @@ extension HeavySuites {
                 print("SlowDiskTests: slowest of 50 each while held: health \(slowest.health) ms, execute \(slowest.execute) ms")
                 #expect(slowest.health < 100, "the slowest health check took \(slowest.health) ms")
                 #expect(slowest.execute < 100, "the slowest execute took \(slowest.execute) ms")
+                // The deep check too (a fresh runtime probe and the data disk's free space, for the
+                // admin): neither waits behind the shared thread pool the held uploads fill.
+                var deep = HTTPClientRequest(url: host.baseURL + "/api/health/deep")
+                deep.headers.add(name: "Authorization", value: "Bearer \(key)")
+                let deepAnswer = try await Self.timed(deep)
+                #expect([200, 503].contains(deepAnswer.status), "deep health: \(deepAnswer.status)")
                 #expect(Self.threadsInDiskSleep(pid) >= 2, "the uploads were still held while the others answered")
 
                 // Thawed, the held uploads finish, whole.

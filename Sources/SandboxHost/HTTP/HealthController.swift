@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import NIOPosix
 
 /// `/api/health` (liveness) and `/api/health/deep` (database, runtime, disk, LLM).
 ///
@@ -108,11 +107,11 @@ struct HealthController {
 
     private func diskComponent() async -> Component {
         let path = services.configuration.dataDir
-        let free: Int64? = try? await NIOThreadPool.singleton.runIfActive {
-            var stats = statvfs()
-            guard statvfs(path, &stats) == 0 else { return nil }
-            return Int64(stats.f_bavail) * Int64(stats.f_frsize)
-        }
+        // statvfs reads the file system's counters, kept in memory (it does not wait for the
+        // disk, nor for a frozen file system): asked here, not behind the shared thread pool,
+        // which file routes held by a slow disk may fill.
+        var stats = statvfs()
+        let free: Int64? = statvfs(path, &stats) == 0 ? Int64(stats.f_bavail) * Int64(stats.f_frsize) : nil
         guard let free else { return Component(status: .critical, detail: "cannot read free space of the data directory") }
         let gib = Double(free) / Double(1 << 30)
         let detail = String(format: "%.1f GiB free in the data directory", gib)

@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -55,10 +56,8 @@ extension WorkspaceRoot {
             let truncated = budget.exhausted || walk.truncated || descended.contains { DirectoryWalk.hasEntries(directory.raw, top.nodes[$0].name) }
             return Tree(nodes: top.nodes, totalFiles: top.files, basePath: base, truncated: truncated)
         }
-        // Each iteration writes only its own slot.
-        nonisolated(unsafe) let results = UnsafeMutableBufferPointer<(nodes: [TreeNode], files: Int, truncated: Bool)?>.allocate(capacity: descended.count)
-        results.initialize(repeating: nil)
-        defer { results.deinitialize(); results.deallocate() }
+        // Each iteration fills its own slot; the lock is taken once per subdirectory walked.
+        let results = Mutex<[(nodes: [TreeNode], files: Int, truncated: Bool)?]>(Array(repeating: nil, count: descended.count))
         let nodes = top.nodes
         DispatchQueue.concurrentPerform(iterations: descended.count) { slot in
             let node = nodes[descended[slot]]
@@ -68,13 +67,15 @@ extension WorkspaceRoot {
             walk.maxEntriesRead = limits.maxEntries
             guard (try? walk.run(child.raw, prefix: node.path, visitor: &builder)) != nil else { return }
             builder.finish()
-            results[slot] = (builder.nodes, builder.files, walk.truncated)
+            let result = (nodes: builder.nodes, files: builder.files, truncated: walk.truncated)
+            results.withLock { $0[slot] = result }
         }
+        let walked = results.withLock { $0 }
         var merged = top.nodes
         var files = top.files
         var truncated = walk.truncated || budget.exhausted
         for (slot, index) in descended.enumerated() {
-            guard let result = results[slot] else { continue }
+            guard let result = walked[slot] else { continue }
             let node = merged[index]
             merged[index] = TreeNode(
                 name: node.name, path: node.path, isDirectory: true, isSymlink: false, size: nil, children: result.nodes, heavy: false)

@@ -4,8 +4,8 @@ import Foundation
 /// a thread of its own: not on the cooperative pool, and not on the shared 2-thread
 /// `NIOThreadPool` that every SQLite query waits for. One thread per call; callers are bounded
 /// by the requests that cause them (a delete, a sandbox start).
-enum DedicatedThread {
-    static func run<T: Sendable>(_ name: String, _ body: @escaping @Sendable () throws -> T) async throws -> T {
+public enum DedicatedThread {
+    public static func run<T: Sendable>(_ name: String, _ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             let thread = Thread { continuation.resume(with: Result { try body() }) }
             thread.name = name

@@ -18,9 +18,17 @@ public final class EventPoller: Sendable {
 
     private let epollFD: Int32
     private let handlers = Mutex<[Int32: Handler]>([:])
-    /// Descriptors paused by `pause`, with the events to restore; a later `unregister` drops the
-    /// entry, so a timer never revives a closed descriptor whose number was reused.
-    private let paused = Mutex<[Int32: UInt32]>([:])
+    /// Descriptors paused by `pause` or held by `hold`, with the events to restore; a later
+    /// `unregister` drops the entry, so a timer or a late `release` never revives a closed
+    /// descriptor whose number was reused.
+    private let paused = Mutex<[Int32: Pause]>([:])
+
+    private enum Pause {
+        /// Watched for nothing but hang-ups until a timer restores `events`.
+        case timed(events: UInt32)
+        /// Out of the epoll set until `release` puts it back with `events`.
+        case held(events: UInt32)
+    }
 
     init() {
         epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
@@ -58,7 +66,12 @@ public final class EventPoller: Sendable {
     /// blocks on its full pipe instead of keeping this thread busy.
     public func pause(_ fd: Int32, for delay: Duration) {
         let input = EPOLLIN.rawValue | EPOLLRDHUP.rawValue
-        paused.withLock { $0[fd] = input }
+        let held = paused.withLock { paused -> Bool in
+            if case .held? = paused[fd] { return true }
+            paused[fd] = .timed(events: input)
+            return false
+        }
+        guard !held else { return }
         var quiet = epoll_event()
         quiet.data.fd = fd
         _ = epoll_ctl(epollFD, EPOLL_CTL_MOD, fd, &quiet)
@@ -67,12 +80,40 @@ public final class EventPoller: Sendable {
             // Under the lock: `unregister` (and so the close that follows it) cannot run between
             // the check and the restore.
             paused.withLock { paused in
-                guard let events = paused.removeValue(forKey: fd) else { return }
+                guard case .timed(let events)? = paused[fd] else { return }
+                paused[fd] = nil
                 var event = epoll_event()
                 event.events = events
                 event.data.fd = fd
                 _ = epoll_ctl(epollFD, EPOLL_CTL_MOD, fd, &event)
             }
+        }
+    }
+
+    /// Takes `fd` out of the epoll set (hang-ups included: a held pipe whose writer closed must
+    /// not wake this thread again and again) until `release(fd)`: back-pressure from a consumer
+    /// that is behind (a session's log writer). Reports nothing for `fd` meanwhile; the data
+    /// stays in the pipe and its writer blocks when it is full.
+    func hold(_ fd: Int32) {
+        paused.withLock { paused in
+            paused[fd] = .held(events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue)
+            var event = epoll_event()
+            _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, &event)
+        }
+    }
+
+    /// Puts a held `fd` back in the epoll set; nothing when it is not held (released already,
+    /// or unregistered and closed: the number may be another descriptor's now). Any thread.
+    func release(_ fd: Int32) {
+        // Under the lock: `unregister` (and the close after it) cannot run between the check
+        // and the add.
+        paused.withLock { paused in
+            guard case .held(let events)? = paused[fd] else { return }
+            paused[fd] = nil
+            var event = epoll_event()
+            event.events = events
+            event.data.fd = fd
+            _ = epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event)
         }
     }
 

@@ -15,9 +15,18 @@ final class OutputCollector: Sendable {
     /// A chunk as it arrived, for sessions that log and stream it.
     typealias Sink = @Sendable (Stream, [UInt8]) -> Void
 
+    /// Back-pressure from where a sink's chunks go (a session's log writer): while `isFull`,
+    /// the pipes are not read (their writers block on them, no host thread does) until `wait`'s
+    /// `resume` is called; `wait` answers false, dropping `resume`, when there is room already.
+    struct Gate: Sendable {
+        let isFull: @Sendable () -> Bool
+        let wait: @Sendable (_ resume: @escaping @Sendable () -> Void) -> Bool
+    }
+
     private let cap: Int
     private let poller: EventPoller
     private let sink: Sink?
+    private let gate: Gate?
     private let state = Mutex(State())
 
     private struct State {
@@ -30,10 +39,11 @@ final class OutputCollector: Sendable {
         var closedWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
-    init(cap: Int, poller: EventPoller, sink: Sink? = nil) {
+    init(cap: Int, poller: EventPoller, sink: Sink? = nil, gate: Gate? = nil) {
         self.cap = cap
         self.poller = poller
         self.sink = sink
+        self.gate = gate
     }
 
     /// Starts reading `fd` (made non-blocking); the collector closes it at end of stream.
@@ -101,6 +111,13 @@ final class OutputCollector: Sendable {
             if reads == Self.readsPerWakeup {
                 if state.withLock({ $0.detached }) { poller.pause(fd, for: Self.detachedPause) }
                 return
+            }
+            if let gate, gate.isFull() {
+                // Held off the poller until the sink has room: the hold comes first, so a
+                // `resume` racing this check always finds it to release.
+                poller.hold(fd)
+                if gate.wait({ [poller] in poller.release(fd) }) { return }
+                poller.release(fd)
             }
             reads += 1
             let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }

@@ -16,15 +16,18 @@ import Glibc
 /// of bytes and inodes: past it, writes fail with ENOSPC.
 ///
 /// The kernel holds the state (which image is mounted where). Changes (create, mount, destroy)
-/// are serialised by one lock: two requests mounting one image at once would put one file
-/// system on two loop devices and corrupt it. Every call blocks (mkfs, mount, sysfs): run it
-/// on a thread pool.
+/// to one project are serialised by that project's lock (`KeyedLocks`): two requests mounting
+/// one image at once would put one file system on two loop devices and corrupt it. Different
+/// projects change at the same time, so one slow mkfs or mount holds up its own project only
+/// (concurrent loop attaches are safe: `csb_loop_attach` retries a device taken under it).
+/// Every call blocks (mkfs, mount, sysfs, the project's lock): run it on a thread of its own
+/// (`DedicatedThread`), not the cooperative pool nor the shared thread pool.
 final class ProjectVolumes: Sendable {
     let imagesDirectory: String
     let mountRoot: String
     let image: DiskImage
     let pool: DiskImagePool?
-    private let changing = Mutex(())
+    private let changing = KeyedLocks()
 
     init(imagesDirectory: String, mountRoot: String, image: DiskImage, poolSize: Int) {
         mkdir(imagesDirectory, 0o700)
@@ -51,7 +54,7 @@ final class ProjectVolumes: Sendable {
     /// it; mounts it only, when it exists. Refuses a project whose files predate disk images
     /// (mounting over them would hide them).
     func create(_ projectID: String) throws {
-        try changing.withLock { _ in try createLocked(projectID) }
+        try changing.withLock(projectID) { try createLocked(projectID) }
     }
 
     /// Mounts the project's volume unless it is mounted (a mount that failed at start is tried
@@ -60,7 +63,7 @@ final class ProjectVolumes: Sendable {
     /// one (or the old one again) for a project that is gone. Only `create` and the start make them.
     func ensureMounted(_ projectID: String) throws {
         guard !isMounted(projectID) else { return }
-        try changing.withLock { _ in
+        try changing.withLock(projectID) {
             guard access(imagePath(projectID), F_OK) == 0 else { throw RuntimeError.notFound("project") }
             try mountLocked(projectID)
         }
@@ -129,7 +132,7 @@ final class ProjectVolumes: Sendable {
     /// device detaches when the last one closes) and removes its image.
     func destroy(_ projectID: String) throws {
         // Both under the lock: a mount between the unmount and the unlink would bring it back.
-        try changing.withLock { _ in
+        try changing.withLock(projectID) {
             try unmountLocked(projectID)
             if unlink(imagePath(projectID)) != 0 && errno != ENOENT { throw RuntimeFailure.system("unlink disk image", errno) }
         }

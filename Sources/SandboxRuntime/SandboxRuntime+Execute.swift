@@ -60,7 +60,7 @@ extension SandboxRuntime {
             stderrPipe[0] = -1
         } catch {
             for fd in stdoutPipe + stderrPipe + [cgroupFD ?? -1] where fd >= 0 { close(fd) }
-            cgroups.killCommandGroup(record.id, command: id)
+            await killCommandGroup(record.id, command: id)
             throw RuntimeError.internalError("cannot create pipes", cause: error)
         }
         let environment = Self.baseEnvironment(uid: request.uid).merging(request.environment) { $1 }
@@ -80,7 +80,7 @@ extension SandboxRuntime {
         if let cgroupFD { close(cgroupFD) }
         if let spawnError {
             collector.detach()
-            cgroups.killCommandGroup(record.id, command: id)
+            await killCommandGroup(record.id, command: id)
             throw spawnError
         }
         return id
@@ -106,9 +106,9 @@ extension SandboxRuntime {
                 group.cancelAll()
                 return (status, false)
             }
-            // In a task of its own: when the caller was cancelled (an agent run stopped), a
-            // cancelled thread-pool call would never run, and the command would live on.
-            await Task { try? await NIOThreadPool.singleton.runIfActive { cgroups.killCommandGroup(sandboxID, command: id) } }.value
+            // Runs even when the caller was cancelled (an agent run stopped): a dedicated
+            // thread's work is not skipped for a cancelled task, so the command cannot live on.
+            await self.killCommandGroup(sandboxID, command: id)
             var status: Int32 = SandboxProcess.killedStatus
             while let next = await group.next() {
                 if let value = next { status = value }
@@ -130,6 +130,14 @@ extension SandboxRuntime {
             exit_code: exitCode, success: exitCode == 0, timed_out: timedOut,
             duration_ms: Int((MonotonicClock.seconds() - started) * 1000), blocking: true,
             truncated: snapshot.truncated)
+    }
+
+    /// Kills everything in a command's cgroup and removes it, on a thread of its own: the kill
+    /// waits for the kernel (freeze, SIGKILL, until empty; up to seconds for a fork bomb), which
+    /// must not hold a thread of the cooperative pool or the shared thread pool.
+    nonisolated func killCommandGroup(_ sandboxID: String, command: UInt32) async {
+        let cgroups = self.cgroups
+        _ = try? await DedicatedThread.run("cgroup kill") { cgroups.killCommandGroup(sandboxID, command: command) }
     }
 
     /// A wait status as a shell reports it: the exit code, or 128 + the signal.

@@ -15,9 +15,13 @@ extension SandboxRuntime {
     /// The named session of a sandbox: in memory, or reopened from its directory after a host
     /// restart (`sessions/<name>/`: see `Session`).
     /// With `create`, a missing session is made; otherwise nil.
+    /// Blocking (it may read the session's files): call it on `SessionReaders.pool`. Opening one
+    /// session holds that session's lock only; the table's lock is never held across the disk,
+    /// so a slow disk never holds up a lookup of another session (nor a delete on the actor).
     public nonisolated func session(_ sandboxID: String, named name: String, create: Bool) throws -> Session? {
-        try sessions.withLock { table -> Session? in
-            if let session = table[sandboxID]?[name] { return session }
+        if let session = sessions.withLock({ $0[sandboxID]?[name] }) { return session }
+        return try sessionOpening.withLock(sandboxID + "/" + name) { () -> Session? in
+            if let session = sessions.withLock({ $0[sandboxID]?[name] }) { return session }
             let directory = sessionDirectory(sandboxID) + "/" + name
             let legacy = sessionDirectory(sandboxID) + "/" + name + ".jsonl"
             if !FileManager.default.fileExists(atPath: directory + "/commands"), SessionLegacyLog.exists(legacy) {
@@ -25,7 +29,7 @@ extension SandboxRuntime {
             }
             guard create || FileManager.default.fileExists(atPath: directory + "/commands") else { return nil }
             let session = try Session(name: name, directory: directory, capacity: configuration.sessionLogBytes)
-            table[sandboxID, default: [:]][name] = session
+            sessions.withLock { $0[sandboxID, default: [:]][name] = session }
             return session
         }
     }
@@ -52,9 +56,9 @@ extension SandboxRuntime {
         defer { if !launched { touch(record.id, busy: -1) } }
         let process = try await process(for: record)
         let commandID = UUID().uuidString.lowercased()
-        let collector = OutputCollector(cap: 0, poller: poller) { stream, bytes in
-            session.output(id: commandID, stream: stream, bytes: bytes)
-        }
+        let collector = OutputCollector(
+            cap: 0, poller: poller, sink: { stream, bytes in session.output(id: commandID, stream: stream, bytes: bytes) },
+            gate: OutputCollector.Gate(isFull: { session.isFull }, wait: { session.waitForRoom(resume: $0) }))
         let number = try await launch(record, request, process: process, collector: collector)
         launched = true
         session.started(id: commandID, command: request.command, number: number)
@@ -74,10 +78,8 @@ extension SandboxRuntime {
         // Opening reads the session's files: on the readers' pool, as list, status and stream do.
         guard let session = try await SessionReaders.pool.runIfActive({ try self.session(record.id, named: name, create: false) })
         else { return false }
-        let running = session.commands.filter(\.running)
-        let cgroups = self.cgroups
-        try await NIOThreadPool.singleton.runIfActive {
-            for command in running { cgroups.killCommandGroup(record.id, command: command.number) }
+        for command in session.commands where command.running {
+            await killCommandGroup(record.id, command: command.number)
         }
         // Wait (briefly) for the exits to be logged, so status reads `exited` right after.
         for _ in 0..<100 where session.isRunning { try await Task.sleep(for: .milliseconds(20)) }

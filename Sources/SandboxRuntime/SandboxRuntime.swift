@@ -32,8 +32,11 @@ public actor SandboxRuntime {
     /// idle sweep, written on every command without a hop through the actor.
     private let activity = Mutex<[String: (last: Double, busy: Int, wall: Int64)]>([:])
     private var sweeper: Task<Void, Never>?
-    /// Open sessions per sandbox; read and written without a hop through the actor.
+    /// Open sessions per sandbox; read and written without a hop through the actor, and never
+    /// held across a disk operation.
     let sessions = Mutex<[String: [String: Session]]>([:])
+    /// Serialises opening one session (reading, converting its files), per sandbox and name.
+    let sessionOpening = KeyedLocks()
 
     public init(configuration: RuntimeConfiguration, store: any SandboxRecordStore, workspaces: WorkspaceStore, logger: Logger) throws {
         self.configuration = configuration
@@ -126,7 +129,9 @@ public actor SandboxRuntime {
             logger.error("sandbox helper missing", metadata: ["path": "\(helper)"])
             throw RuntimeError(.sandboxUnavailable, "the sandbox helper (sandbox-init) is missing beside sandbox-host; build it (make build)")
         }
-        let process: SandboxProcess = try await NIOThreadPool.singleton.runIfActive {
+        // On a thread of its own: mounting the volume waits for its project's lock, and
+        // re-owning a workspace walks the tenant's tree; neither may hold the shared pool.
+        let process: SandboxProcess = try await DedicatedThread.run("start sandbox") {
             try workspaces.ensureVolume(projectID: record.projectID)
             try paths.prepare(uidBase: record.uidBase, workspace: workspace)
             let joined = try cgroups.create(record.id, limits: limits)
@@ -144,7 +149,7 @@ public actor SandboxRuntime {
             process.kill()
             await process.waitDead()
             await process.waitReaped()
-            try? await NIOThreadPool.singleton.runIfActive { cgroups.remove(record.id) }
+            try? await DedicatedThread.run("cgroup remove") { cgroups.remove(record.id) }
             logger.error("sandbox failed to start", metadata: ["sandbox": "\(record.id)", "error": "\(error)"])
             throw RuntimeError(.sandboxUnavailable, "the sandbox could not start: \(Self.stage(of: error))", cause: error)
         }
@@ -196,7 +201,9 @@ public actor SandboxRuntime {
         await process.waitDead()
         await process.waitReaped()
         let cgroups = self.cgroups
-        try await NIOThreadPool.singleton.runIfActive { cgroups.remove(sandboxID) }
+        // Emptying and removing the groups waits for the kernel (freeze, kill, EBUSY retries):
+        // on a thread of its own, not the shared pool the file routes use.
+        try await DedicatedThread.run("cgroup remove") { cgroups.remove(sandboxID) }
         let lastActive = activity.withLock { $0.removeValue(forKey: sandboxID) }?.wall ?? Timestamp.milliseconds()
         try await store.setSandboxLastActive(id: sandboxID, Timestamp.iso8601(milliseconds: lastActive))
     }
@@ -204,10 +211,11 @@ public actor SandboxRuntime {
     /// Stops every sandbox (at host shutdown).
     public func stopAll() async {
         for id in Array(running.keys) { try? await stop(id) }
-        try? await NIOThreadPool.singleton.runIfActive { SessionLogWriter.shared.drain() }
+        // Bounded: a disk that stopped answering does not keep the host from stopping.
+        _ = try? await DedicatedThread.run("session log drain") { SessionLogWriter.shared.drain(timeout: .seconds(10)) }
         sweeper?.cancel()
         let cgroups = self.cgroups
-        try? await NIOThreadPool.singleton.runIfActive { cgroups.removeLeftovers() }
+        try? await DedicatedThread.run("cgroup cleanup") { cgroups.removeLeftovers() }
     }
 
     private var imageBuild: Task<Void, any Error>?

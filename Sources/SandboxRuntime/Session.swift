@@ -96,17 +96,27 @@ public final class Session: Sendable {
     var lastSequence: Int { state.withLock { $0.sequence } }
 
     func started(id: String, command: String, number: UInt32) {
-        writer.reserve()
         state.withLock { state in
             state.commands.append(CommandState(id: id, command: command, exitCode: nil, running: true, number: number))
             append(&state, .command, id: id, body: Array(command.utf8))
         }
     }
 
+    /// Back-pressure for the pipes feeding this session (see `SessionLogWriter`): whether its
+    /// queue to the writer is full now.
+    var isFull: Bool { writer.isFull(self) }
+
+    /// When the session's queue is full, keeps `resume` (called once on the writer's thread when
+    /// there is room) and answers true; false when there is room now.
+    func waitForRoom(resume: @escaping @Sendable () -> Void) -> Bool {
+        writer.waitForRoom(self, resume: resume)
+    }
+
+    /// Logs a chunk of a command's output. Never waits for the disk: the caller (the poller)
+    /// checks `isFull` first and stops reading the pipe while it is.
     func output(id: String, stream: OutputCollector.Stream, bytes: [UInt8]) {
         let kind: SessionRecord.Kind = stream == .stdout ? .stdout : .stderr
         let key = id + (kind == .stdout ? "/stdout" : "/stderr")
-        writer.reserve()
         state.withLock { state in
             var data = bytes
             if let held = state.pending.removeValue(forKey: key) { data = held + bytes }
@@ -122,7 +132,6 @@ public final class Session: Sendable {
     /// Logs what is left of the command's output, then its exit. The command shows as stopped
     /// once the exit is written: a reader that sees it stopped finds the exit in the log.
     func exited(id: String, code: Int) {
-        writer.reserve()
         state.withLock { state in
             for kind in [SessionRecord.Kind.stdout, .stderr] {
                 if let held = state.pending.removeValue(forKey: id + (kind == .stdout ? "/stdout" : "/stderr")) {
@@ -134,7 +143,7 @@ public final class Session: Sendable {
     }
 
     /// Numbers the record and queues it, under the lock: records reach the writer in sequence
-    /// order. The queue never waits here (`reserve` did, before the lock).
+    /// order. Never waits: producers of output hold back on their own (`waitForRoom`).
     private func append(_ state: inout State, _ kind: SessionRecord.Kind, id: String, body: [UInt8]) {
         state.sequence += 1
         let record = SessionRecord(kind: kind, sequence: state.sequence, timestamp: Timestamp.milliseconds(), commandID: id, body: body)

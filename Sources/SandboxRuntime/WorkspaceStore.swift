@@ -60,9 +60,12 @@ public struct WorkspaceStore: Sendable {
         try volumes?.ensureMounted(projectID)
     }
 
+    /// Makes the project's volume (mkfs and mount, or a ready one from the pool) on a thread of
+    /// its own: a slow disk holds this project's creation, not the shared thread pool's two
+    /// threads that every file route uses.
     public func create(projectID: String) async throws {
         let (volume, volumes) = (volumePath(projectID: projectID), volumes)
-        try await threadPool.runIfActive {
+        try await DedicatedThread.run("create volume") {
             if let volumes { return try volumes.create(projectID) }
             for path in [volume + "/workspace", volume + "/sandbox", volume + "/" + ProjectVolumes.staging] {
                 try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)

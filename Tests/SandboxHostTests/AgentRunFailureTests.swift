@@ -282,7 +282,7 @@ struct AgentRunFailureTests {
         try await host.services.agentRuns.appendEvent(runID: run.id, sequence: 1, payload: #"{"sequence":1,"status":"running","type":"status"}"#)
         // A new process on the same data directory.
         let restarted = try HostServices(configuration: host.configuration, database: host.services.database)
-        let record = try #require(try await restarted.agentRuns.get(id: run.id, userID: try host.services.database.runBlocking { try $0.query("SELECT id FROM users").first!.text(0) }))
+        let record = try #require(try await restarted.agentRuns.get(id: run.id, userID: try host.services.database.runBlocking { try $0.query("SELECT id FROM users").first!.text("id") }))
         #expect(record.status == .failed)
         #expect(record.error == "host restarted")
         let events = try await restarted.agentRuns.events(runID: run.id, after: 0)

@@ -11,11 +11,11 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let database = try Database(path: directory + "/db.sqlite3")
         try database.runBlocking { connection in
-            #expect(try connection.query("PRAGMA journal_mode").first?.text(0) == "wal")
-            #expect(try connection.query("PRAGMA foreign_keys").first?.integer(0) == 1)
-            #expect(try connection.query("PRAGMA synchronous").first?.integer(0) == 2)
-            #expect(try connection.query("PRAGMA user_version").first?.integer(0) == Int64(Migrations.all.count))
-            let tables = try connection.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").map { try $0.text(0) }
+            #expect(try connection.query("PRAGMA journal_mode").first?.text("journal_mode") == "wal")
+            #expect(try connection.query("PRAGMA foreign_keys").first?.integer("foreign_keys") == 1)
+            #expect(try connection.query("PRAGMA synchronous").first?.integer("synchronous") == 2)
+            #expect(try connection.query("PRAGMA user_version").first?.integer("user_version") == Int64(Migrations.all.count))
+            let tables = try connection.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").map { try $0.text("name") }
             for table in ["api_keys", "messages", "projects", "threads", "users"] {
                 #expect(tables.contains(table))
             }
@@ -66,6 +66,21 @@ import Testing
         #expect(try database.runBlocking { try UserStore.user(named: hostile, in: $0) } == user)
     }
 
+    /// Columns are found by name: the same row read through two column orders gives the same
+    /// fields, and a name the statement lacks is an error, never another column's value.
+    @Test func rowsAreReadByColumnNameWhateverTheOrder() throws {
+        let directory = try TemporaryDirectory.make()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let database = try Database(path: directory + "/db.sqlite3")
+        defer { database.close() }
+        let user = try database.runBlocking { try UserStore.createUser(named: "dora", in: $0) }
+        for columns in ["id, name, created_at", "created_at, name, id", "u.created_at, u.id, u.name"] {
+            let row = try #require(try database.runBlocking { try $0.query("SELECT \(columns) FROM users u") }.first)
+            #expect(User(id: try row.text("id"), name: try row.text("name"), createdAt: try row.text("created_at")) == user)
+            #expect(throws: HostError.self) { try row.text("user_id") }
+        }
+    }
+
     @Test func concurrentCallsFromManyTasksAllLand() async throws {
         let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -109,7 +124,7 @@ import Testing
         let threads = min(NIOSingletons.blockingPoolThreadCountSuggestion, busy.count)
         try await waitUntil("the shared pool's threads to be busy", timeout: .seconds(10), every: .milliseconds(5)) { started.value >= threads }
         let start = ContinuousClock.now
-        let one = try await database.run { try $0.query("SELECT 1").first?.integer(0) }
+        let one = try await database.run { try $0.query("SELECT 1 AS one").first?.integer("one") }
         #expect(one == 1)
         #expect(ContinuousClock.now - start < .milliseconds(600), "the query waited for the shared pool")
         for task in busy { _ = try? await task.value }

@@ -66,7 +66,7 @@ import Testing
             #expect(response.status == .notFound)
         }
         let leftover = try host.services.database.runBlocking { connection in
-            try connection.query("SELECT (SELECT count(*) FROM threads) + (SELECT count(*) FROM messages)").first?.integer(0)
+            try connection.query("SELECT (SELECT count(*) FROM threads) + (SELECT count(*) FROM messages) AS leftover").first?.integer("leftover")
         }
         #expect(leftover == 0)
     }

@@ -67,7 +67,7 @@ struct SandboxToolbox: SandboxTools {
         let (staging, maxBytes, quota) = (
             workspaces.stagingPath(projectID: record.projectID), configuration.maxUploadBytes, configuration.workspaceQuotaBytes)
         let (configuration, budgeted) = (configuration, workspaces.usesDiskImages)
-        try await files { root in
+        try await files(writing: true) { root in
             try DataDisk.checkReserve(configuration)
             let target = try WorkspacePath(path)
             // On a volume its free space bounds the write (ENOSPC); without one, the quota walk.
@@ -108,7 +108,7 @@ struct SandboxToolbox: SandboxTools {
     }
 
     func deleteFile(path: String) async throws {
-        try await files { root in
+        try await files(writing: true) { root in
             let target = try WorkspacePath(path)
             guard !target.isRoot else { throw AgentLoopError(.invalidArguments, "delete_file: the workspace itself cannot be deleted") }
             try root.delete(target)
@@ -136,10 +136,16 @@ struct SandboxToolbox: SandboxTools {
         return "http://\(port)-\(record.id).\(configuration.previewDomain):\(configuration.port)/?\(PreviewCookie.queryName)=\(token)"
     }
 
-    /// Opens the workspace and runs `body` on the thread pool; FileAPI errors become tool errors.
-    private func files<T: Sendable>(_ body: @Sendable @escaping (WorkspaceRoot) throws -> T) async throws -> T {
+    /// Opens the workspace and runs `body` on the thread pool, or when `writing`, on a thread of
+    /// its own (a write waits for its file system as long as that takes, and must not hold the
+    /// shared pool every file route uses; see `FilesController.write`). FileAPI errors become
+    /// tool errors.
+    private func files<T: Sendable>(
+        writing: Bool = false, _ body: @Sendable @escaping (WorkspaceRoot) throws -> T
+    ) async throws -> T {
         let path = workspacePath
         do {
+            if writing { return try await DedicatedThread.run("agent file write") { try body(try WorkspaceRoot(path: path)) } }
             return try await threadPool.runIfActive { try body(try WorkspaceRoot(path: path)) }
         } catch let error as FileAPIError {
             throw AgentLoopError(.toolFailed, error.message)

@@ -37,7 +37,7 @@ public enum DataDirectory {
             }
         }
         let projectIDs = try database.runBlocking { connection in
-            Set(try connection.query("SELECT id FROM projects").map { try $0.text(0) })
+            Set(try connection.query("SELECT id FROM projects").map { try $0.text("id") })
         }
         _ = try WorkspaceStore(root: configuration.workspacesPath).removeOrphans(keeping: projectIDs)
         return Opened(database: database, newAdminKey: newAdminKey)

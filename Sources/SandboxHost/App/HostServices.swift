@@ -74,7 +74,7 @@ public struct HostServices: Sendable {
     static func workspaceStore(_ configuration: HostConfiguration, database: Database, logger: Logger) throws -> WorkspaceStore {
         guard configuration.diskImages else { return WorkspaceStore(root: configuration.workspacesPath) }
         let projectIDs = try database.runBlocking { connection in
-            Set(try connection.query("SELECT id FROM projects").map { try $0.text(0) })
+            Set(try connection.query("SELECT id FROM projects").map { try $0.text("id") })
         }
         return WorkspaceStore(
             root: configuration.workspacesPath, imagesDirectory: configuration.disksPath, diskMB: configuration.sandboxLimits.diskMB,

@@ -7,7 +7,8 @@ import SandboxRuntime
 
 /// The Files section of the contract: uploads (multipart, raw, archive), list, tree, content
 /// with ranges, delete, move, search and the streamed archive download. Every path goes through
-/// `WorkspacePath` and `WorkspaceRoot`; every blocking call runs on the thread pool. The routes
+/// `WorkspacePath` and `WorkspaceRoot`; every blocking call runs off the cooperative pool: reads
+/// on the shared thread pool, writes on threads of their own (`write`). The routes
 /// work on the workspace directory whether or not the sandbox runs.
 struct FilesController {
     /// What the routes use.
@@ -74,6 +75,15 @@ struct FilesController {
         try await threadPool.runIfActive(body)
     }
 
+    /// Work that writes into a project's volume (an upload's staging, batches and commit, an
+    /// extraction, a delete, a move): on a thread of its own per call, not the shared pool. A
+    /// write waits for its file system (an fsync, a journal, a frozen or failing disk) as long
+    /// as that takes; on the pool, two such waits would hold every file route of every project.
+    /// Threads are bounded by the requests in flight (the connection limits).
+    private func write<T: Sendable>(_ body: @Sendable @escaping () throws -> T) async throws -> T {
+        try await DedicatedThread.run("file write", body)
+    }
+
     /// What the project's disk budget still allows: the free space of its volume (a statvfs,
     /// no walk), or without disk images, the workspace quota less a walk's usage. A cheap early
     /// refusal; past it the volume's ENOSPC refuses the write just the same (413).
@@ -118,13 +128,13 @@ struct FilesController {
             pending.writeImmutableBuffer(chunk)
             if pending.readableBytes >= 1 << 20 {
                 let batch = pending
-                try await run { try consume(batch) }
+                try await write { try consume(batch) }
                 pending.clear()
             }
         }
         if pending.readableBytes > 0 {
             let batch = pending
-            try await run { try consume(batch) }
+            try await write { try consume(batch) }
         }
     }
 
@@ -155,7 +165,7 @@ struct FilesController {
         guard !upload.files.isEmpty else { throw HostError(.unprocessable, "the form has no 'file' part") }
         let base = try WorkspacePath(upload.fields["path"] ?? "")
         let files = upload.files
-        let placed = try await run { () -> [UploadedFile] in
+        let placed = try await write { () -> [UploadedFile] in
             let single = files.count == 1 && !(upload.fields["path"] ?? "").isEmpty && !root.isDirectory(base)
             // Every destination is checked before the first is written: a bad name refuses the whole upload.
             let destinations = try files.map { single ? base : try Self.place($0.filename, under: base) }
@@ -184,9 +194,9 @@ struct FilesController {
         try checkDeclaredLength(request)
         let (staging, maxBytes, left) = (staging(record), services.configuration.maxUploadBytes, try await spaceLeft(record, root))
         // Creating a file waits on the file system's journal: never on the event loop.
-        let writer = try await run { try AtomicFileWriter(stagingDirectory: staging, maxBytes: maxBytes, spaceLeft: left) }
+        let writer = try await write { try AtomicFileWriter(stagingDirectory: staging, maxBytes: maxBytes, spaceLeft: left) }
         try await stream(request) { buffer in try buffer.withUnsafeReadableBytes { try writer.write($0) } }
-        try await run { try writer.commit(to: path, in: root) }
+        try await write { try writer.commit(to: path, in: root) }
         return JSONResponse(UploadedFile(path: path.description, size: writer.size))
     }
 
@@ -209,13 +219,13 @@ struct FilesController {
         let staging = staging(record)
         let maxBytes = services.configuration.maxUploadBytes
         _ = try await spaceLeft(record, root)  // 507 before spooling when the host is low
-        let spool = try await run { try AtomicFileWriter(stagingDirectory: staging, maxBytes: maxBytes, readable: true) }
+        let spool = try await write { try AtomicFileWriter(stagingDirectory: staging, maxBytes: maxBytes, readable: true) }
         try await stream(request) { buffer in try buffer.withUnsafeReadableBytes { try spool.write($0) } }
         guard spool.size > 0 else { throw HostError(.validation, "the body is empty; send a tar, tar.gz or zip archive") }
         let extractor = ArchiveExtractor(
             root: root, stagingDirectory: staging, limits: services.configuration.extractionLimits,
             spaceLeft: try await spaceLeft(record, root))
-        let report = try await run { () -> ExtractionReport in
+        let report = try await write { () -> ExtractionReport in
             lseek(spool.descriptor, 0, SEEK_SET)
             return try extractor.extract(archive: spool.descriptor, into: path)
         }
@@ -378,7 +388,7 @@ struct FilesController {
 
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<Deleted> {
         let (_, root, path) = try await target(request, context, requirePath: true)
-        try await run { try root.delete(path) }
+        try await write { try root.delete(path) }
         return JSONResponse(Deleted(path: path.description))
     }
 
@@ -396,7 +406,7 @@ struct FilesController {
         let (_, root, _) = try await target(request, context)
         let body = try await request.decodeJSON(as: MoveBody.self, context: context)
         let from = try WorkspacePath(body.from), to = try WorkspacePath(body.to)
-        try await run { try root.move(from: from, to: to) }
+        try await write { try root.move(from: from, to: to) }
         return JSONResponse(Moved(path: to.description))
     }
 }

@@ -101,7 +101,7 @@ struct HealthController {
     private func databaseComponent() async -> Component {
         let start = RateLimiter.monotonicSeconds()
         do {
-            let one = try await services.database.run { try $0.query("SELECT 1").first?.integer(0) }
+            let one = try await services.database.run { try $0.query("SELECT 1 AS one").first?.integer("one") }
             let latency = (RateLimiter.monotonicSeconds() - start) * 1000
             guard one == 1 else { return Component(status: .critical, detail: "unexpected answer to SELECT 1") }
             return Component(status: .ok, detail: "SQLite round trip", latency_ms: (latency * 100).rounded() / 100, genericDetail: "SQLite round trip")
@@ -123,11 +123,11 @@ struct HealthController {
 
     private func diskComponent() async -> Component {
         let path = services.dataDir
-        let free: Int64? = try? await NIOThreadPool.singleton.runIfActive {
-            var stats = statvfs()
-            guard statvfs(path, &stats) == 0 else { return nil }
-            return Int64(stats.f_bavail) * Int64(stats.f_frsize)
-        }
+        // statvfs reads the file system's counters, kept in memory (it does not wait for the
+        // disk, nor for a frozen file system): asked here, not behind the shared thread pool,
+        // which file routes held by a slow disk may fill.
+        var stats = statvfs()
+        let free: Int64? = statvfs(path, &stats) == 0 ? Int64(stats.f_bavail) * Int64(stats.f_frsize) : nil
         guard let free else { return Component(status: .critical, detail: "cannot read free space of the data directory") }
         let gib = Double(free) / Double(1 << 30)
         let detail = String(format: "%.1f GiB free in the data directory", gib)

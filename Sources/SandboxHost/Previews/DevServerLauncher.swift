@@ -31,7 +31,8 @@ struct DevServerLauncher: Sendable {
             command = found
         }
         guard !command.utf8.contains(0) else { throw HostError(.unprocessable, "field 'command' contains a NUL byte") }
-        // Opening a session reads its files: on the session readers' pool.
+        // Opening a session reads its files: on the readers' pool, never the cooperative one.
+        let runtime = self.runtime
         let existing = try await SessionReaders.pool.runIfActive { try runtime.session(record.id, named: session, create: false) }
         if existing?.isRunning == true {
             _ = try await runtime.killSession(record, named: session)

@@ -14,10 +14,12 @@ public struct AgentRunStore: Sendable {
 
     static func run(_ row: SQLiteRow) throws -> AgentRun {
         AgentRun(
-            id: try row.text(0), threadID: try row.text(1), status: AgentRun.Status(rawValue: try row.text(2)) ?? .failed,
-            model: try row.text(3), maxSteps: Int(try row.integer(4)), startedAt: try row.text(5),
-            completedAt: row.optionalText(6), error: row.optionalText(7),
-            usage: AgentRun.Usage(prompt_tokens: Int(try row.integer(8)), completion_tokens: Int(try row.integer(9))))
+            id: try row.text("id"), threadID: try row.text("thread_id"),
+            status: AgentRun.Status(rawValue: try row.text("status")) ?? .failed,
+            model: try row.text("model"), maxSteps: Int(try row.integer("max_steps")), startedAt: try row.text("started_at"),
+            completedAt: try row.optionalText("completed_at"), error: try row.optionalText("error"),
+            usage: AgentRun.Usage(
+                prompt_tokens: Int(try row.integer("prompt_tokens")), completion_tokens: Int(try row.integer("completion_tokens"))))
     }
 
     public enum StartResult: Sendable {
@@ -91,7 +93,7 @@ public struct AgentRunStore: Sendable {
                 ) WHERE before < ? ORDER BY seq
                 """,
                 [.text(runID), .integer(Int64(sequence)), .integer(Int64(max(1, limit))), .integer(Int64(max(1, budget)))]
-            ).map { (Int(try $0.integer(0)), try $0.text(1)) }
+            ).map { (Int(try $0.integer("seq")), try $0.text("payload")) }
         }
     }
 
@@ -117,11 +119,11 @@ public struct AgentRunStore: Sendable {
     func failInterrupted() throws -> Int {
         try database.runBlocking { connection in
             try connection.transaction {
-                let running = try connection.query("SELECT id FROM agent_runs WHERE status = 'running'").map { try $0.text(0) }
+                let running = try connection.query("SELECT id FROM agent_runs WHERE status = 'running'").map { try $0.text("id") }
                 for id in running {
                     let last = try connection.query(
-                        "SELECT COALESCE(MAX(seq), 0) FROM agent_run_events WHERE run_id = ?", [.text(id)]
-                    ).first?.integer(0) ?? 0
+                        "SELECT COALESCE(MAX(seq), 0) AS last FROM agent_run_events WHERE run_id = ?", [.text(id)]
+                    ).first?.integer("last") ?? 0
                     let message = "host restarted"
                     for (offset, payload) in [
                         AgentEventPayload.text(.error(message), sequence: Int(last) + 1),

@@ -1,45 +1,39 @@
 import NIOPosix
 import Synchronization
 
-/// The host's SQLite database: one connection, used from a thread of its own, never the event
-/// loop nor the shared thread pool.
+/// The host's SQLite database: one connection, used on a thread of its own (a serial executor:
+/// one call at a time, in order), never on the cooperative pool, an event loop or the shared
+/// thread pool.
 ///
-/// Thread-safe. Each call takes the connection's lock on that thread, so calls are serialised;
-/// SQLite with one writer gains nothing from more connections at this size. The thread is the
-/// database's own because the shared `NIOThreadPool.singleton` (two threads here) also runs file
-/// work whose size tenants choose (extractions, deletes, trees): two of those at once would hold
-/// every key check and query of every tenant behind them.
+/// Thread-safe. The connection lives inside a `Mutex`, so no call reaches it without holding
+/// the lock; `run` holds it on the database's own thread, `runBlocking` (the CLI, the start) on
+/// the caller's. SQLite with one writer gains nothing from more connections at this size. The
+/// thread is the database's own because the shared `NIOThreadPool.singleton` (two threads here)
+/// also runs file work whose size tenants choose (extractions, deletes, trees): two of those at
+/// once would hold every key check and query of every tenant behind them.
 public final class Database: Sendable {
-    /// Guards `connection`: every use of it holds this lock.
-    private let lock = Mutex(())
-    private nonisolated(unsafe) let connection: SQLiteConnection
-    private let threadPool: NIOThreadPool
-    private let ownsThreadPool: Bool
+    private let connection: Mutex<SQLiteConnection>
+    /// One thread: the connection's serial executor.
+    private let thread: NIOThreadPool
 
-    /// Opens the file and applies every pending migration. Without `threadPool`, the database
-    /// runs on one thread of its own, ended by `close()`.
-    public init(path: String, threadPool: NIOThreadPool? = nil) throws {
+    /// Opens the file and applies every pending migration; the database's thread starts here
+    /// and ends with `close()`.
+    public init(path: String) throws {
         let connection = try SQLiteConnection(path: path)
         try Migrations.apply(to: connection)
-        self.connection = connection
-        if let threadPool {
-            self.threadPool = threadPool
-            ownsThreadPool = false
-        } else {
-            self.threadPool = NIOThreadPool(numberOfThreads: 1)
-            self.threadPool.start()
-            ownsThreadPool = true
-        }
+        self.connection = Mutex(connection)
+        thread = NIOThreadPool(numberOfThreads: 1)
+        thread.start()
     }
 
-    /// Runs `body` with the connection on the thread pool.
+    /// Runs `body` with the connection on the database's thread.
     public func run<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
-        try await threadPool.runIfActive {
-            try self.lock.withLock { _ in try body(self.connection) }
+        try await thread.runIfActive {
+            try self.connection.withLock { connection in try body(connection) }
         }
     }
 
-    /// Runs `body` inside one transaction on the thread pool.
+    /// Runs `body` inside one transaction on the database's thread.
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         try await run { connection in try connection.transaction { try body(connection) } }
     }
@@ -55,15 +49,16 @@ public final class Database: Sendable {
         }
     }
 
-    /// Runs `body` synchronously on the calling thread: for the CLI, which has no event loop.
-    public func runBlocking<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
-        try lock.withLock { _ in try body(connection) }
+    /// Runs `body` synchronously on the calling thread: for the CLI, which has no event loop,
+    /// and the host's start, before it serves.
+    public func runBlocking<T: Sendable>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+        try connection.withLock { connection in try body(connection) }
     }
 
     /// Checkpoints the WAL and closes the connection; later calls fail. For shutdown and tests.
     public func close() {
-        lock.withLock { _ in connection.close() }
+        connection.withLock { $0.close() }
         // Not awaited: `close` may itself run on that thread (a store's shutdown path).
-        if ownsThreadPool { threadPool.shutdownGracefully { _ in } }
+        thread.shutdownGracefully { _ in }
     }
 }

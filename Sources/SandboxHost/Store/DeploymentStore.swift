@@ -51,9 +51,11 @@ public struct DeploymentStore: Sendable {
 
     static func deployment(_ row: SQLiteRow) throws -> Deployment {
         Deployment(
-            id: try row.text(0), projectID: try row.text(1), state: Deployment.State(rawValue: try row.text(2)) ?? .failed,
-            branch: try row.text(3), remoteURL: row.optionalText(4), buildCommand: row.optionalText(5),
-            outputDirectory: row.optionalText(6), message: try row.text(7), commit: row.optionalText(8),
-            error: row.optionalText(9), createdAt: try row.text(10), readyAt: row.optionalText(11))
+            id: try row.text("id"), projectID: try row.text("project_id"),
+            state: Deployment.State(rawValue: try row.text("state")) ?? .failed,
+            branch: try row.text("branch"), remoteURL: try row.optionalText("remote_url"),
+            buildCommand: try row.optionalText("build_command"), outputDirectory: try row.optionalText("output_dir"),
+            message: try row.text("message"), commit: try row.optionalText("commit_sha"), error: try row.optionalText("error"),
+            createdAt: try row.text("created_at"), readyAt: try row.optionalText("ready_at"))
     }
 }

@@ -116,12 +116,12 @@ enum Migrations {
 
     /// Applies each migration past the recorded version, each in its own transaction.
     static func apply(to connection: SQLiteConnection) throws {
-        let current = try connection.query("PRAGMA user_version").first?.integer(0) ?? 0
+        let current = try connection.query("PRAGMA user_version").first?.integer("user_version") ?? 0
         guard current < all.count else { return }
         for version in Int(current)..<all.count {
             try connection.transaction {
                 // Another process (the CLI beside a running host) may have migrated meanwhile.
-                let now = try connection.query("PRAGMA user_version").first?.integer(0) ?? 0
+                let now = try connection.query("PRAGMA user_version").first?.integer("user_version") ?? 0
                 guard now == version else { return }
                 try connection.exec(all[version])
                 try connection.exec("PRAGMA user_version = \(version + 1)")

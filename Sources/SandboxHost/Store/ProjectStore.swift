@@ -48,8 +48,8 @@ public struct ProjectStore: Sendable {
 
     static func project(_ row: SQLiteRow) throws -> Project {
         Project(
-            id: try row.text(0), userID: try row.text(1), name: try row.text(2),
-            description: row.optionalText(3), image: try row.text(4), sandboxID: row.optionalText(5),
-            createdAt: try row.text(6))
+            id: try row.text("id"), userID: try row.text("user_id"), name: try row.text("name"),
+            description: try row.optionalText("description"), image: try row.text("image"),
+            sandboxID: try row.optionalText("sandbox_id"), createdAt: try row.text("created_at"))
     }
 }

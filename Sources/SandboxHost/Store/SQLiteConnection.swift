@@ -2,7 +2,7 @@ import CSQLite
 
 /// One libsqlite3 connection with a cache of prepared statements.
 ///
-/// Not thread-safe: `Database` owns it behind a lock and only touches it on its thread pool.
+/// Not thread-safe: `Database` owns it inside a `Mutex` and only touches it on its own thread.
 public final class SQLiteConnection {
     private var handle: OpaquePointer?
     private var statements: [String: OpaquePointer] = [:]
@@ -59,12 +59,13 @@ public final class SQLiteConnection {
             sqlite3_clear_bindings(statement)
         }
         try bind(parameters, to: statement)
+        let names = columnNames(of: statement)
         var rows: [SQLiteRow] = []
         while true {
             let rc = sqlite3_step(statement)
             if rc == SQLITE_DONE { break }
             guard rc == SQLITE_ROW else { throw Self.hostError(failure(rc)) }
-            rows.append(row(of: statement))
+            rows.append(row(of: statement, names: names))
         }
         return rows
     }
@@ -116,7 +117,19 @@ public final class SQLiteConnection {
         }
     }
 
-    private func row(of statement: OpaquePointer) -> SQLiteRow {
+    /// The result's column names (each column's `AS`, or its own name), to their positions; the
+    /// first of two columns with one name wins.
+    private func columnNames(of statement: OpaquePointer) -> [String: Int] {
+        var names: [String: Int] = [:]
+        for column in 0..<sqlite3_column_count(statement) {
+            guard let pointer = sqlite3_column_name(statement, column) else { continue }
+            let name = String(cString: pointer)
+            if names[name] == nil { names[name] = Int(column) }
+        }
+        return names
+    }
+
+    private func row(of statement: OpaquePointer, names: [String: Int]) -> SQLiteRow {
         let count = sqlite3_column_count(statement)
         var values: [SQLiteValue] = []
         values.reserveCapacity(Int(count))
@@ -135,7 +148,7 @@ public final class SQLiteConnection {
             default: values.append(.null)
             }
         }
-        return SQLiteRow(values: values)
+        return SQLiteRow(names: names, values: values)
     }
 
     private func failure(_ rc: Int32) -> SQLiteFailure {

@@ -20,9 +20,9 @@ public struct SandboxStore: Sendable {
                 return try Self.record(existing)
             }
             let slot = try connection.query("""
-                SELECT coalesce(min(slot) + 1, 1) FROM (SELECT 0 AS slot UNION ALL SELECT slot FROM sandboxes) AS taken
+                SELECT coalesce(min(slot) + 1, 1) AS free FROM (SELECT 0 AS slot UNION ALL SELECT slot FROM sandboxes) AS taken
                 WHERE slot + 1 NOT IN (SELECT slot FROM sandboxes)
-                """).first?.integer(0) ?? 1
+                """).first?.integer("free") ?? 1
             let now = Timestamp.iso8601()
             let record = SandboxRecord(
                 id: Identifier.uuid(), projectID: projectID, slot: Int(slot), image: image,
@@ -69,7 +69,7 @@ public struct SandboxStore: Sendable {
         try await database.run { connection in
             try connection.query("""
                 SELECT \(Self.columns), p.user_id, s.preview_token FROM sandboxes s JOIN projects p ON p.id = s.project_id WHERE s.id = ?
-                """, [.text(id)]).first.map { (try Self.record($0), try $0.text(10), $0.optionalText(11)) }
+                """, [.text(id)]).first.map { (try Self.record($0), try $0.text("user_id"), try $0.optionalText("preview_token")) }
         }
     }
 
@@ -79,7 +79,7 @@ public struct SandboxStore: Sendable {
         let fresh = Identifier.randomHex(bytes: 16)
         return try await database.transaction { connection in
             try connection.run("UPDATE sandboxes SET preview_token = ? WHERE id = ? AND preview_token IS NULL", [.text(fresh), .text(id)])
-            return try connection.query("SELECT preview_token FROM sandboxes WHERE id = ?", [.text(id)]).first?.optionalText(0) ?? fresh
+            return try connection.query("SELECT preview_token FROM sandboxes WHERE id = ?", [.text(id)]).first?.optionalText("preview_token") ?? fresh
         }
     }
 
@@ -98,12 +98,13 @@ public struct SandboxStore: Sendable {
 
     static func record(_ row: SQLiteRow) throws -> SandboxRecord {
         var limits = SandboxLimits()
-        limits.memoryMB = Int(try row.integer(4))
-        if case .real(let cpus) = row[5] { limits.cpus = cpus } else { limits.cpus = Double(try row.integer(5)) }
-        limits.pids = Int(try row.integer(6))
-        limits.diskMB = Int(try row.integer(7))
+        limits.memoryMB = Int(try row.integer("memory_mb"))
+        limits.cpus = try row.real("cpus")
+        limits.pids = Int(try row.integer("pids"))
+        limits.diskMB = Int(try row.integer("disk_mb"))
         return SandboxRecord(
-            id: try row.text(0), projectID: try row.text(1), slot: Int(try row.integer(2)), image: try row.text(3),
-            limits: limits, createdAt: try row.text(8), lastActiveAt: try row.text(9))
+            id: try row.text("id"), projectID: try row.text("project_id"), slot: Int(try row.integer("slot")),
+            image: try row.text("image"), limits: limits, createdAt: try row.text("created_at"),
+            lastActiveAt: try row.text("last_active_at"))
     }
 }

@@ -36,7 +36,7 @@ public struct ThreadStore: Sendable {
             }
             sql += " ORDER BY t.created_at DESC, t.id"
             return try connection.query(sql, parameters).map {
-                ChatThread(id: try $0.text(0), projectID: try $0.text(1), createdAt: try $0.text(2))
+                ChatThread(id: try $0.text("id"), projectID: try $0.text("project_id"), createdAt: try $0.text("created_at"))
             }
         }
     }
@@ -48,7 +48,7 @@ public struct ThreadStore: Sendable {
                 SELECT t.id, t.project_id, t.created_at FROM threads t
                 JOIN projects p ON p.id = t.project_id WHERE t.id = ? AND p.user_id = ?
                 """, [.text(id), .text(userID)]).first.map {
-                ChatThread(id: try $0.text(0), projectID: try $0.text(1), createdAt: try $0.text(2))
+                ChatThread(id: try $0.text("id"), projectID: try $0.text("project_id"), createdAt: try $0.text("created_at"))
             }
         }
     }
@@ -83,13 +83,13 @@ public struct ThreadStore: Sendable {
             """, [.text(threadID)]
         ).map {
             var message = ChatMessage(
-                id: try $0.text(0), threadID: try $0.text(1),
-                role: ChatMessage.Role(rawValue: try $0.text(2)) ?? .user,
-                content: try $0.text(3), createdAt: try $0.text(4))
-            message.toolCalls = $0.optionalText(5).flatMap { try? JSONDecoder().decode([ToolCall].self, from: Data($0.utf8)) }
-            message.toolCallID = $0.optionalText(6)
-            message.toolName = $0.optionalText(7)
-            message.runID = $0.optionalText(8)
+                id: try $0.text("id"), threadID: try $0.text("thread_id"),
+                role: ChatMessage.Role(rawValue: try $0.text("role")) ?? .user,
+                content: try $0.text("content"), createdAt: try $0.text("created_at"))
+            message.toolCalls = try $0.optionalText("tool_calls").flatMap { try? JSONDecoder().decode([ToolCall].self, from: Data($0.utf8)) }
+            message.toolCallID = try $0.optionalText("tool_call_id")
+            message.toolName = try $0.optionalText("tool_name")
+            message.runID = try $0.optionalText("run_id")
             return message
         }
     }

@@ -20,12 +20,12 @@ public struct UserStore: Sendable {
 
     public static func user(named name: String, in connection: SQLiteConnection) throws -> User? {
         try connection.query("SELECT id, name, created_at FROM users WHERE name = ?", [.text(name)]).first.map {
-            User(id: try $0.text(0), name: try $0.text(1), createdAt: try $0.text(2))
+            User(id: try $0.text("id"), name: try $0.text("name"), createdAt: try $0.text("created_at"))
         }
     }
 
     public static func userCount(in connection: SQLiteConnection) throws -> Int {
-        Int(try connection.query("SELECT count(*) FROM users").first?.integer(0) ?? 0)
+        Int(try connection.query("SELECT count(*) AS users FROM users").first?.integer("users") ?? 0)
     }
 
     /// Makes a new key for `user`, stores its hash, and returns the key (shown once) and its record.
@@ -66,7 +66,7 @@ public struct UserStore: Sendable {
 
     private static func keyRecord(_ row: SQLiteRow) throws -> APIKeyRecord {
         APIKeyRecord(
-            id: try row.text(0), userID: try row.text(1), userName: try row.text(2),
-            hash: try row.blob(3), createdAt: try row.text(4), revokedAt: row.optionalText(5))
+            id: try row.text("id"), userID: try row.text("user_id"), userName: try row.text("name"),
+            hash: try row.blob("key_hash"), createdAt: try row.text("created_at"), revokedAt: try row.optionalText("revoked_at"))
     }
 }

@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// Each project's disk: `DATA_DIR/disks/<project_id>.img`, a sparse ext4 image on an
-/// auto-clearing loop device, mounted nosuid,nodev,discard at `DATA_DIR/workspaces/<project_id>`
+/// auto-clearing loop device, mounted nosuid,nodev,discard,noinit_itable at `DATA_DIR/workspaces/<project_id>`
 /// for the project's whole life (file routes work while its sandbox is stopped).
 ///
 /// The mount holds `workspace/` (the sandbox's `/workspace`), `sandbox/` (the writable layers
@@ -115,7 +115,7 @@ final class ProjectVolumes: Sendable {
         let (device, descriptor) = try LoopDevice.attach(image: image)
         // Closing the device's last descriptor without a mount detaches it (auto-clear).
         defer { close(descriptor) }
-        let rc = csb_mount_image(device, point, "discard")
+        let rc = csb_mount_image(device, point, "discard,noinit_itable")
         guard rc == 0 else { throw RuntimeFailure.system("mount \(device)", -rc) }
     }
 

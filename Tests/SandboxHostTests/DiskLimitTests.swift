@@ -77,6 +77,20 @@ extension HeavySuites {
             #expect(try await files.put("ok.bin", bytes: bytes) == .ok)
         }
 
+        /// A project's image costs the host what the sandbox writes, not its file system's
+        /// inode tables: mkfs zeroing them (`lazy_itable_init=0`) allocated 32 MiB of a 1 GiB
+        /// image (unwritten extents count on the host's disk), 32 GB for 1,000 projects.
+        @Test(.hostWithSandbox { $0.rateLimitPerSecond = 0 }) func aNewProjectsImageHoldsLittleOfTheHostsDisk() async throws {
+            let fixture = try HostFixture.current
+            _ = try await fixture.sandboxes.run(fixture.sandbox, "echo hi > /workspace/a && sync")
+            let volumes = try #require(fixture.host.services.workspaces.volumes)
+            var info = stat()
+            #expect(stat(volumes.imagePath(fixture.project), &info) == 0)
+            #expect(info.st_size == 1024 << 20)
+            let allocated = Int64(info.st_blocks) * 512
+            #expect(allocated < 8 << 20, "a fresh 1 GiB image allocates \(allocated >> 20) MiB of the host's disk")
+        }
+
         @Test(.hostWithSandbox(configure: Self.smallDisk)) func deletingAProjectUnmountsAndRemovesItsDisk() async throws {
             let fixture = try HostFixture.current
             let host = fixture.host, client = fixture.client, sandboxes = fixture.sandboxes

@@ -13,7 +13,7 @@ struct AgentRunTailTests {
     }
 
     static func sequences(_ read: RunTail.Read) -> [Int]? {
-        if case .frames(let frames) = read { return frames.map(\.sequence) }
+        if case .frames(let frames, _) = read { return frames.map(\.sequence) }
         return nil
     }
 
@@ -184,7 +184,7 @@ struct AgentRunTailTests {
         hub.close("r")
         #expect(closed.load(ordering: .relaxed) == 1)
         #expect(!hub.isOpen("r") && hub.watch("r", wake: { _ in }) == nil, "a stream that comes now reads the database")
-        if case .tail(.frames(let frames)) = hub.read("r", after: 0, limit: 256, budget: 1 << 20) {
+        if case .tail(.frames(let frames, _)) = hub.read("r", after: 0, limit: 256, budget: 1 << 20) {
             #expect(frames.map(\.sequence) == [1])
         } else {
             Issue.record("the watching stream still reads the tail")

@@ -17,8 +17,9 @@ struct RunTail: Sendable {
 
     /// What a stream at some cursor gets from the tail.
     enum Read: Sendable {
-        /// The events right after the cursor, in order (at least one).
-        case frames([Frame])
+        /// The events right after the cursor, in order (at least one); `more`: the tail holds
+        /// later ones too.
+        case frames([Frame], more: Bool)
         /// Nothing after the cursor has been published yet.
         case caughtUp
         /// The event after the cursor is no longer (or was never) held: read the database.
@@ -92,7 +93,7 @@ struct RunTail: Sendable {
             size += frames[index].bytes.readableBytes
             index += 1
         }
-        return .frames(batch)
+        return .frames(batch, more: index < frames.count)
     }
 
     private mutating func removeAll() {

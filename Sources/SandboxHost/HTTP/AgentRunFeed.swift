@@ -21,8 +21,9 @@ struct AgentRunFeed: Sendable {
     func next(after cursor: Int) async throws -> (frames: [RunTail.Frame], more: Bool) {
         let live: Bool
         switch hub.read(runID, after: cursor, limit: limit, budget: budget) {
-        case .tail(.frames(let frames)):
-            return (frames, true)
+        case .tail(.frames(let frames, let more)):
+            // Not more: caught up with the tail as it was; the next event wakes the stream.
+            return (frames, more)
         case .tail(.caughtUp):
             return ([], false)
         case .tail(.behind):

@@ -189,7 +189,8 @@ struct AgentRunsController {
                 while true {
                     let (frames, more) = try await feed.next(after: cursor)
                     if let last = frames.last {
-                        try await writer.write(contentsOf: frames.map(\.bytes))
+                        // One write per batch (at most `feed.limit` events / `feed.budget` bytes).
+                        try await writer.write(ServerSentEvents.joined(frames.map(\.bytes)))
                         cursor = last.sequence
                     }
                     if !more { return true }

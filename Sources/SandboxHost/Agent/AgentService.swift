@@ -24,7 +24,9 @@ actor AgentService {
     let configuration: HostConfiguration
     let sandboxes: SandboxStore
     let devServers: DevServerRegistry
-    let hub = AgentRunHub()
+    /// Frames are built by the HTTP layer's `ServerSentEvents`, once per event, and held by
+    /// the hub as opaque bytes.
+    let hub = AgentRunHub(frame: { ServerSentEvents.event(id: $0, json: $1) })
     let retry: RetryPolicy
     let logger: Logger
     private var tasks: [String: Task<Void, Never>] = [:]
@@ -79,7 +81,13 @@ actor AgentService {
         }
         hub.open(run.id)
         let recorder = RunRecorder(runID: run.id, threadID: threadID, store: runs, threads: threads, hub: hub)
-        try await recorder.emit(.status("running", message: nil))
+        do {
+            try await recorder.emit(.status("running", message: nil))
+        } catch {
+            // No task will close it: its tail would stay.
+            hub.close(run.id)
+            throw error
+        }
         let plan = RunPlan(
             client: client, model: model, system: SystemPrompt.make(projectName: project.name), maxSteps: maxSteps,
             contextTokens: configuration.contextTokens)

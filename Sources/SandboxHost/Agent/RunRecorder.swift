@@ -1,7 +1,8 @@
 import AgentLoop
 
-/// Where a run's output goes: each event numbered, stored, then its streams woken (they read
-/// it from the database); messages appended to the thread; usage added to the run.
+/// Where a run's output goes: each event numbered, stored, then published to the hub (into the
+/// run's shared tail, its streams woken); messages appended to the thread; usage added to the run.
+/// Published only once stored: a stream reads the same events from the tail or the database.
 ///
 /// Its writes run in tasks of their own, so they complete even after the run was stopped (a
 /// stopped run still records the killed command's result and its final status).
@@ -26,7 +27,7 @@ actor RunRecorder: AgentRunSink {
         let item = (sequence: sequence, payload: AgentEventPayload.text(event, sequence: sequence))
         let (store, runID) = (self.store, self.runID)
         try await Task { try await store.appendEvent(runID: runID, sequence: item.sequence, payload: item.payload) }.value
-        hub.published(runID)
+        hub.published(runID, sequence: item.sequence, payload: item.payload)
     }
 
     func append(_ message: ConversationMessage, id: String) async throws {

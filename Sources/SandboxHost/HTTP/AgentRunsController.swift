@@ -167,8 +167,9 @@ struct AgentRunsController {
     }
 
     /// Replays the run after the resume point and follows it live until its final status; a
-    /// finished run replays and ends at once. A `LiveStream` over the run's rows in SQLite: the
-    /// hub only wakes it, and it reads the events after the last one it sent, in batches.
+    /// finished run replays and ends at once. A `LiveStream` over an `AgentRunFeed`: the events
+    /// after the last one it sent, from the hub's shared tail when it holds them, else from the
+    /// run's rows in SQLite, in batches; the hub wakes it after each event stored.
     @Sendable func stream(_ request: Request, context: AppRequestContext) async throws -> Response {
         let run = try await ownedRun(context)
         let after = ServerSentEvents.resumePoint(request)
@@ -179,19 +180,20 @@ struct AgentRunsController {
             // live here (finished, or left by a previous host) is all in the database.
             let watch = hub.watch(run.id, wake: signal.notify)
             defer { if let watch { hub.unwatch(run.id, id: watch) } }
+            let feed = AgentRunFeed(runID: run.id, hub: hub) { after, limit, budget in
+                try await store.events(runID: run.id, after: after, limit: limit, budget: budget)
+            }
             var cursor = after
-            let (limit, budget) = (256, 256 << 10)
-            // The hub closes the run after storing its final event: the read after that ends it.
+            // The hub closes the run after publishing its final event: the read after that ends it.
             try await LiveStream(signal: signal, heartbeat: heartbeat).run(&writer, live: { watch != nil && hub.isOpen(run.id) }) { writer in
                 while true {
-                    let batch = try await store.events(runID: run.id, after: cursor, limit: limit, budget: budget)
-                    var bytes = 0
-                    for event in batch {
-                        try await writer.write(ServerSentEvents.event(id: event.sequence, json: event.payload))
-                        cursor = event.sequence
-                        bytes += event.payload.utf8.count
+                    let (frames, more) = try await feed.next(after: cursor)
+                    if let last = frames.last {
+                        // One write per batch (at most `feed.limit` events / `feed.budget` bytes).
+                        try await writer.write(ServerSentEvents.joined(frames.map(\.bytes)))
+                        cursor = last.sequence
                     }
-                    if batch.count < limit, bytes < budget { return true }
+                    if !more { return true }
                 }
             }
             try await writer.finish(nil)

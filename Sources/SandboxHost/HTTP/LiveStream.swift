@@ -9,8 +9,9 @@ import Synchronization
 /// It catches up from the cursor in bounded batches, each written before the next is read (so a
 /// client that reads slowly, or not at all, holds one batch of the host's memory however far
 /// behind it falls), then waits for a wake-up: new data, the end, a heartbeat (`ping`, from
-/// `configuration.heartbeat`) or, for dev servers, a poll. Heartbeats and polls are timers merged
-/// with the signal (swift-async-algorithms' `merge` and `AsyncTimerSequence`), here only.
+/// `configuration.heartbeat`, from one `Heartbeat` ticker shared by every stream) or, for dev
+/// servers, a poll (the stream's own `AsyncTimerSequence`, merged with its signal by
+/// swift-async-algorithms' `merge`), here only.
 struct LiveStream {
     /// What wakes the writer; none carries an event.
     enum Wake: Sendable, Equatable {
@@ -45,13 +46,31 @@ struct LiveStream {
         catchUp: (inout any ResponseBodyWriter) async throws -> Bool,
         poll: (inout any ResponseBodyWriter) async throws -> Bool = { _ in false }
     ) async throws -> Bool {
-        let polling = PollSwitch(on: pollEvery != nil)
-        let clock = ContinuousClock()
-        let beats = AsyncTimerSequence(interval: heartbeat, clock: clock).map { _ in Wake.beat }
-        let polls = AsyncTimerSequence(interval: pollEvery ?? heartbeat, clock: clock)
+        // Heartbeats come from one ticker per interval shared by every stream (a timer and a
+        // merge per follower cost 1,000 followers of one agent run a third of the host's CPU);
+        // polls (dev servers only) are this stream's own timer, merged with its signal.
+        let beating = Heartbeat.shared(every: heartbeat).add(signal)
+        defer { Heartbeat.shared(every: heartbeat).remove(beating) }
+        guard let pollEvery else {
+            var wakes = signal.wakes.makeAsyncIterator()
+            return try await follow(&wakes, &writer, live: live, catchUp: catchUp, poll: { _ in false }, polling: PollSwitch(on: false))
+        }
+        let polling = PollSwitch(on: true)
+        let polls = AsyncTimerSequence(interval: pollEvery, clock: ContinuousClock())
             .prefix { _ in polling.isOn }
             .map { _ in Wake.poll }
-        var wakes = merge(signal.wakes, beats, polls).makeAsyncIterator()
+        var wakes = merge(signal.wakes, polls).makeAsyncIterator()
+        return try await follow(&wakes, &writer, live: live, catchUp: catchUp, poll: poll, polling: polling)
+    }
+
+    private func follow<Wakes: AsyncIteratorProtocol>(
+        _ wakes: inout Wakes,
+        _ writer: inout any ResponseBodyWriter,
+        live: () -> Bool,
+        catchUp: (inout any ResponseBodyWriter) async throws -> Bool,
+        poll: (inout any ResponseBodyWriter) async throws -> Bool,
+        polling: PollSwitch
+    ) async throws -> Bool where Wakes.Element == Wake {
         var open = true
         while true {
             // Noted before reading: once it is false, what the read finds is all there is.
@@ -59,14 +78,17 @@ struct LiveStream {
             guard try await catchUp(&writer) else { return false }
             guard more else { return true }
             waiting: while true {
-                switch await wakes.next() {
+                switch try await wakes.next() {
                 case .data?:
                     break waiting
                 case .closed?, nil:
                     open = false
                     break waiting
                 case .beat?:
+                    // The signal keeps one pending wake-up: a beat may have taken a `data`'s
+                    // place, so it reads too (a read that finds nothing costs little).
                     try await writer.write(ServerSentEvents.ping)
+                    break waiting
                 case .poll?:
                     if try await !poll(&writer) { polling.turnOff() }
                 }

@@ -16,6 +16,12 @@ final class WakeSignal: Sendable {
 
     /// What a source calls: after something new was persisted, or (`closed`) once nothing more
     /// will be. Only signals, so it may run under the source's lock.
+    /// What the shared `Heartbeat` calls: time for a `ping` (and a read, in case this beat took
+    /// the place of a pending `data`). Ignored once the signal is closed.
+    func beat() {
+        continuation.yield(.beat)
+    }
+
     @Sendable func notify(closed: Bool) {
         if closed {
             continuation.yield(.closed)

@@ -28,7 +28,7 @@ struct DevServerTests {
         let host = fixture.host, client = fixture.client
         let agent = AgentClient(client: client, key: host.adminKey)
         let sandbox = fixture.sandbox
-        let started = try await start(agent, sandbox, #"{"command":"sleep 0.3; for i in $(seq 1 300); do echo line $i; done; printf 'no newline'; sleep 0.5; exit 3"}"#)
+        let started = try await start(agent, sandbox, #"{"command":"sleep 1; for i in $(seq 1 300); do echo line $i; done; printf 'no newline'; sleep 0.5; exit 3"}"#)
         #expect(started["detected"] as? Bool == false)
         #expect(started["port"] is NSNull)
         async let first = stream(agent, sandbox)

@@ -9,7 +9,9 @@ import Synchronization
 /// bytes queued; past that, `waitForRoom` keeps a callback and the producer (the poller reading
 /// a command's pipe) stops reading that pipe until the writer has written the session's records
 /// and calls it back, so the command blocks on its full pipe, not a host thread. A share per
-/// session means one flooding session never holds up another's output; `limit` bounds the
+/// session means one flooding session never holds up another's output being read and queued;
+/// the writing itself is one thread for every session, so a disk that stops answering (a
+/// stalled write) delays every session's records until it answers again. `limit` bounds the
 /// queue in all (every session then waits, none blocks). Memory: `limit`, plus one pipe read
 /// (64 KiB) per pipe that was being read when its session filled up, plus the small `command`
 /// and `exit` records, which are never held back.

@@ -80,7 +80,8 @@ extension HeavySuites {
                 peak = max(peak, Output.kiB(pid, "VmRSS"))
             }
             print("session slow reader: RSS \(baseline >> 10) MiB before, \(peak >> 10) MiB at most, \(raw.count) bytes read")
-            #expect(raw.count <= 21 * 1024, "read \(raw.count) bytes")
+            // The pacing allows at most 20,400 bytes; a stream that did not flow reads far fewer.
+            #expect((16 << 10)...(21 << 10) ~= raw.count, "read \(raw.count) bytes")
             #expect(peak - baseline < 32 << 10, "host RSS grew by \((peak - baseline) >> 10) MiB while a reader took 1 KB/s")
 
             // One event is a whole pipe read (up to 64 KiB): read on to the end of the third, then

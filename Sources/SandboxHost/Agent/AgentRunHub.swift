@@ -62,11 +62,13 @@ final class AgentRunHub: Sendable {
     func published(_ runID: String, sequence: Int, payload: String) {
         // Framed before the lock: the streams only copy a reference to it.
         let item = RunTail.Frame(sequence: sequence, bytes: frame(sequence, payload))
-        state.withLock { state in
-            guard state.runs[runID]?.closed == false else { return }
+        // Woken after the lock: every run's streams read through it, and a wake-up only signals.
+        let wakes = state.withLock { state -> [Wake] in
+            guard state.runs[runID]?.closed == false else { return [] }
             state.runs[runID]?.tail.append(item)
-            for wake in state.runs[runID]?.watchers.values ?? [:].values { wake(false) }
+            return Array(state.runs[runID]?.watchers.values ?? [:].values)
         }
+        for wake in wakes { wake(false) }
     }
 
     /// The run's final event was stored and published: its streams read to the end and finish.

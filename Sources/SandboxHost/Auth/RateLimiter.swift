@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SandboxRuntime
 import Synchronization
 
 /// A token bucket per API key: `ratePerSecond` tokens refill each second, up to `burst`.
@@ -22,7 +23,7 @@ public final class RateLimiter: Sendable {
     }
 
     /// Takes one token for `key`. Answers nil when allowed, or the seconds to wait before retrying.
-    public func acquire(_ key: String, now: Double = RateLimiter.monotonicSeconds()) -> Int? {
+    public func acquire(_ key: String, now: Double = MonotonicClock.seconds()) -> Int? {
         guard ratePerSecond > 0 else { return nil }
         return buckets.withLock { buckets in
             var bucket = buckets[key] ?? Bucket(tokens: burst, updated: now)
@@ -37,9 +38,4 @@ public final class RateLimiter: Sendable {
         }
     }
 
-    public static func monotonicSeconds() -> Double {
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
-        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
-    }
 }

@@ -182,12 +182,10 @@ actor DeployService {
     }
 
     /// git may wait on a slow remote for up to its deadline, a name lookup on the resolver's, and
-    /// a copy of a workspace on its own: each gets a thread of its own rather than one of the shared pool's few, which every file
-    /// route needs.
+    /// a copy of a workspace on its own: each gets a thread of its own rather than one of the
+    /// shared pool's few, which every file route needs (`DedicatedThread`, capped for the host).
     private static func onOwnThread<T: Sendable>(_ body: @Sendable @escaping () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try body() }) }.start()
-        }
+        try await DedicatedThread.run("deploy", body)
     }
 
     private func blocking<T: Sendable>(_ body: @Sendable @escaping () throws -> T) async throws -> T {

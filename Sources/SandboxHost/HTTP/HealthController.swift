@@ -99,10 +99,10 @@ struct HealthController {
     }
 
     private func databaseComponent() async -> Component {
-        let start = RateLimiter.monotonicSeconds()
+        let start = MonotonicClock.seconds()
         do {
             let one = try await services.database.run { try $0.query("SELECT 1 AS one").first?.integer("one") }
-            let latency = (RateLimiter.monotonicSeconds() - start) * 1000
+            let latency = (MonotonicClock.seconds() - start) * 1000
             guard one == 1 else { return Component(status: .critical, detail: "unexpected answer to SELECT 1") }
             return Component(status: .ok, detail: "SQLite round trip", latency_ms: (latency * 100).rounded() / 100, genericDetail: "SQLite round trip")
         } catch {

@@ -1,3 +1,4 @@
+import SandboxRuntime
 import Hummingbird
 import Logging
 #if canImport(Glibc)
@@ -11,9 +12,9 @@ struct RequestLogMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let start = RateLimiter.monotonicSeconds()
+        let start = MonotonicClock.seconds()
         let response = try await next(request, context)
-        let milliseconds = (RateLimiter.monotonicSeconds() - start) * 1000
+        let milliseconds = (MonotonicClock.seconds() - start) * 1000
         context.logger.info(
             "request",
             metadata: [

@@ -34,6 +34,12 @@ let package = Package(
             pkgConfig: "libarchive",
             providers: [.apt(["libarchive-dev"])]
         ),
+        .systemLibrary(
+            // nftables rules in-process (no fork/exec of `nft` on a sandbox's start or a DNS answer).
+            name: "CNftables",
+            pkgConfig: "libnftables",
+            providers: [.apt(["libnftables-dev"])]
+        ),
         .target(name: "CSandbox"),
         .executableTarget(
             name: "sandbox-init",
@@ -77,9 +83,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            // The sandboxes' network: a veth link per sandbox, nftables rules per sandbox, NAT,
+            // and the DNS resolver the sandboxes use. The runtime sees it as `SandboxNetworking`.
+            name: "SandboxNetwork",
+            dependencies: [
+                "CNftables", "CSandbox", "SandboxRuntime",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "SandboxHost",
             dependencies: [
-                "CSQLite", "CSandbox", "FileAPI", "AgentLoop", "Deploy", "SandboxRuntime",
+                "CSQLite", "CSandbox", "FileAPI", "AgentLoop", "Deploy", "SandboxRuntime", "SandboxNetwork",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -113,7 +131,7 @@ let package = Package(
         .testTarget(
             name: "SandboxHostTests",
             dependencies: [
-                "SandboxHost", "SandboxRuntime", "CSandbox",
+                "SandboxHost", "SandboxRuntime", "SandboxNetwork", "CSandbox",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

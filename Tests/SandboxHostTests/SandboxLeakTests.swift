@@ -41,11 +41,11 @@ extension HeavySuites {
             // Warm up (thread pools, poller, caches) before taking the baseline.
             for index in 0..<5 { try await cycle(index) }
             let fds = Self.fdCount(pid), children = Self.childCount(pid)
-            let mounts = HostSnapshot.mountCount(), cgroups = HostSnapshot.cgroupDirectories(dataDir: dataDir)
+            let mounts = HostSnapshot.mounts(own: dataDir), cgroups = HostSnapshot.cgroupDirectories(dataDir: dataDir)
             for index in 0..<200 { try await cycle(index) }
             #expect(Self.fdCount(pid) == fds, "host fds")
             #expect(Self.childCount(pid) == children, "host children")
-            #expect(HostSnapshot.mountCount() == mounts, "host mount table")
+            #expect(HostSnapshot.mounts(own: dataDir) == mounts, "host mount table")
             // Deleted projects' volumes are gone (the pool's ready images stay until shutdown).
             #expect(!MountTable.read().contains { $0.mountPoint.hasPrefix(dataDir + "/workspaces/") }, "project volumes left mounted")
             #expect(!LoopDevice.attached().contains { $0.backingFile.hasPrefix(dataDir + "/") && !$0.backingFile.hasPrefix(dataDir + "/disks/pool/") },

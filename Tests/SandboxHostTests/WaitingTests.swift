@@ -10,7 +10,7 @@ import Testing
             try await waitUntil("a condition that never holds", timeout: .milliseconds(300)) { false }
         }
         #expect(error?.description == "waited 0.3 seconds for a condition that never holds")
-        #expect(ContinuousClock.now - start < .seconds(5))
+        #expect(ContinuousClock.now - start < .seconds(60), "the wait ended, if late on a loaded machine")
         #expect(!pollUntil(timeout: .milliseconds(100)) { false })
     }
 

@@ -98,12 +98,15 @@ enum HostSnapshot {
 
     /// Mounts in this process's namespace, project volumes and ready-made pool images left out:
     /// every project made by a test running in parallel mounts one (tests of volumes check them
-    /// by name).
-    static func mountCount() -> Int {
-        MountTable.read().filter { entry in
+    /// by name). Mounts inside another test host's directory are left out too (`own` names the
+    /// caller's): tests running in parallel make and remove them whenever they like.
+    static func mounts(own: String? = nil) -> [String] {
+        let testHosts = FileManager.default.temporaryDirectory.appendingPathComponent("sandbox-host-test-").path
+        return MountTable.read().filter { entry in
             !(entry.fileSystem == "ext4" && entry.source.hasPrefix("/dev/loop")
               && (entry.mountPoint.contains("/workspaces/") || entry.mountPoint.contains("/disks/pool/")))
-        }.count
+            && !(entry.mountPoint.hasPrefix(testHosts) && !(own.map { entry.mountPoint.hasPrefix($0) } ?? false))
+        }.map { "\($0.mountPoint) \($0.fileSystem) \($0.source)" }.sorted()
     }
 
     static func openFDs() -> Int {

@@ -1,0 +1,22 @@
+import SandboxRuntime
+
+/// The kernel's packet filter for this host's sandboxes (nftables: `NftablesFilter`). Every call
+/// is a short, bounded exchange with the kernel: callers run it off the cooperative pool.
+protocol PacketFilter: Sendable {
+    /// This host's table: the always-denied destinations in a chain no sandbox's rules can
+    /// override, NAT toward the uplinks, the resolver's port on the host, the per-sandbox
+    /// connection rate. Replaces whatever a crashed run of this host left.
+    func installBase(_ configuration: NetworkConfiguration) throws
+    /// A sandbox's own chain and sets, `policy` in force, for traffic from `link`.
+    func add(_ link: SandboxLink, policy: NetworkPolicy) throws
+    /// Replaces the sandbox's rules with `policy`'s, and cuts its established flows (conntrack
+    /// entries) to destinations no longer allowed.
+    func update(_ link: SandboxLink, policy: NetworkPolicy) throws
+    /// The resolver answered an allowed name (`allowlist` mode): these addresses are reachable
+    /// from `link` for `ttlSeconds`.
+    func allow(_ link: SandboxLink, addresses: [AddressBlock], ttlSeconds: Int) throws
+    /// The sandbox's chain, sets and conntrack entries go.
+    func remove(_ link: SandboxLink) throws
+    /// This host's whole table goes (shutdown).
+    func removeAll() throws
+}

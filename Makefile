@@ -9,7 +9,7 @@ PORT ?= 8000
 SWIFT_BUILD_FLAGS ?=
 
 # Debian packages the build links against, and what the sandbox runtime and its tests use.
-APT_PACKAGES := pkg-config libsqlite3-dev libarchive-dev git e2fsprogs
+APT_PACKAGES := pkg-config libsqlite3-dev libarchive-dev git e2fsprogs libnftables-dev nftables iproute2 conntrack
 APT_TEST_PACKAGES := $(APT_PACKAGES) procps python3 busybox-static curl nodejs chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -9,6 +9,8 @@ public struct RuntimeConfiguration: Sendable {
     public var outputCap = 1 << 20
     /// What a session's log keeps on disk, in bytes: the last output beyond it is dropped.
     public var sessionLogBytes = 64 << 20
+    /// The policy of a sandbox whose project set none (`SANDBOX_HOST_NETWORK_DEFAULT`).
+    public var defaultNetworkPolicy = NetworkPolicy.open
 
     public init(dataDir: String, helperPath: String) {
         self.dataDir = dataDir

@@ -11,10 +11,13 @@ public struct SandboxRecord: Sendable, Equatable {
     public let limits: SandboxLimits
     public let createdAt: String
     public var lastActiveAt: String
+    /// The project's network policy; nil: the host's default (`RuntimeConfiguration.defaultNetworkPolicy`).
+    public var network: NetworkPolicy?
 
     /// Sandbox root is host uid `2^20 + slot·65536`: above any ordinary account, one range each.
     public init(
-        id: String, projectID: String, slot: Int, image: String, limits: SandboxLimits, createdAt: String, lastActiveAt: String
+        id: String, projectID: String, slot: Int, image: String, limits: SandboxLimits, createdAt: String, lastActiveAt: String,
+        network: NetworkPolicy? = nil
     ) {
         self.id = id
         self.projectID = projectID
@@ -23,6 +26,7 @@ public struct SandboxRecord: Sendable, Equatable {
         self.limits = limits
         self.createdAt = createdAt
         self.lastActiveAt = lastActiveAt
+        self.network = network
     }
 
     public var uidBase: UInt32 { UInt32(1 << 20) + UInt32(slot) * 65_536 }

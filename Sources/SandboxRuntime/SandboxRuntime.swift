@@ -20,6 +20,8 @@ public actor SandboxRuntime {
     public nonisolated let images: ImageStore
     let poller: EventPoller
     let logger: Logger
+    /// The sandboxes' network (links, rules, resolver); nil: each sandbox has its own loopback only.
+    nonisolated let networking: (any SandboxNetworking)?
     private var running: [String: SandboxProcess] = [:]
     private var starting: [String: Task<SandboxProcess, any Error>] = [:]
     private var stopping: [String: Task<Void, any Error>] = [:]
@@ -38,7 +40,11 @@ public actor SandboxRuntime {
     /// Serialises opening one session (reading, converting its files), per sandbox and name.
     let sessionOpening = KeyedLocks()
 
-    public init(configuration: RuntimeConfiguration, store: any SandboxRecordStore, workspaces: WorkspaceStore, logger: Logger) throws {
+    public init(
+        configuration: RuntimeConfiguration, store: any SandboxRecordStore, workspaces: WorkspaceStore, logger: Logger,
+        networking: (any SandboxNetworking)? = nil
+    ) throws {
+        self.networking = networking
         self.configuration = configuration
         self.store = store
         self.workspaces = workspaces

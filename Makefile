@@ -24,8 +24,8 @@ test: test-deps
 	python3 -m openapi_spec_validator openapi.yaml
 	@# Two runs: the light suites in parallel, then the heavy ones (HeavySuites, one after another)
 	@# on an otherwise quiet machine, so that neither's timing checks measure the other's load.
-	swift test --skip-build --skip HeavySuites $(SWIFT_BUILD_FLAGS)
-	swift test --skip-build --filter HeavySuites $(SWIFT_BUILD_FLAGS)
+	scripts/run-suite --skip HeavySuites $(SWIFT_BUILD_FLAGS)
+	scripts/run-suite --filter HeavySuites $(SWIFT_BUILD_FLAGS)
 
 build:
 	swift build -c $(CONFIG) --product sandbox-host $(SWIFT_BUILD_FLAGS)

@@ -122,7 +122,7 @@ import Testing
         defer { busy.forEach { $0.cancel() } }
         // Every thread of the pool busy, the other blocks queued behind them.
         let threads = min(NIOSingletons.blockingPoolThreadCountSuggestion, busy.count)
-        try await waitUntil("the shared pool's threads to be busy", timeout: .seconds(10), every: .milliseconds(5)) { started.value >= threads }
+        try await waitUntil("the shared pool's threads to be busy", timeout: .seconds(60), every: .milliseconds(5)) { started.value >= threads }
         let start = ContinuousClock.now
         let one = try await database.run { try $0.query("SELECT 1 AS one").first?.integer("one") }
         #expect(one == 1)

@@ -141,4 +141,57 @@ import Testing
         #expect(throws: DecodingError.self) { try Self.policy(#"{"mode":"open","deny_out":[1]}"#) }
         #expect(throws: DecodingError.self) { try Self.policy(#"{"mode":"open","deny_out":"pypi.org"}"#) }
     }
+
+    @Test func networkConfigurationFromTheEnvironment() throws {
+        var configuration = HostConfiguration()
+        try configuration.readNetworkEnvironment([:])
+        #expect(configuration.networkEnabled)
+        #expect(configuration.defaultNetworkPolicy == .open)
+        #expect(configuration.networkRange.description == "10.233.0.0/16")
+        #expect(configuration.dnsUpstream.isEmpty && configuration.networkAllowPrivate.isEmpty)
+
+        try configuration.readNetworkEnvironment([
+            "SANDBOX_HOST_NETWORK": "off",
+            "SANDBOX_HOST_NETWORK_DEFAULT": #"{"mode":"allowlist","allow_out":["PyPI.org"]}"#,
+            "SANDBOX_HOST_NETWORK_RANGE": "10.201.4.0/22",
+            "SANDBOX_HOST_NETWORK_ALLOW_PRIVATE": "192.168.1.0/24, 10.0.0.5",
+            "SANDBOX_HOST_DNS_UPSTREAM": "192.0.2.53, 192.0.2.54:5353,2001:db8::53,[2001:db8::54]:5300",
+        ])
+        #expect(!configuration.networkEnabled)
+        #expect(configuration.defaultNetworkPolicy == NetworkPolicy(mode: .allowlist, allowOut: [.domain("pypi.org")]))
+        #expect(configuration.networkRange.description == "10.201.4.0/22")
+        #expect(configuration.networkAllowPrivate.map(\.description) == ["192.168.1.0/24", "10.0.0.5"])
+        #expect(configuration.dnsUpstream.map(\.description) == ["192.0.2.53:53", "192.0.2.54:5353", "[2001:db8::53]:53", "[2001:db8::54]:5300"])
+
+        try configuration.readNetworkEnvironment(["SANDBOX_HOST_NETWORK": "on", "SANDBOX_HOST_NETWORK_DEFAULT": "none"])
+        #expect(configuration.networkEnabled && configuration.defaultNetworkPolicy == .none)
+
+        for (variable, value) in [
+            ("SANDBOX_HOST_NETWORK", "maybe"),
+            ("SANDBOX_HOST_NETWORK_DEFAULT", "closed"),
+            ("SANDBOX_HOST_NETWORK_DEFAULT", #"{"mode":"open","allow_out":["pypi.org"]}"#),
+            ("SANDBOX_HOST_NETWORK_DEFAULT", #"{"mode":"open""#),
+            ("SANDBOX_HOST_NETWORK_RANGE", "10.233.0.0"),
+            ("SANDBOX_HOST_NETWORK_RANGE", "10.233.0.0/25"),
+            ("SANDBOX_HOST_NETWORK_RANGE", "10.0.0.0/7"),
+            ("SANDBOX_HOST_NETWORK_RANGE", "203.0.113.0/24"),
+            ("SANDBOX_HOST_NETWORK_RANGE", "fd00::/64"),
+            ("SANDBOX_HOST_NETWORK_ALLOW_PRIVATE", "8.8.8.8"),
+            ("SANDBOX_HOST_NETWORK_ALLOW_PRIVATE", "10.0.0.0/7"),
+            ("SANDBOX_HOST_NETWORK_ALLOW_PRIVATE", "192.168.1.0/24,junk"),
+            ("SANDBOX_HOST_DNS_UPSTREAM", "dns.example"),
+            ("SANDBOX_HOST_DNS_UPSTREAM", "192.0.2.53:0"),
+            ("SANDBOX_HOST_DNS_UPSTREAM", "192.0.2.53:70000"),
+            ("SANDBOX_HOST_DNS_UPSTREAM", "[2001:db8::53]:"),
+            ("SANDBOX_HOST_DNS_UPSTREAM", "192.0.2.0/24"),
+        ] {
+            var bad = HostConfiguration()
+            do {
+                try bad.readNetworkEnvironment([variable: value])
+                Issue.record("\(variable)=\(value) accepted")
+            } catch let error as HostError {
+                #expect(error.message.contains(variable), "\(error.message)")
+            }
+        }
+    }
 }

@@ -231,4 +231,34 @@ import Testing
         #expect(await runtime.networkPolicy(for: record) == fast)
         await runtime.stopAll()
     }
+
+    @Test(.testHost) func aPolicyTheNetworkCannotTakeStopsTheSandbox() async throws {
+        let fixture = try HostFixture.current
+        let services = fixture.host.services
+        let projectID = Locked("")
+        let network = RecordingNetwork { try await services.sandboxes.forProject(projectID.value)?.network }
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let runtime = try SandboxRuntime(
+            configuration: await services.runtime.configuration, store: services.sandboxes, workspaces: services.workspaces,
+            logger: logger, networking: network)
+        let project = try await createProject(fixture.client, key: fixture.key)
+        projectID.mutate { $0 = project }
+        let userID = try services.database.runBlocking { try $0.query("SELECT id FROM users").first!.text("id") }
+        let record = try await runtime.ensureActive(projectID: project, image: "default")
+        defer { Task { await runtime.stopAll() } }
+        #expect(await runtime.isRunning(record.id))
+
+        network.failsApply.mutate { $0 = true }
+        let none = NetworkPolicy.none
+        await #expect(throws: RuntimeError.self) {
+            try await runtime.updateNetworkPolicy(sandboxID: record.id, policy: none) {
+                _ = try await services.sandboxes.setNetwork(sandboxID: record.id, userID: userID, none)
+            }
+        }
+        // Fail closed: not left running under its older, wider policy; the next start gets the new one.
+        #expect(!(await runtime.isRunning(record.id)))
+        #expect(try await services.sandboxes.forProject(project)?.network == none)
+        #expect(await runtime.networkPolicy(for: record) == none)
+    }
 }

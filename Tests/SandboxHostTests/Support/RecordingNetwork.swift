@@ -10,6 +10,10 @@ final class RecordingNetwork: SandboxNetworking {
     let applied = Locked<[NetworkPolicy]>([])
     let storedAtApply = Locked<[NetworkPolicy?]>([])
     let storedPolicy: @Sendable () async throws -> NetworkPolicy?
+    /// `apply` throws (a kernel refusing the rules) while this is set.
+    let failsApply = Locked(false)
+
+    struct ApplyRefused: Error {}
 
     init(storedPolicy: @escaping @Sendable () async throws -> NetworkPolicy?) { self.storedPolicy = storedPolicy }
 
@@ -18,6 +22,7 @@ final class RecordingNetwork: SandboxNetworking {
     func apply(sandboxID: String, policy: NetworkPolicy) async throws {
         let stored = try await storedPolicy()
         storedAtApply.mutate { $0.append(stored) }
+        if failsApply.value { throw ApplyRefused() }
         try await Task.sleep(for: .milliseconds(policy.denyOut.isEmpty ? 50 : 1))
         applied.mutate { $0.append(policy) }
     }

@@ -96,6 +96,7 @@ public struct HostError: Error, CustomStringConvertible, Sendable {
     init(_ error: RuntimeError) {
         let code: Code = switch error.code {
         case .notFound: .notFound
+        case .badRequest: .validation
         case .unprocessable: .unprocessable
         case .conflict: .conflict
         case .payloadTooLarge: .payloadTooLarge

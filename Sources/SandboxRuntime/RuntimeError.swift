@@ -7,13 +7,15 @@ public struct RuntimeError: Error, CustomStringConvertible, Sendable {
     /// What kind of failure this is; a struct over a private enum so codes can grow.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: String, Hashable, Sendable {
-            case notFound, unprocessable, conflict, payloadTooLarge, sandboxUnavailable, gatewayTimeout, internalError
+            case notFound, badRequest, unprocessable, conflict, payloadTooLarge, sandboxUnavailable, gatewayTimeout, internalError
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
 
         /// The sandbox, its project or something named in the request is not there (or is being deleted).
         public static let notFound = Code(.notFound)
+        /// A malformed value in a request (a network policy's bad entry, unknown field or mode).
+        public static let badRequest = Code(.badRequest)
         /// A well-formed request the runtime cannot act on (a bad image name, a missing working directory).
         public static let unprocessable = Code(.unprocessable)
         public static let conflict = Code(.conflict)

@@ -42,6 +42,7 @@ extension SandboxRuntime {
             mkdir(layers.directory, 0o700)
         }
         try await store.deleteSandbox(id: record.id)
+        networkPolicies[record.id] = nil
     }
 
     /// Makes sure no process of the sandbox is left before its layers are removed: its cgroups

@@ -23,11 +23,19 @@ public actor SandboxRuntime {
     /// The sandboxes' network (links, rules, resolver); nil: each sandbox has its own loopback only.
     nonisolated let networking: (any SandboxNetworking)?
     private var running: [String: SandboxProcess] = [:]
-    private var starting: [String: Task<SandboxProcess, any Error>] = [:]
+    /// Starts in flight (a policy change waits for one, then applies to the sandbox it started).
+    var starting: [String: Task<SandboxProcess, any Error>] = [:]
     private var stopping: [String: Task<Void, any Error>] = [:]
     /// Sandboxes being deleted: nothing starts them meanwhile (`process(for:)` refuses with a
     /// 404), and a second delete waits for the first (see `SandboxRuntime+Delete`).
     var deleting: [String: Task<Void, any Error>] = [:]
+    /// Policies set through `updateNetworkPolicy` since this host started, per sandbox (until it
+    /// is deleted): newer than a record a request read before the change (see
+    /// SandboxRuntime+NetworkPolicy).
+    var networkPolicies: [String: NetworkPolicy] = [:]
+    /// Policy changes in flight per sandbox, each waiting for the one before: applied in the order
+    /// they were persisted.
+    var networkUpdates: [String: Task<Void, any Error>] = [:]
     /// Projects being deleted: `ensureActive` refuses them.
     var closingProjects: [String: Task<Void, Never>] = [:]
     /// Last API activity (monotonic seconds) and commands in flight, per sandbox: read by the

@@ -36,6 +36,8 @@ import Testing
             Case(method: .get, template: "/api/sandboxes/{sandbox_id}", uri: "/api/sandboxes/\(sandbox)", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
             Case(method: .post, template: "/api/sandboxes/{sandbox_id}/execute", uri: "/api/sandboxes/\(sandbox)/execute", body: #"{"command":"true"}"#, strangerStatus: .notFound, ownerStatus: .ok),
             Case(method: .delete, template: "/api/sandboxes/{sandbox_id}", uri: "/api/sandboxes/\(deletableSandbox)", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .get, template: "/api/sandboxes/{sandbox_id}/network", uri: "/api/sandboxes/\(sandbox)/network", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .put, template: "/api/sandboxes/{sandbox_id}/network", uri: "/api/sandboxes/\(sandbox)/network", body: #"{"mode":"open"}"#, strangerStatus: .notFound, ownerStatus: .ok),
             Case(method: .get, template: "/api/sandboxes/{sandbox_id}/sessions", uri: "/api/sandboxes/\(sandbox)/sessions", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
             Case(method: .get, template: "/api/sandboxes/{sandbox_id}/sessions/{session_name}/status", uri: "/api/sandboxes/\(sandbox)/sessions/s/status", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
             Case(method: .get, template: "/api/sandboxes/{sandbox_id}/sessions/{session_name}/stream", uri: "/api/sandboxes/\(sandbox)/sessions/s/stream", body: nil, strangerStatus: .notFound, ownerStatus: .ok),

@@ -67,6 +67,19 @@ public struct HostConfiguration: Sendable {
     /// more is cut and the answer says `truncated`.
     public var responseLimits = ResponseLimits()
 
+    /// Sandboxes get a network of their own (a link, nftables rules, a resolver); off: loopback
+    /// only (`SANDBOX_HOST_NETWORK`, `on`|`off`). Read with the rest by `readNetworkEnvironment`.
+    public var networkEnabled = true
+    /// The policy of a project that set none (`SANDBOX_HOST_NETWORK_DEFAULT`: a mode or a policy object).
+    public var defaultNetworkPolicy = NetworkPolicy.open
+    /// Private blocks opened to every sandbox (`SANDBOX_HOST_NETWORK_ALLOW_PRIVATE`), each inside a
+    /// private range; never the sandboxes' own range nor the host's addresses.
+    public var networkAllowPrivate: [AddressBlock] = []
+    /// The private IPv4 block sandbox links are addressed from (`SANDBOX_HOST_NETWORK_RANGE`).
+    public var networkRange = HostConfiguration.defaultNetworkRange
+    /// Where the sandboxes' resolver forwards (`SANDBOX_HOST_DNS_UPSTREAM`); empty: the host's own.
+    public var dnsUpstream: [NetworkEndpoint] = []
+
     public init() {}
 
     /// Defaults overridden by `SANDBOX_HOST_*` environment variables.

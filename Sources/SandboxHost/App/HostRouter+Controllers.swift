@@ -28,6 +28,10 @@ extension HostRouter {
         SandboxesController(services: .init(projects: services.projects, sandboxes: services.sandboxes, runtime: services.runtime))
     }
 
+    static func network(_ services: HostServices) -> NetworkController {
+        NetworkController(services: .init(sandboxes: services.sandboxes, runtime: services.runtime))
+    }
+
     static func sessions(_ services: HostServices) -> SessionsController {
         SessionsController(
             services: .init(sandboxes: services.sandboxes, runtime: services.runtime), heartbeat: services.configuration.heartbeat)

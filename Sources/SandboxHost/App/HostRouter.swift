@@ -23,6 +23,7 @@ public enum HostRouter {
         let sandboxRoutes = sandboxes(services)
         router.addRoutes(sandboxRoutes.projectEndpoints, atPath: "/api/project")
         router.addRoutes(sandboxRoutes.endpoints, atPath: "/api/sandboxes")
+        router.addRoutes(network(services).endpoints, atPath: "/api/sandboxes")
         router.addRoutes(sessions(services).endpoints, atPath: "/api/sandboxes")
         router.addRoutes(files(services).endpoints, atPath: "/api/sandboxes")
         router.addRoutes(devServers(services).endpoints, atPath: "/api/sandboxes")

@@ -47,6 +47,7 @@ public struct HostServices: Sendable {
         runtimeConfiguration.defaultLimits = configuration.sandboxLimits
         runtimeConfiguration.idleTimeout = configuration.idleTimeout
         runtimeConfiguration.sessionLogBytes = configuration.sessionLogBytes
+        runtimeConfiguration.defaultNetworkPolicy = configuration.defaultNetworkPolicy
         self.runtime = try SandboxRuntime(
             configuration: runtimeConfiguration, store: sandboxes, workspaces: workspaces, logger: logger)
         self.deployments = DeploymentStore(database: database)

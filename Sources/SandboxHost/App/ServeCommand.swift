@@ -25,6 +25,12 @@ struct ServeCommand: AsyncParsableCommand {
         var configuration = data.configuration()
         if let host { configuration.host = host }
         if let port { configuration.port = port }
+        do {
+            try configuration.readNetworkEnvironment(environment)
+        } catch let error as HostError {
+            Console.line("sandbox-host: \(error.message)")
+            throw ExitCode.failure
+        }
         let level = (logLevel ?? environment["SANDBOX_HOST_LOG_LEVEL"]).flatMap(Logger.Level.init(rawValue:)) ?? .info
         var logger = Logger(label: "sandbox-host")
         logger.logLevel = level

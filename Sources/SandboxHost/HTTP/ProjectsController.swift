@@ -1,4 +1,5 @@
 import Hummingbird
+import SandboxRuntime
 
 /// `/api/projects`: create, list, get and delete the caller's projects.
 struct ProjectsController {
@@ -27,6 +28,8 @@ struct ProjectsController {
         let name: String
         let description: String?
         let image: String?
+        /// Validated as it decodes (400/422), before anything is created; nil: the host default.
+        let network: NetworkPolicy?
     }
 
     struct ProjectList: Encodable, Sendable { let projects: [Project] }
@@ -47,7 +50,8 @@ struct ProjectsController {
             let available = services.images.list().map(\.name).joined(separator: ", ")
             throw HostError(.unprocessable, "unknown image '\(image.prefix(64))'; available: \(available)")
         }
-        let project = try await services.projects.create(userID: identity.userID, name: name, description: description, image: image)
+        let project = try await services.projects.create(
+            userID: identity.userID, name: name, description: description, image: image, network: body.network)
         do {
             try await services.workspaces.create(projectID: project.id)
         } catch {

@@ -112,6 +112,11 @@ enum Migrations {
         """
         ALTER TABLE sandboxes ADD COLUMN preview_token TEXT;
         """,
+        // 6: the project's network policy (its sandbox's), as the API's JSON object; NULL: the
+        // host default, whatever it is when the sandbox starts.
+        """
+        ALTER TABLE projects ADD COLUMN network TEXT;
+        """,
     ]
 
     /// Applies each migration past the recorded version, each in its own transaction.

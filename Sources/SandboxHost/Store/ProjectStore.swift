@@ -1,3 +1,4 @@
+import Foundation
 import SandboxRuntime
 
 /// Projects in the database; every lookup is scoped to the owning user.
@@ -6,17 +7,21 @@ public struct ProjectStore: Sendable {
 
     public init(database: Database) { self.database = database }
 
-    private static let columns = "id, user_id, name, description, image, sandbox_id, created_at"
+    private static let columns = "id, user_id, name, description, image, sandbox_id, created_at, network"
 
-    public func create(userID: String, name: String, description: String?, image: String) async throws -> Project {
+    /// `network`: the project's policy, already validated; nil: the host default.
+    public func create(
+        userID: String, name: String, description: String?, image: String, network: NetworkPolicy? = nil
+    ) async throws -> Project {
         let project = Project(
             id: Identifier.uuid(), userID: userID, name: name, description: description,
-            image: image, sandboxID: nil, createdAt: Timestamp.iso8601())
+            image: image, sandboxID: nil, createdAt: Timestamp.iso8601(), network: network)
+        let networkText = try network.map(Self.networkText)
         _ = try await database.run { connection in
             try connection.run(
-                "INSERT INTO projects (\(Self.columns)) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO projects (\(Self.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [.text(project.id), .text(project.userID), .text(project.name), project.description.sqlite,
-                 .text(project.image), .null, .text(project.createdAt)])
+                 .text(project.image), .null, .text(project.createdAt), networkText.sqlite])
         }
         return project
     }
@@ -50,6 +55,18 @@ public struct ProjectStore: Sendable {
         Project(
             id: try row.text("id"), userID: try row.text("user_id"), name: try row.text("name"),
             description: try row.optionalText("description"), image: try row.text("image"),
-            sandboxID: try row.optionalText("sandbox_id"), createdAt: try row.text("created_at"))
+            sandboxID: try row.optionalText("sandbox_id"), createdAt: try row.text("created_at"),
+            network: try networkPolicy(row.optionalText("network")))
+    }
+
+    /// A policy as stored: the API's JSON object, entries normalised.
+    static func networkText(_ policy: NetworkPolicy) throws -> String {
+        String(decoding: try JSONEncoder().encode(policy), as: UTF8.self)
+    }
+
+    /// A stored policy read back; nil (the host default) when the column is NULL.
+    static func networkPolicy(_ text: String?) throws -> NetworkPolicy? {
+        guard let text else { return nil }
+        return try JSONDecoder().decode(NetworkPolicy.self, from: Data(text.utf8))
     }
 }

@@ -6,17 +6,18 @@ public struct SandboxStore: Sendable {
 
     public init(database: Database) { self.database = database }
 
-    private static let columns = "s.id, s.project_id, s.slot, s.image, s.memory_mb, s.cpus, s.pids, s.disk_mb, s.created_at, s.last_active_at"
+    private static let columns = "s.id, s.project_id, s.slot, s.image, s.memory_mb, s.cpus, s.pids, s.disk_mb, s.created_at, s.last_active_at, p.network"
 
     /// The project's sandbox, creating its row (with a free slot) when it has none. A project
     /// deleted meanwhile is a 404 (not a foreign-key failure).
     func findOrCreate(projectID: String, image: String, limits: SandboxLimits) async throws -> SandboxRecord {
         try await database.transaction { connection in
-            guard try connection.query("SELECT 1 FROM projects WHERE id = ?", [.text(projectID)]).first != nil else {
+            guard let project = try connection.query("SELECT network FROM projects WHERE id = ?", [.text(projectID)]).first else {
                 throw HostError.notFound("project")
             }
             if let existing = try connection.query(
-                "SELECT \(Self.columns) FROM sandboxes s WHERE s.project_id = ?", [.text(projectID)]).first {
+                "SELECT \(Self.columns) FROM sandboxes s JOIN projects p ON p.id = s.project_id WHERE s.project_id = ?",
+                [.text(projectID)]).first {
                 return try Self.record(existing)
             }
             let slot = try connection.query("""
@@ -26,7 +27,8 @@ public struct SandboxStore: Sendable {
             let now = Timestamp.iso8601()
             let record = SandboxRecord(
                 id: Identifier.uuid(), projectID: projectID, slot: Int(slot), image: image,
-                limits: limits, createdAt: now, lastActiveAt: now)
+                limits: limits, createdAt: now, lastActiveAt: now,
+                network: try ProjectStore.networkPolicy(project.optionalText("network")))
             try connection.run("""
                 INSERT INTO sandboxes (id, project_id, slot, image, memory_mb, cpus, pids, disk_mb, created_at, last_active_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -57,7 +59,8 @@ public struct SandboxStore: Sendable {
 
     func forProject(_ projectID: String) async throws -> SandboxRecord? {
         try await database.run { connection in
-            try connection.query("SELECT \(Self.columns) FROM sandboxes s WHERE s.project_id = ?", [.text(projectID)])
+            try connection.query(
+                "SELECT \(Self.columns) FROM sandboxes s JOIN projects p ON p.id = s.project_id WHERE s.project_id = ?", [.text(projectID)])
                 .first.map(Self.record)
         }
     }
@@ -83,6 +86,18 @@ public struct SandboxStore: Sendable {
         }
     }
 
+    /// Sets the network policy of the sandbox's project if `userID` owns it (the policy follows
+    /// the project: a later sandbox of it gets it too). False when not the caller's or gone.
+    func setNetwork(sandboxID: String, userID: String, _ policy: NetworkPolicy) async throws -> Bool {
+        let text = try ProjectStore.networkText(policy)
+        return try await database.run { connection in
+            try connection.run("""
+                UPDATE projects SET network = ?
+                WHERE user_id = ? AND id = (SELECT project_id FROM sandboxes WHERE id = ?)
+                """, [.text(text), .text(userID), .text(sandboxID)]) > 0
+        }
+    }
+
     func setLastActive(id: String, _ lastActiveAt: String) async throws {
         _ = try await database.run { connection in
             try connection.run("UPDATE sandboxes SET last_active_at = ? WHERE id = ?", [.text(lastActiveAt), .text(id)])
@@ -105,6 +120,6 @@ public struct SandboxStore: Sendable {
         return SandboxRecord(
             id: try row.text("id"), projectID: try row.text("project_id"), slot: Int(try row.integer("slot")),
             image: try row.text("image"), limits: limits, createdAt: try row.text("created_at"),
-            lastActiveAt: try row.text("last_active_at"))
+            lastActiveAt: try row.text("last_active_at"), network: try ProjectStore.networkPolicy(row.optionalText("network")))
     }
 }

@@ -31,7 +31,9 @@ final class HostProcess: Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = ["serve", "--port", "0", "--data-dir", dataDir]
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        // Networking off unless the test's environment turns it on (as `TestHost` does).
+        process.environment = ProcessInfo.processInfo.environment.merging(["SANDBOX_HOST_NETWORK": "off"]) { $1 }
+            .merging(environment) { $1 }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe

@@ -21,6 +21,10 @@ struct TestHost {
         // ahead (then waiting for the one being made at removal) costs more than one mkfs per
         // project (measured: light suites 2-3x slower with a pool of 2).
         configuration.diskPoolSize = 0
+        // Networking off unless the test asks (`SANDBOX_HOST_NETWORK=on`, with a range of its
+        // own): hundreds of test hosts run at once, and most need no link, rules or resolver.
+        try configuration.readNetworkEnvironment(environment)
+        configuration.networkEnabled = environment["SANDBOX_HOST_NETWORK"]?.lowercased() == "on"
         configure(&configuration)
         self.configuration = configuration
         let opened = try DataDirectory.open(configuration)

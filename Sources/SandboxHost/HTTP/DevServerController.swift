@@ -10,7 +10,7 @@ struct DevServerController {
     /// What the routes use.
     struct Services: Sendable {
         let sandboxes: any SandboxLookup & PreviewTokenIssuing
-        let runtime: any SessionAccess & SandboxNetworking
+        let runtime: any SessionAccess & SandboxPorts
         let devServers: any DevServerLookup
         let launcher: DevServerLauncher
         /// The preview links' domain and port, and the streams' heartbeat.

@@ -15,7 +15,7 @@ struct PreviewMiddleware: RouterMiddleware {
     /// What a preview uses.
     struct Services: Sendable {
         let access: PreviewAccess
-        let runtime: any SandboxNetworking & SandboxActivity
+        let runtime: any SandboxPorts & SandboxActivity
         /// Previews are `{port}-{sandbox_id}.<previewDomain>` (or under `/preview/`).
         let previewDomain: String
         let connectTimeout: Duration

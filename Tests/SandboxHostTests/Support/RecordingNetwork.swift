@@ -4,8 +4,6 @@ import SandboxRuntime
 /// when it was called (`storedPolicy`, to check a change is persisted before it is applied).
 /// A policy with no `deny_out` takes 50 ms to apply, others 1 ms, so a slow change could be
 /// overtaken by a later one if the runtime did not keep them in order.
-/// (In a file of its own: with `@testable import SandboxHost`, whose previews have an internal
-/// protocol of the same name, `SandboxNetworking` would be ambiguous.)
 final class RecordingNetwork: SandboxNetworking {
     let applied = Locked<[NetworkPolicy]>([])
     let storedAtApply = Locked<[NetworkPolicy?]>([])

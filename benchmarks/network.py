@@ -62,7 +62,7 @@ def cold_create(host, connection, name, network):
 
 
 def curl_command(url):
-    return ["curl", "-s", "-o", "/dev/null", "--max-time", "600", "-w", "%{http_code} %{size_download} %{time_total}", url]
+    return ["curl", "-s", "--noproxy", "*", "-o", "/dev/null", "--max-time", "600", "-w", "%{http_code} %{size_download} %{time_total}", url]
 
 
 def parse_curl(text, expected):
@@ -101,7 +101,7 @@ def main():
         # Can a sandbox reach the fake internet at all?
         _, _, probe, probe_project = cold_create(host, connection, "net-probe", None)
         reached = host.call(connection, "POST", f"/api/sandboxes/{probe}/execute",
-                            {"command": "curl -s --max-time 5 http://198.51.100.10/", "timeout": 30})
+                            {"command": "curl -s --noproxy '*' --max-time 5 http://198.51.100.10/", "timeout": 30})
         networked = reached.get("stdout") == "hello from 198.51.100.10\n"
         if not networked:
             notes.append("networking unavailable: a sandbox with the `open` policy did not reach the fake internet "

@@ -153,7 +153,7 @@ actor FakeInternetShare {
 enum HostNetworkProbe {
     /// curl from the host: (HTTP status or 0, body).
     static func get(_ url: String, timeout: Int = 5) throws -> (status: Int, body: String) {
-        let (_, data) = try Subprocess.run("/usr/bin/curl", ["-s", "--max-time", String(timeout), "-w", "\n%{http_code}", url], mergeStandardError: false)
+        let (_, data) = try Subprocess.run("/usr/bin/curl", ["-s", "--noproxy", "*", "--max-time", String(timeout), "-w", "\n%{http_code}", url], mergeStandardError: false)
         var text = String(decoding: data, as: UTF8.self)
         let status = Int(text.split(separator: "\n").last ?? "") ?? 0
         if let cut = text.lastIndex(of: "\n") { text = String(text[..<cut]) } else { text = "" }

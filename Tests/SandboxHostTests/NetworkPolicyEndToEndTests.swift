@@ -150,7 +150,8 @@ final class NetworkTestHost: Sendable {
 
     /// Stops the host and removes its data directory (volumes unmounted first).
     func remove() async {
-        _ = try? await process.stop()
+        // Never a signal to a stopped host's pid (it may be another process's by now).
+        if process.process.isRunning { _ = try? await process.stop() }
         let prefix = URL(fileURLWithPath: dataDir).standardizedFileURL.path + "/"
         for entry in MountTable.read().filter({ $0.mountPoint.hasPrefix(prefix) }).sorted(by: { $0.mountPoint > $1.mountPoint }) {
             umount2(entry.mountPoint, Int32(MNT_DETACH))

@@ -183,13 +183,18 @@ final class NetworkTestHost: Sendable {
         try #require(created.status == 201, "create project with \(String(describing: network)): \(created.status) \(created.text)")
         let project = try #require(created.json["project_id"] as? String)
         let sandbox = try await ensureActive(project)
-        var upload = HTTPClientRequest(url: process.baseURL + "/api/sandboxes/\(sandbox)/files/content?path=\(NetworkProbe.path)")
-        upload.method = .PUT
-        upload.headers.add(name: "Authorization", value: "Bearer \(key)")
-        upload.body = .bytes(ByteBuffer(string: NetworkProbe.script))
-        let written = try await HTTPClient.shared.execute(upload, timeout: .seconds(30))
-        try #require(written.status == .ok, "probe upload: \(written.status)")
+        try await upload(sandbox, NetworkProbe.path, NetworkProbe.script)
         return (project, sandbox)
+    }
+
+    /// Writes `text` to /workspace/`path` in the sandbox.
+    func upload(_ sandbox: String, _ path: String, _ text: String) async throws {
+        var request = HTTPClientRequest(url: process.baseURL + "/api/sandboxes/\(sandbox)/files/content?path=\(path)")
+        request.method = .PUT
+        request.headers.add(name: "Authorization", value: "Bearer \(key)")
+        request.body = .bytes(ByteBuffer(string: text))
+        let written = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        try #require(written.status == .ok, "upload of \(path): \(written.status)")
     }
 
     func ensureActive(_ project: String) async throws -> String {
@@ -537,11 +542,7 @@ extension HeavySuites {
                         total += len(data)
                         open("/workspace/slow.count", "w").write(str(total))
                     """
-                var upload = HTTPClientRequest(url: host.process.baseURL + "/api/sandboxes/\(sandbox)/files/content?path=slow.py")
-                upload.method = .PUT
-                upload.headers.add(name: "Authorization", value: "Bearer \(host.key)")
-                upload.body = .bytes(ByteBuffer(string: download))
-                #expect(try await HTTPClient.shared.execute(upload, timeout: .seconds(30)).status == .ok)
+                try await host.upload(sandbox, "slow.py", download)
                 _ = try await host.exec(sandbox, "nohup python3 /workspace/slow.py >/workspace/slow.log 2>&1 & true")
                 func received() async throws -> Int { Int(try await host.exec(sandbox, "cat /workspace/slow.count 2>/dev/null || echo 0").stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 }
                 try await waitUntil("the slow download started", timeout: .seconds(10), every: .milliseconds(200)) { try await received() > 0 }
@@ -597,6 +598,35 @@ extension HeavySuites {
                 let gone = try host.kernelObjects()
                 #expect(gone.interfaces.isEmpty && gone.namespaces.isEmpty && gone.table.isEmpty && gone.conntrack == 0, "after shutdown: \(gone)")
                 #expect(try host.tableName() == nil)
+            }
+        }
+
+        /// A port scan from a sandbox is the sandbox's problem: new connections past its rate (100/s,
+        /// a burst of 200 by default) drop, and another sandbox's connections do not notice.
+        @Test func newConnectionsAreRateLimitedPerSandbox() async throws {
+            try await Self.withHost { host, internet in
+                let (_, scanner) = try await host.createSandbox("scanner")
+                let (_, bystander) = try await host.createSandbox("bystander")
+                // 900 connects at once to a closed port: each one the filter lets through comes back
+                // refused at once; a dropped one is still waiting 1.5 s later.
+                let scan = """
+                    import errno, select, socket, time
+                    pending, answered = [], 0
+                    for _ in range(900):
+                        s = socket.socket(); s.setblocking(False)
+                        code = s.connect_ex(("198.51.100.10", 9))
+                        if code == errno.EINPROGRESS: pending.append(s)
+                        elif code == errno.ECONNREFUSED: answered += 1
+                    time.sleep(1.5)
+                    _, writable, _ = select.select([], pending, [], 0)
+                    print(answered + sum(1 for s in writable if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) in (errno.ECONNREFUSED, 0)))
+                    """
+                try await host.upload(scanner, "scan.py", scan)
+                let (code, stdout) = try await host.exec(scanner, "python3 /workspace/scan.py")
+                let answered = Int(stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+                #expect(code == 0 && answered > 0 && answered < 600, "connects that reached the fake internet: \(answered) of 900 (\(stdout))")
+                let other = try await host.probe(bystander, [NetworkProbe.get("http://198.51.100.10/")])
+                #expect(other[0].text == "hello from 198.51.100.10\n", "another sandbox right after the scan: \(other[0])")
             }
         }
 

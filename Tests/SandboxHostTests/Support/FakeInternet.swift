@@ -122,21 +122,24 @@ final class FakeInternet: Sendable {
     }
 }
 
-/// The one fake internet of this process and how many tests use it.
+/// The one fake internet of this process and how many tests use it. A new one starts only after
+/// the last one's teardown ended (its routes would refuse the new one).
 actor FakeInternetShare {
     static let shared = FakeInternetShare()
     private var users = 0
     private var starting: Task<FakeInternet, any Error>?
+    private var stopping: Task<Void, Never>?
 
     func acquire() async throws -> FakeInternet {
         users += 1
+        if starting == nil, let stopping { await stopping.value }
         let task = starting ?? Task { try await FakeInternet.start() }
         starting = task
         do {
             return try await task.value
         } catch {
             users -= 1
-            if users == 0 { starting = nil }
+            if users == 0, starting == task { starting = nil }
             throw error
         }
     }
@@ -145,7 +148,9 @@ actor FakeInternetShare {
         users -= 1
         guard users == 0, let task = starting else { return }
         starting = nil
-        if let internet = try? await task.value { await internet.stop() }
+        let stop = Task { if let internet = try? await task.value { await internet.stop() } }
+        stopping = stop
+        await stop.value
     }
 }
 

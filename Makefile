@@ -61,3 +61,4 @@ bench: deps
 	python3 benchmarks/run.py $(BENCH_FLAGS)
 	python3 benchmarks/files.py $(FILES_BENCH_FLAGS)
 	python3 benchmarks/agent.py $(AGENT_BENCH_FLAGS)
+	python3 benchmarks/network.py $(NET_BENCH_FLAGS)

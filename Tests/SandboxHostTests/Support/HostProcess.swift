@@ -50,8 +50,10 @@ final class HostProcess: Sendable {
         while found == nil, ContinuousClock.now < deadline, process.isRunning {
             try await Task.sleep(for: .milliseconds(20))
             let text = output.value
-            if let range = text.range(of: "listening on http://127.0.0.1:") {
-                found = Int(text[range.upperBound...].prefix { $0.isNumber })
+            // `listening on http://ADDRESS:PORT` (ADDRESS: 127.0.0.1 unless SANDBOX_HOST_HOST says otherwise).
+            if let range = text.range(of: "listening on http://"),
+               let colon = text[range.upperBound...].prefix(while: { $0 != "\n" }).lastIndex(of: ":") {
+                found = Int(text[text.index(after: colon)...].prefix { $0.isNumber })
             }
         }
         guard let found else {

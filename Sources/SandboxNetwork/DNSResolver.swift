@@ -75,8 +75,9 @@ final class DNSResolver: Sendable {
         var attempts = 0
         while true {
             attempts += 1
+            // No SO_REUSEADDR on the UDP socket: on Linux it lets another socket with it bind
+            // the same address and port, and take the sandboxes' queries.
             let datagram = try await DatagramBootstrap(group: group)
-                .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(DNSDatagramHandler(resolver: self))
@@ -109,6 +110,9 @@ final class DNSResolver: Sendable {
     /// Queries in flight now (for a sandbox, or in all), and the most ever at once.
     func queriesInFlight(_ sandboxID: String? = nil) -> Int { queries.count(sandboxID) }
     var peakQueriesInFlight: Int { queries.peak }
+    /// TCP connections open now (admitted ones), and the most ever at once.
+    var connectionsOpen: Int { connections.count() }
+    var peakConnectionsOpen: Int { connections.peak }
 
     private func streamBootstrap() -> ServerBootstrap {
         let idle = limits.idleTimeout

@@ -67,8 +67,9 @@ struct DNSUpstreamClient: Sendable {
                     try channel.pipeline.syncOperations.addHandler(DNSUpstreamDatagramHandler(upstream: upstream, id: id, promise: promise))
                 }
             }
-        let anyAddress = upstream.protocol == .inet6 ? "::" : "0.0.0.0"
-        guard let channel = try? await bootstrap.bind(host: anyAddress, port: 0).get() else { return nil }
+        // Connected: the kernel drops datagrams from any other address, and an ICMP unreachable
+        // fails the exchange at once instead of at the timeout.
+        guard let channel = try? await bootstrap.connect(to: upstream).get() else { return nil }
         let deadline = loop.scheduleTask(in: timeout) { promise.succeed(nil) }
         channel.writeAndFlush(AddressedEnvelope(remoteAddress: upstream, data: ByteBuffer(bytes: query)), promise: nil)
         let answer = try? await promise.futureResult.get()

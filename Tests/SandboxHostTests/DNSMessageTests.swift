@@ -29,8 +29,11 @@ import Testing
         #expect(DNSMessage(parsing: Self.header + [0xC0, 12, 0, 1, 0, 1]) == nil)
         // Two pointers to each other.
         #expect(DNSMessage(parsing: Self.header + [0xC0, 14, 0xC0, 12, 0, 1, 0, 1]) == nil)
-        // A pointer forward, past the name.
-        #expect(DNSMessage(parsing: Self.header + [0xC0, 18, 0, 1, 0, 1, 1, 0x61, 0]) == nil)
+        // A pointer forward, to a name that a later record's data holds.
+        var forward: [UInt8] = [0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]
+        forward += [0xC0, 31, 0, 1, 0, 1]  // the question: a pointer to 31
+        forward += [1, 0x62, 0, 0, 16, 0, 1, 0, 0, 0, 60, 0, 3, 1, 0x61, 0]  // `b` TXT, data `a` at 31
+        #expect(DNSMessage(parsing: forward) == nil)
         // A pointer off the end.
         #expect(DNSMessage(parsing: Self.header + [0xC0, 0xFF, 0, 1, 0, 1]) == nil)
         // A name that is a chain of backward pointers (each one valid, the chain kept in a TXT

@@ -90,7 +90,7 @@ enum KernelLinks {
     /// A host route (main table, IPv4) overlapping `range`, as `interface destination/prefix`;
     /// nil when none. The default route and this host's own links are not counted.
     static func overlappingRoute(_ range: AddressBlock, names: LinkNames) -> String? {
-        guard let table = try? String(contentsOfFile: "/proc/net/route", encoding: .utf8) else { return nil }
+        guard let table = readProcFile("/proc/net/route") else { return nil }
         for line in table.split(separator: "\n").dropFirst() {
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard fields.count >= 8, let destination = UInt32(fields[1], radix: 16), let mask = UInt32(fields[7], radix: 16) else { continue }
@@ -112,7 +112,7 @@ enum KernelLinks {
     /// so replies coming back from the uplink are forwarded to the sandboxes. Interfaces made
     /// later are picked up at the next slot's preparation.
     static func enableUplinkForwarding(names: LinkNames) -> [String] {
-        guard let table = try? String(contentsOfFile: "/proc/net/route", encoding: .utf8) else { return [] }
+        guard let table = readProcFile("/proc/net/route") else { return [] }
         var enabled: [String] = []
         for interface in Set(table.split(separator: "\n").dropFirst().compactMap({ $0.split(separator: "\t").first.map(String.init) }))
         where interface != "lo" && !names.owns(interface) && !interface.contains("/") && !interface.hasPrefix(".") {
@@ -128,7 +128,24 @@ enum KernelLinks {
     }
 
     static func readSysctl(_ name: String) throws -> String {
-        try String(contentsOfFile: "/proc/sys/net/" + name, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let text = readProcFile("/proc/sys/net/" + name) else { throw NetworkError.system("sysctl net/\(name)", errno) }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// A /proc file's text (its size reads as 0: read to the end), at most `limit` bytes.
+    static func readProcFile(_ path: String, limit: Int = 4 << 20) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while bytes.count < limit {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            bytes += chunk[0..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     static func writeSysctl(_ name: String, _ value: String) throws {

@@ -52,7 +52,7 @@ struct NetworkTestBed {
 
     /// Mounts of this host's namespace files.
     var namespaceMounts: Int {
-        let table = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        let table = KernelLinks.readProcFile("/proc/self/mountinfo") ?? ""
         return table.split(separator: "\n").filter { $0.contains(manager.namespaceDirectory) }.count
     }
 
@@ -126,7 +126,7 @@ extension HeavySuites {
             let projectID = try await bed.project()
             var record = try await bed.host.services.sandboxes.findOrCreateSandbox(
                 projectID: projectID, image: ImageStore.defaultName, limits: bed.host.configuration.sandboxLimits)
-            record.network = .none
+            record.network = NetworkPolicy.none
             _ = try await bed.runtime.process(for: record)
             let shown = try await bed.exec(record, "cat /etc/resolv.conf")
             #expect(!shown.stdout.contains("nameserver"), "\(shown.stdout)")
@@ -171,7 +171,7 @@ extension HeavySuites {
             for id in ["a", "b", "c"] { _ = try await crashed.attach(sandboxID: id, policy: .open) }
             let names = crashed.names, directory = crashed.namespaceDirectory
             func leftovers() -> (links: Int, files: Int, mounts: Int) {
-                let mounts = ((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "").split(separator: "\n").filter { $0.contains(directory) }.count
+                let mounts = (KernelLinks.readProcFile("/proc/self/mountinfo") ?? "").split(separator: "\n").filter { $0.contains(directory) }.count
                 return (KernelLinks.interfaces().filter(names.owns).count, ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).count, mounts)
             }
             #expect(leftovers().links >= 3 && leftovers().files == 3 && leftovers().mounts == 3, "\(leftovers())")

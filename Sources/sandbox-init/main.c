@@ -431,6 +431,15 @@ static int sbi_run_plan(const struct sbi_config *config) {
         case CSB_STEP_BIND: {
             int target = sbi_open_target(base, step, step->mode);
             if (target < 0 && (step->flags & CSB_STEP_OPTIONAL)) break;
+            // An optional file bound over an existing one (resolv.conf in the tenant's layer):
+            // anything but a regular file there (a link, a directory the tenant made) skips the
+            // step rather than failing every start of the sandbox.
+            struct stat info;
+            if (target >= 0 && (step->flags & (CSB_STEP_FILE | CSB_STEP_OPTIONAL)) == (CSB_STEP_FILE | CSB_STEP_OPTIONAL) &&
+                step->mode == 0 && (fstat(target, &info) < 0 || !S_ISREG(info.st_mode))) {
+                close(target);
+                break;
+            }
             if (target < 0) sbi_fail(step->target_stage != NULL ? step->target_stage : step->stage);
             sbi_attach(sbi_step_tree(config, step, target, userns_fd), target, step->stage);
             // What is beneath this step is reached through the new mount, not the directory under it.

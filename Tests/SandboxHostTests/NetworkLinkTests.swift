@@ -112,11 +112,44 @@ extension HeavySuites {
             ] {
                 let result = try await bed.exec(record, command)
                 #expect(result.exit_code != 0, "\(command) succeeded inside the sandbox: \(result.output)")
+                #expect(result.output.contains("Operation not permitted"), "\(command): \(result.output)")
             }
             let after = try await bed.exec(record, "ip -4 -o addr show dev eth0; ip -4 route")
             #expect(after.stdout.contains("inet \(AddressPlan.text(link.address))/30"), "\(after.stdout)")
             #expect(!after.stdout.contains("10.77.0.9"), "\(after.stdout)")
             #expect(after.stdout.contains("default via \(AddressPlan.text(link.gateway))"), "\(after.stdout)")
+            // The control: what was refused inside is what host root can do to this namespace,
+            // and the sandbox sees it, so the refusals above are the capability missing, not a
+            // command that cannot work.
+            let namespace = bed.manager.namespaceDirectory + "/\(link.slot)"
+            let control = Process()
+            control.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
+            control.arguments = ["--net=" + namespace, "ip", "addr", "add", "10.77.0.9/32", "dev", "eth0"]
+            try control.run()
+            control.waitUntilExit()
+            #expect(control.terminationStatus == 0)
+            let changed = try await bed.exec(record, "ip -4 -o addr show dev eth0")
+            #expect(changed.stdout.contains("10.77.0.9"), "\(changed.stdout)")
+        }
+
+        /// The tenant owns its root's upper layer: a link or a directory where resolv.conf was
+        /// (made while the sandbox ran without a network, or shipped by an image) never makes the
+        /// sandbox unable to start with one (the file is then not bound).
+        @Test(.timeLimit(.minutes(2))) func resolvConfReplacedByTheTenantStillStarts() async throws {
+            let bed = try NetworkTestBed()
+            defer { Task { await bed.remove() } }
+            let projectID = try await bed.project()
+            let unnetworked = bed.host.services.runtime
+            for replacement in ["ln -s /tmp/elsewhere /etc/resolv.conf", "mkdir /etc/resolv.conf", "true"] {
+                let record = try await unnetworked.ensureActive(projectID: projectID, image: ImageStore.defaultName)
+                let replaced = try await unnetworked.execute(record, ExecRequest(command: "rm -rf /etc/resolv.conf && \(replacement)"))
+                #expect(replaced.exit_code == 0, "\(replaced.output)")
+                try await unnetworked.stop(record.id)
+                let again = try await bed.runtime.ensureActive(projectID: projectID, image: ImageStore.defaultName)
+                let alive = try await bed.exec(again, "echo up")
+                #expect(alive.stdout == "up\n", "after \(replacement): \(alive.output)")
+                try await bed.runtime.stop(again.id)
+            }
         }
 
         /// `none` mode: still a link (a later PUT can open it), but no resolver in resolv.conf.

@@ -261,3 +261,25 @@ extension HeavySuites {
         }
     }
 }
+
+extension HeavySuites.NetworkLinkTests {
+    /// A range a host route already uses is refused at start, with the route named; nothing of
+    /// the refused host is left. Two test hosts given one range are that case: the second sees
+    /// the first's links.
+    @Test(.timeLimit(.minutes(1))) func rangeOverlappingAHostRouteIsRefused() async throws {
+        let first = try NetworkTestBed(poolSize: 1)
+        defer { Task { await first.remove() } }
+        try await waitUntil("a link exists", timeout: .seconds(10)) { first.manager.readyCount == 1 }
+        let host = try TestHost()
+        defer { host.remove() }
+        var configuration = NetworkConfiguration(range: first.manager.configuration.range, instanceKey: SandboxRuntime.instanceKey(host.directory))
+        configuration.poolSize = 1
+        let second = try NetworkManager(configuration: configuration, dataDir: host.directory, filter: NullPacketFilter(), logger: Logger(label: "test"))
+        #expect {
+            try second.start()
+        } throws: { error in
+            "\(error)".contains("overlaps the host's route") && "\(error)".contains(first.manager.names.prefix)
+        }
+        #expect(KernelLinks.interfaces().filter(second.names.owns).isEmpty)
+    }
+}

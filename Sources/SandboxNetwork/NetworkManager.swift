@@ -2,6 +2,9 @@ import Foundation
 import Logging
 import SandboxRuntime
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The sandboxes' network: links and namespaces (a pool kept ready), the packet filter's
 /// per-sandbox state, the resolver's address, and the map from a sandbox's address to its policy
@@ -60,6 +63,12 @@ public final class NetworkManager: SandboxNetworking, ResolverClients, Sendable 
     public func start() throws {
         try FileManager.default.createDirectory(atPath: namespaceDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let swept = KernelLinks.sweep(names: names, namespaceDirectory: namespaceDirectory, resolver: plan.resolver)
+        // The runtime's per-sandbox resolv.conf files (`<dataDir>/run/resolv`) of sandboxes a
+        // crash ended: host-written, in a host-owned directory.
+        let resolvDirectory = (namespaceDirectory as NSString).deletingLastPathComponent + "/resolv"
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: resolvDirectory)) ?? [] {
+            unlink(resolvDirectory + "/" + file)
+        }
         try? filter.removeAll()
         if swept > 0 { logger.info("removed network leftovers of an earlier run", metadata: ["count": "\(swept)"]) }
         if let route = KernelLinks.overlappingRoute(configuration.range, names: names) {

@@ -253,6 +253,22 @@ extension HeavySuites {
                 return String(format: "median %.2f ms, max %.2f ms", sorted[sorted.count / 2], sorted.last ?? 0)
             }
             print("network slot costs: prepare \(summary(cold)); attach from a warm pool \(summary(warm)); detach \(summary(detach))")
+            // A sandbox's start and stop with a network (from the warm pool) and without.
+            let projectID = try await bed.project()
+            var starts: [String: [Double]] = [:], stops: [String: [Double]] = [:]
+            for round in 0..<16 {
+                let (name, runtime) = round % 2 == 0 ? ("network", bed.runtime) : ("loopback", bed.host.services.runtime)
+                try await waitUntil("the pool is full", timeout: .seconds(10)) { bed.manager.readyCount == 8 }
+                let start = ContinuousClock.now
+                let record = try await runtime.ensureActive(projectID: projectID, image: ImageStore.defaultName)
+                starts[name, default: []].append(Self.milliseconds(ContinuousClock.now - start))
+                let stop = ContinuousClock.now
+                try await runtime.stop(record.id)
+                stops[name, default: []].append(Self.milliseconds(ContinuousClock.now - stop))
+            }
+            for name in ["network", "loopback"] {
+                print("sandbox with \(name): start \(summary(starts[name]!)); stop \(summary(stops[name]!))")
+            }
             #expect((warm.sorted()[warm.count / 2]) < 50)
         }
 

@@ -286,7 +286,6 @@ public final class NetworkManager: SandboxNetworking, ResolverClients, Sendable 
             state.withLock { $0.refilling = false }
             refillEnded.signal()
         }
-        var checkedUplinks = MonotonicClock.seconds()
         while true {
             let number = state.withLock { state -> Int?? in
                 if state.stopped { return .none }
@@ -298,10 +297,10 @@ public final class NetworkManager: SandboxNetworking, ResolverClients, Sendable 
                 wake.wait()
                 continue
             }
-            if MonotonicClock.seconds() - checkedUplinks > 5 {
-                _ = KernelLinks.enableUplinkForwarding(names: names)
-                checkedUplinks = MonotonicClock.seconds()
-            }
+            // An uplink that appeared since (a route added after the host started) forwards
+            // before the next sandbox uses this slot: /proc/net/route and a few sysctls, ~0.1 ms.
+            let enabled = KernelLinks.enableUplinkForwarding(names: names)
+            if !enabled.isEmpty { logger.info("forwarding enabled on the uplinks", metadata: ["interfaces": "\(enabled)"]) }
             do {
                 let slot = try prepare(slot: number)
                 let kept = state.withLock { state -> Bool in

@@ -8,7 +8,8 @@ extension HostServices {
     /// MERGE(netpolicy): read `configuration.networkEnabled`, the range, `allowPrivate` and the
     /// DNS upstreams from HostConfiguration once it has them; until then the two variables that
     /// matter here are read from the environment (`SANDBOX_HOST_NETWORK`: on unless `off`;
-    /// `SANDBOX_HOST_NETWORK_RANGE`: default 10.233.0.0/16).
+    /// `SANDBOX_HOST_NETWORK_RANGE`: default 10.233.0.0/16; `SANDBOX_HOST_NETWORK_POOL`: ready
+    /// namespaces, 0-64, default 4).
     /// The second value is the network's health: ok when on or switched off, degraded (with the
     /// reason) when on but unusable here.
     static func startNetwork(
@@ -20,6 +21,7 @@ extension HostServices {
         let range = networkRange(environment)
         var network = NetworkConfiguration(range: range, instanceKey: SandboxRuntime.instanceKey(configuration.dataDir))
         network.defaultPolicy = defaultPolicy
+        if let size = environment["SANDBOX_HOST_NETWORK_POOL"].flatMap(Int.init), (0...64).contains(size) { network.poolSize = size }
         let (manager, reason) = NetworkManager.startIfUsable(configuration: network, dataDir: configuration.dataDir, logger: logger)
         if let manager {
             return (manager, Capability(

@@ -139,8 +139,7 @@ public actor SandboxRuntime {
         let resolvConf = attachment.map { _ in resolvConfPath(record.id) }
         // On a thread of its own: mounting the volume waits for its project's lock, and
         // re-owning a workspace walks the tenant's tree; neither may hold the shared pool.
-        let process: SandboxProcess
-        do { process = try await DedicatedThread.run("start sandbox") {
+        let launch: @Sendable () throws -> SandboxProcess = {
             if let attachment, let resolvConf { try Self.writeResolvConf(resolvConf, nameserver: attachment.nameserver) }
             try workspaces.ensureVolume(projectID: record.projectID)
             try paths.prepare(uidBase: record.uidBase, workspace: workspace)
@@ -153,7 +152,11 @@ public actor SandboxRuntime {
             if let usrLower { arguments += ["--usr-lower", usrLower] }
             if let attachment, let resolvConf { arguments += ["--netns", attachment.namespacePath, "--resolv-conf", resolvConf] }
             return try SandboxProcess.launch(sandboxID: record.id, helper: helper, arguments: arguments, poller: poller)
-        } } catch {
+        }
+        let process: SandboxProcess
+        do {
+            process = try await DedicatedThread.run("start sandbox", launch)
+        } catch {
             await detachNetwork(record.id)
             throw error
         }
@@ -218,9 +221,16 @@ public actor SandboxRuntime {
         let cgroups = self.cgroups
         // Emptying and removing the groups waits for the kernel (freeze, kill, EBUSY retries):
         // on a thread of its own, not the shared pool the file routes use.
-        try await DedicatedThread.run("cgroup remove") { cgroups.remove(sandboxID) }
-        // After every process of it is gone: nothing uses its link any more.
+        var removalError: (any Error)?
+        do {
+            try await DedicatedThread.run("cgroup remove") { cgroups.remove(sandboxID) }
+        } catch {
+            removalError = error
+        }
+        // After every process of it is gone (PID 1 reaped: its PID namespace is empty), nothing
+        // uses its link any more; detached whatever the removal said.
         await detachNetwork(sandboxID)
+        if let removalError { throw removalError }
         let lastActive = activity.withLock { $0.removeValue(forKey: sandboxID) }?.wall ?? Timestamp.milliseconds()
         try await store.setSandboxLastActive(id: sandboxID, Timestamp.iso8601(milliseconds: lastActive))
     }

@@ -89,7 +89,8 @@ static int csb_nl_talk(int fd, struct csb_nl_message *m, int *reply) {
             if (errno == EINTR) continue;
             return errno == EAGAIN ? -ETIMEDOUT : -errno;
         }
-        for (struct nlmsghdr *h = (struct nlmsghdr *)buffer; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+        int left = (int)n;  // signed: NLMSG_NEXT counts it down
+        for (struct nlmsghdr *h = (struct nlmsghdr *)buffer; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
             if (h->nlmsg_seq != m->header.nlmsg_seq) continue;
             if (h->nlmsg_type == NLMSG_ERROR) {
                 const struct nlmsgerr *error = NLMSG_DATA(h);

@@ -35,6 +35,7 @@ public final class NetworkManager: SandboxNetworking, ResolverClients, Sendable 
         var attached: [String: Slot] = [:]
         var byAddress: [[UInt8]: String] = [:]
         var refilling = false
+        var removing = 0
         var stopped = false
         var resolverInterface: String?
     }
@@ -193,15 +194,34 @@ public final class NetworkManager: SandboxNetworking, ResolverClients, Sendable 
         let slot = state.withLock { state -> Slot? in
             guard let slot = state.attached.removeValue(forKey: sandboxID) else { return nil }
             state.byAddress[slot.link.address] = nil
+            state.removing += 1
             return slot
         }
         guard let slot else { return }
+        // The filter's state goes before this returns; the link and the namespace after, on a
+        // thread of their own: deleting a veth waits for the kernel's RCU grace periods (30-40 ms
+        // measured), which a stop need not wait for. The slot's number is free once they are gone.
+        let filter = self.filter
         do {
-            try await DedicatedThread.run("network detach") { [self] in try discard(slot) }
+            try await DedicatedThread.run("network detach") { try filter.remove(slot.link) }
         } catch {
-            logger.error("a sandbox's network could not be removed; swept at the next start", metadata: ["sandbox": "\(sandboxID)", "error": "\(error)"])
+            logger.error("a sandbox's rules could not be removed", metadata: ["sandbox": "\(sandboxID)", "error": "\(error)"])
+        }
+        Task.detached { [self] in
+            do {
+                try await DedicatedThread.run("network link removal") { [self] in
+                    try KernelLinks.removeChecked(slot.link, namespacePath: slot.namespacePath)
+                    release(slot.link.slot)
+                }
+            } catch {
+                logger.error("a sandbox's link could not be removed; swept at the next start", metadata: ["sandbox": "\(sandboxID)", "error": "\(error)"])
+            }
+            state.withLock { $0.removing -= 1 }
         }
     }
+
+    /// Links of stopped sandboxes still being removed (tests).
+    var removing: Int { state.withLock { $0.removing } }
 
     // MARK: - ResolverClients
 

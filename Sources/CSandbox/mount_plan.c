@@ -71,6 +71,12 @@ static const struct csb_mount_step csb_plan[] = {
     {.name = "workspace", .kind = CSB_STEP_BIND, .parent = "root", .target = "workspace", .source = CSB_SOURCE_WORKSPACE,
      .attributes = NOSUID | NODEV, .mode = 0755, .flags = CSB_STEP_RECURSIVE, .stage = "bind-workspace"},
 
+    // /etc/resolv.conf: the host's file naming the sandbox's resolver, read-only (with a network
+    // of the host's only). An image without the file (or a tenant who removed it) goes without.
+    {.name = "resolv-conf", .kind = CSB_STEP_BIND, .parent = "root", .target = "etc/resolv.conf",
+     .source = CSB_SOURCE_RESOLV_CONF, .attributes = RDONLY | NOSUID | NODEV | NOEXEC,
+     .flags = CSB_STEP_FILE | CSB_STEP_OPTIONAL | CSB_STEP_RESOLV_CONF, .stage = "bind-resolv-conf"},
+
     // /tmp: size-limited, owned by the sandbox's root.
     {.name = "tmp", .kind = CSB_STEP_NEW_FILESYSTEM, .parent = "root", .target = "tmp", .fs_type = "tmpfs",
      .options = "mode=1777,size={tmp_size},uid={uid},gid={uid}", .attributes = NOSUID | NODEV, .mode = 01777,

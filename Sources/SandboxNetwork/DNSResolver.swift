@@ -98,6 +98,45 @@ final class DNSResolver: Sendable {
         }
     }
 
+    /// `start`, for a caller that is not async (the network's start, at host start): it waits
+    /// on NIO's futures, which complete on the event loops, never on the cooperative pool.
+    /// Port 53 only (no retry for a free port).
+    func startBlocking(address: [UInt8], port: Int = 53) throws {
+        if state.withLock({ $0.upstream == nil }) {
+            let host = DNSUpstream.hostResolvers()
+            if host.isEmpty { logger.warning("dns: no nameserver in /etc/resolv.conf; sandboxes' names will not resolve") }
+            state.withLock { $0.upstream = DNSUpstreamClient(upstreams: host, group: group, timeout: limits.upstreamTimeout) }
+        }
+        guard let block = AddressBlock(bytes: address, prefix: address.count * 8) else {
+            throw ChannelError.badInterfaceAddressFamily
+        }
+        let host = block.description
+        let datagram = try DatagramBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(DNSDatagramHandler(resolver: self))
+                }
+            }
+            .bind(host: host, port: port).wait()
+        do {
+            let stream = try streamBootstrap().bind(host: host, port: port).wait()
+            state.withLock { $0.channels += [datagram, stream] }
+            logger.info("dns: resolver listening on \(host) port \(port), udp and tcp")
+        } catch {
+            try? datagram.close().wait()
+            throw error
+        }
+    }
+
+    /// `stop`, for a caller that is not async.
+    func stopBlocking() {
+        let channels = state.withLock { state in
+            defer { state.channels = [] }
+            return state.channels
+        }
+        for channel in channels { try? channel.close().wait() }
+    }
+
     /// Stops listening; queries in flight finish, their answers go nowhere.
     func stop() async {
         let channels = state.withLock { state in

@@ -17,6 +17,9 @@ public struct NetworkConfiguration: Sendable {
     /// Names this host's kernel objects (tables, links, namespaces): the runtime's instance key,
     /// so two hosts on one machine never touch each other's.
     public var instanceKey: String
+    /// Network namespaces kept ready (link, addresses, routes, default policy in force), so a
+    /// sandbox's start takes one instead of making it.
+    public var poolSize = 4
 
     public init(range: AddressBlock, instanceKey: String) {
         self.range = range

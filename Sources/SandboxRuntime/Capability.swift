@@ -20,4 +20,11 @@ public struct Capability: Sendable, Encodable, Equatable {
     public let detail: String
     /// What to do when `status` is not `ok`; empty otherwise.
     public let fix: String
+
+    public init(name: String, status: HealthStatus, detail: String, fix: String) {
+        self.name = name
+        self.status = status
+        self.detail = detail
+        self.fix = fix
+    }
 }

@@ -11,6 +11,8 @@ public protocol SandboxNetworking: Sendable {
     /// The sandbox stopped: its link, rules, sets and DNS state go. Never throws: what cannot be
     /// removed now is logged and swept at the next start.
     func detach(sandboxID: String) async
+    /// The resolver's address, which a sandbox's `/etc/resolv.conf` names unless its mode is `none`.
+    var resolverAddress: String { get }
 }
 
 /// A sandbox's place on the network, as `SandboxNetworking.attach` prepared it.

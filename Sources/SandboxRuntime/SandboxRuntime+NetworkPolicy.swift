@@ -36,6 +36,7 @@ extension SandboxRuntime {
         guard let networking, isRunning(sandboxID) else { return }
         do {
             try await networking.apply(sandboxID: sandboxID, policy: policy)
+            await rewriteResolvConf(sandboxID, policy: policy)
         } catch {
             // Fail closed: a sandbox left under its old (maybe wider) policy is stopped; its next
             // start attaches with the persisted one.

@@ -75,7 +75,7 @@ public actor SandboxRuntime {
     /// This host's name among cgroups (`…/sandbox-host/<key>/`): the first 6 bytes of the SHA-256
     /// of its standardized data directory, in hex. Stable across versions, so a newer host's sweep
     /// finds what an older one left.
-    static func instanceKey(_ dataDir: String) -> String {
+    public static func instanceKey(_ dataDir: String) -> String {
         let path = URL(fileURLWithPath: dataDir).standardizedFileURL.path
         return SHA256.hash(data: Array(path.utf8)).prefix(6).map { String(format: "%02x", $0) }.joined()
     }
@@ -143,9 +143,12 @@ public actor SandboxRuntime {
             logger.error("sandbox helper missing", metadata: ["path": "\(helper)"])
             throw RuntimeError(.sandboxUnavailable, "the sandbox helper (sandbox-init) is missing beside sandbox-host; build it (make build)")
         }
+        let attachment = try await attachNetwork(record)
+        let resolvConf = attachment.map { _ in resolvConfPath(record.id) }
         // On a thread of its own: mounting the volume waits for its project's lock, and
         // re-owning a workspace walks the tenant's tree; neither may hold the shared pool.
-        let process: SandboxProcess = try await DedicatedThread.run("start sandbox") {
+        let launch: @Sendable () throws -> SandboxProcess = {
+            if let attachment, let resolvConf { try Self.writeResolvConf(resolvConf, nameserver: attachment.nameserver) }
             try workspaces.ensureVolume(projectID: record.projectID)
             try paths.prepare(uidBase: record.uidBase, workspace: workspace)
             let joined = try cgroups.create(record.id, limits: limits)
@@ -155,7 +158,15 @@ public actor SandboxRuntime {
             ]
             for file in joined { arguments += ["--cgroup", file] }
             if let usrLower { arguments += ["--usr-lower", usrLower] }
+            if let attachment, let resolvConf { arguments += ["--netns", attachment.namespacePath, "--resolv-conf", resolvConf] }
             return try SandboxProcess.launch(sandboxID: record.id, helper: helper, arguments: arguments, poller: poller)
+        }
+        let process: SandboxProcess
+        do {
+            process = try await DedicatedThread.run("start sandbox", launch)
+        } catch {
+            await detachNetwork(record.id)
+            throw error
         }
         do {
             try await process.waitReady()
@@ -164,6 +175,7 @@ public actor SandboxRuntime {
             await process.waitDead()
             await process.waitReaped()
             try? await DedicatedThread.run("cgroup remove") { cgroups.remove(record.id) }
+            await detachNetwork(record.id)
             logger.error("sandbox failed to start", metadata: ["sandbox": "\(record.id)", "error": "\(error)"])
             throw RuntimeError(.sandboxUnavailable, "the sandbox could not start: \(Self.stage(of: error))", cause: error)
         }
@@ -217,7 +229,16 @@ public actor SandboxRuntime {
         let cgroups = self.cgroups
         // Emptying and removing the groups waits for the kernel (freeze, kill, EBUSY retries):
         // on a thread of its own, not the shared pool the file routes use.
-        try await DedicatedThread.run("cgroup remove") { cgroups.remove(sandboxID) }
+        var removalError: (any Error)?
+        do {
+            try await DedicatedThread.run("cgroup remove") { cgroups.remove(sandboxID) }
+        } catch {
+            removalError = error
+        }
+        // After every process of it is gone (PID 1 reaped: its PID namespace is empty), nothing
+        // uses its link any more; detached whatever the removal said.
+        await detachNetwork(sandboxID)
+        if let removalError { throw removalError }
         let lastActive = activity.withLock { $0.removeValue(forKey: sandboxID) }?.wall ?? Timestamp.milliseconds()
         try await store.setSandboxLastActive(id: sandboxID, Timestamp.iso8601(milliseconds: lastActive))
     }

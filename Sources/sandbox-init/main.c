@@ -55,6 +55,8 @@ struct sbi_config {
     const char *usr_lower;    // the host's /usr for the default image; NULL when the image has its own
     const char *workspace;
     const char *hostname;
+    const char *netns;        // a network namespace (bind-mounted nsfs file) to join; NULL: a new one
+    const char *resolv_conf;  // a host file bound read-only over the root's etc/resolv.conf; NULL: none
     unsigned long uid_base;
     unsigned long id_count;
     unsigned long long tmp_size;
@@ -278,6 +280,7 @@ static const char *sbi_source(const struct sbi_config *config, const struct csb_
     case CSB_SOURCE_HOST_USR: return config->usr_lower;
     case CSB_SOURCE_WORKSPACE: return config->workspace;
     case CSB_SOURCE_HOST_NULL: return "/dev/null";
+    case CSB_SOURCE_RESOLV_CONF: return config->resolv_conf;
     case CSB_SOURCE_HOST_DEVICE:
         if (strchr(step->target, '/') != NULL || (size_t)snprintf(buffer, size, "/dev/%s", step->target) >= size) return NULL;
         return buffer;
@@ -403,6 +406,7 @@ static int sbi_run_plan(const struct sbi_config *config) {
         const struct csb_mount_step *step = &plan[i];
         fds[i] = -1;
         if ((step->flags & CSB_STEP_HOST_USR) && config->usr_lower == NULL) continue;
+        if ((step->flags & CSB_STEP_RESOLV_CONF) && config->resolv_conf == NULL) continue;
         int base = AT_FDCWD;  // the sandbox's directory, once entered
         if (step->parent != NULL) {
             base = fds[sbi_step_index(plan, i, step->parent)];
@@ -427,6 +431,15 @@ static int sbi_run_plan(const struct sbi_config *config) {
         case CSB_STEP_BIND: {
             int target = sbi_open_target(base, step, step->mode);
             if (target < 0 && (step->flags & CSB_STEP_OPTIONAL)) break;
+            // An optional file bound over an existing one (resolv.conf in the tenant's layer):
+            // anything but a regular file there (a link, a directory the tenant made) skips the
+            // step rather than failing every start of the sandbox.
+            struct stat info;
+            if (target >= 0 && (step->flags & (CSB_STEP_FILE | CSB_STEP_OPTIONAL)) == (CSB_STEP_FILE | CSB_STEP_OPTIONAL) &&
+                step->mode == 0 && (fstat(target, &info) < 0 || !S_ISREG(info.st_mode))) {
+                close(target);
+                break;
+            }
             if (target < 0) sbi_fail(step->target_stage != NULL ? step->target_stage : step->stage);
             sbi_attach(sbi_step_tree(config, step, target, userns_fd), target, step->stage);
             // What is beneath this step is reached through the new mount, not the directory under it.
@@ -754,6 +767,8 @@ int main(int argc, char **argv) {
         else if (strcmp(key, "--usr-lower") == 0) config.usr_lower = value;
         else if (strcmp(key, "--workspace") == 0) config.workspace = value;
         else if (strcmp(key, "--hostname") == 0) config.hostname = value;
+        else if (strcmp(key, "--netns") == 0) config.netns = value;
+        else if (strcmp(key, "--resolv-conf") == 0) config.resolv_conf = value;
         else if (strcmp(key, "--uid-base") == 0) config.uid_base = sbi_number(value, key);
         else if (strcmp(key, "--id-count") == 0) config.id_count = sbi_number(value, key);
         else if (strcmp(key, "--tmp-size") == 0) config.tmp_size = sbi_number(value, key);
@@ -766,6 +781,7 @@ int main(int argc, char **argv) {
     if (!config.sandbox_dir || !config.lower_root || !config.workspace || config.uid_base == 0) {
         fprintf(stderr, "usage: sandbox-init --sandbox-dir DIR --lower-root DIR [--usr-lower DIR] --workspace DIR --uid-base N\n"
                         "       [--id-count N] [--tmp-size BYTES] [--hostname NAME] [--cgroup JOIN-FILE]...\n"
+                        "       [--netns NSFS-FILE] [--resolv-conf FILE]\n"
                         "(run by sandbox-host with its control socket as fd 3)\n");
         return 2;
     }
@@ -787,6 +803,16 @@ int main(int argc, char **argv) {
     char *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stack == MAP_FAILED) sbi_fail("stack");
     int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | SIGCHLD;
+    // --netns: the host prepared this sandbox's network namespace (its link, address and routes).
+    // Joined here, while still host root and before the clone, so the child is born in it; it
+    // stays owned by the host's user namespace, so the sandbox's root can use it but never
+    // change its addresses, routes or links (no CAP_NET_ADMIN over it).
+    if (config.netns != NULL) {
+        int netns_fd = open(config.netns, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (netns_fd < 0 || setns(netns_fd, CLONE_NEWNET) < 0) sbi_fail("join-netns");
+        close(netns_fd);
+        flags &= ~CLONE_NEWNET;
+    }
     sbi_trace("cgroups");
     // A pidfd of PID 1 goes to the host with its pid: signals and setns through it reach this
     // process or fail, never another that reused the number once PID 1 is gone and reaped here.

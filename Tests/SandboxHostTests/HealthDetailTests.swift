@@ -21,7 +21,7 @@ struct HealthDetailTests {
             try await client.execute(uri: "/api/health/deep", method: .get, headers: headers) { response in
                 let text = response.text
                 let components = response.json["components"] as? [String: [String: Any]] ?? [:]
-                #expect(Set(components.keys) == ["database", "sandbox_runtime", "disk", "llm"], "\(text)")
+                #expect(Set(components.keys) == ["database", "sandbox_runtime", "disk", "llm", "network"], "\(text)")
                 #expect(components.values.allSatisfy { ($0["detail"] as? String)?.isEmpty == false && $0["status"] is String })
                 #expect(!text.contains(Self.kernelRelease), "the kernel: \(text)")
                 #expect(!text.contains("root"), "the host's user: \(text)")

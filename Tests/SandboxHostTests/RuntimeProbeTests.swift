@@ -70,7 +70,7 @@ import Testing
         try await client.execute(uri: "/api/health/deep", method: .get) { response in
             let body = response.json
             let components = body["components"] as? [String: [String: Any]] ?? [:]
-            #expect(Set(components.keys) == ["database", "sandbox_runtime", "disk", "llm"])
+            #expect(Set(components.keys) == ["database", "sandbox_runtime", "disk", "llm", "network"])
             #expect(components["database"]?["status"] as? String == "ok")
             #expect(components.values.allSatisfy { ($0["detail"] as? String)?.isEmpty == false })
             #expect(components["llm"]?["status"] as? String == "degraded")

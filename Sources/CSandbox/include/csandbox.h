@@ -67,6 +67,24 @@ int csb_mount_image(const char *device, const char *target, const char *options)
 int csb_mount_clone(const char *source, const char *target);
 /// umount2(2) of `target` (never following a link there), lazily when `detach`. 0, or -errno.
 int csb_unmount(const char *target, int detach);
+/// Sandbox links (netlink.c). Each answers 0 or -errno; blocking but bounded (2 s per exchange).
+/// A new network namespace, bind-mounted on `path` (made, exclusively), as `ip netns add` does.
+int csb_netns_create(const char *path);
+/// Unmounts (lazily, never following a link) and unlinks a namespace file; absent is fine.
+int csb_netns_remove(const char *path);
+/// A veth pair: `host_if` in the caller's namespace with `gateway`/`prefix`, up; its peer `eth0`
+/// made inside the namespace at `netns_path` with `address`/`prefix`, up, loopback up, and a
+/// default route via `gateway`. On failure *stage names the step (a static string).
+int csb_link_create(const char *netns_path, const char *host_if, const unsigned char address[4],
+                    const unsigned char gateway[4], int prefix, const char **stage);
+/// Deletes the link named `name` (a veth's peer goes with it). -ENODEV when there is none.
+int csb_link_delete(const char *name);
+/// A dummy interface `name` with `address`/32, up (the resolver's address on the host).
+int csb_dummy_create(const char *name, const unsigned char address[4]);
+/// Adds (or replaces) / deletes an IPv4 address on the interface `name` of the caller's namespace
+/// (the resolver's address on `lo` where this kernel has no dummy interfaces).
+int csb_address_add(const char *name, const unsigned char address[4], int prefix);
+int csb_address_delete(const char *name, const unsigned char address[4], int prefix);
 #define CSB_RESOLVE_NO_XDEV 0x01
 #define CSB_RESOLVE_NO_MAGICLINKS 0x02
 #define CSB_RESOLVE_NO_SYMLINKS 0x04

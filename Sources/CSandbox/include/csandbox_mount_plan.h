@@ -62,6 +62,7 @@ enum csb_step_source {
     CSB_SOURCE_HOST_DEVICE,  ///< the host's character device of the target's name, in /dev
     CSB_SOURCE_HOST_NULL,    ///< the host's /dev/null
     CSB_SOURCE_TARGET,       ///< the target's own mount (a copy over itself, to change attributes)
+    CSB_SOURCE_RESOLV_CONF,  ///< --resolv-conf: the host-written file naming the sandbox's resolver
 };
 
 /// A missing target skips the step (not every kernel has every /proc file).
@@ -74,6 +75,8 @@ enum csb_step_source {
 #define CSB_STEP_FILE 0x08u
 /// Only when the image takes the host's /usr (--usr-lower given).
 #define CSB_STEP_HOST_USR 0x10u
+/// Only when the sandbox has a network of the host's (--resolv-conf given).
+#define CSB_STEP_RESOLV_CONF 0x20u
 
 // MOUNT_ATTR_* of <linux/mount.h>, here so Swift (which cannot include that header beside Glibc's
 // <sys/mount.h>) can read the plan; mount_plan.c checks they are the kernel's values.

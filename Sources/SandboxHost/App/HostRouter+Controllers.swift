@@ -1,3 +1,5 @@
+import SandboxNetwork
+
 /// Each controller gets only the services it uses, typed by the protocols of HTTP/Dependencies:
 /// composed here, from the services built at start, and nowhere else.
 extension HostRouter {
@@ -11,7 +13,10 @@ extension HostRouter {
         HealthController(services: .init(
             instanceID: services.instanceID, authenticator: services.authenticator, database: services.database,
             runtimeProbe: services.runtimeProbe, dataDir: services.configuration.dataDir,
-            diskReserveBytes: services.configuration.diskReserveBytes, provider: services.agents.provider))
+            diskReserveBytes: services.configuration.diskReserveBytes, provider: services.agents.provider,
+            network: services.networkStatus, networkChecks: { [network = services.network] in
+                network.map { NetworkProbe.run(range: $0.configuration.range, instanceKey: $0.configuration.instanceKey) } ?? []
+            }))
     }
 
     static func projects(_ services: HostServices) -> ProjectsController {

@@ -1,6 +1,7 @@
 import AgentLoop
 import Deploy
 import Logging
+import SandboxNetwork
 import SandboxRuntime
 
 /// The services, built once at start. `HostRouter` hands each controller only the few it uses,
@@ -16,6 +17,10 @@ public struct HostServices: Sendable {
     public let rateLimiter: RateLimiter
     public let sandboxes: SandboxStore
     public let runtime: SandboxRuntime
+    /// The sandboxes' network (links, rules, resolver); nil: loopback only. Stopped at shutdown.
+    public let network: NetworkManager?
+    /// Whether sandboxes have a network, and why not (the deep health check).
+    let networkStatus: Capability
     public let deployments: DeploymentStore
     let deploymentPaths: DeploymentPaths
     let deployer: DeployService
@@ -48,8 +53,10 @@ public struct HostServices: Sendable {
         runtimeConfiguration.idleTimeout = configuration.idleTimeout
         runtimeConfiguration.sessionLogBytes = configuration.sessionLogBytes
         runtimeConfiguration.defaultNetworkPolicy = configuration.defaultNetworkPolicy
+        (self.network, self.networkStatus) = Self.startNetwork(
+            configuration, defaultPolicy: runtimeConfiguration.defaultNetworkPolicy, environment: environment, logger: logger)
         self.runtime = try SandboxRuntime(
-            configuration: runtimeConfiguration, store: sandboxes, workspaces: workspaces, logger: logger)
+            configuration: runtimeConfiguration, store: sandboxes, workspaces: workspaces, logger: logger, networking: network)
         self.deployments = DeploymentStore(database: database)
         self.deploymentPaths = DeploymentPaths(dataDir: configuration.dataDir)
         let remotePolicy = RemotePolicy(allowedPrefixes: configuration.deployAllowedRemotes, protectedRoot: configuration.dataDir)

@@ -46,6 +46,8 @@ struct ServeCommand: AsyncParsableCommand {
         let app = HostApplication.build(services: services, logger: logger)
         try await app.runService()
         await services.runtime.stopAll()
+        // After the sandboxes: every link, namespace, rule and the resolver's address go.
+        if let network = services.network { _ = try? await DedicatedThread.run("network stop") { network.stop() } }
         // Volumes come off with the host; the next start mounts them again (a killed host's
         // are found mounted and kept).
         services.workspaces.unmountVolumes()

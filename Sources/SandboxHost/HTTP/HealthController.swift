@@ -21,6 +21,9 @@ struct HealthController {
         let dataDir: String
         let diskReserveBytes: Int64
         let provider: AgentService.Provider
+        /// Whether sandboxes have a network (decided at start), and the kernel's network checks.
+        var network: Capability = Capability(name: "network", status: .ok, detail: "not configured", fix: "")
+        var networkChecks: @Sendable () -> [Capability] = { [] }
     }
 
     let services: Services
@@ -71,6 +74,7 @@ struct HealthController {
         async let disk = diskComponent()
         var components = [
             "database": await database, "sandbox_runtime": await runtime, "disk": await disk, "llm": llmComponent(),
+            "network": await networkComponent(probing: detailed),
         ]
         if !detailed { components = components.mapValues(Self.generic) }
         let worst = components.values.map(\.status).max() ?? .ok
@@ -119,6 +123,20 @@ struct HealthController {
         for capability in capabilities { checks[capability.name] = Check(status: capability.status, detail: capability.detail) }
         let generic = worst == .ok ? "sandboxes can be started" : worst == .degraded ? "sandboxes start with reduced isolation or limits" : "sandboxes cannot be started"
         return Component(status: worst, detail: detail, checks: checks, genericDetail: generic)
+    }
+
+    /// On, off, or unusable (degraded: sandboxes have loopback only); for the admin, with
+    /// forwarding, nftables and NAT checked afresh when networking is on (on a thread of its own:
+    /// nft and /proc; never for anonymous callers, who could make the host run them at will).
+    private func networkComponent(probing: Bool) async -> Component {
+        let network = services.network
+        let probe = services.networkChecks
+        let capabilities = probing ? ((try? await DedicatedThread.run("network probe") { probe() }) ?? []) : []
+        var checks: [String: Check] = [:]
+        for capability in capabilities { checks[capability.name] = Check(status: capability.status, detail: capability.detail) }
+        let worst = max(network.status, capabilities.map(\.status).max() ?? .ok)
+        let generic = worst == .ok ? "sandbox networking as configured" : "sandboxes have loopback only"
+        return Component(status: worst, detail: network.detail, checks: checks.isEmpty ? nil : checks, genericDetail: generic)
     }
 
     private func diskComponent() async -> Component {

@@ -5,6 +5,7 @@ import SandboxRuntime
 /// A policy with no `deny_out` takes 50 ms to apply, others 1 ms, so a slow change could be
 /// overtaken by a later one if the runtime did not keep them in order.
 final class RecordingNetwork: SandboxNetworking {
+    let resolverAddress = "192.0.2.53"
     let applied = Locked<[NetworkPolicy]>([])
     let storedAtApply = Locked<[NetworkPolicy?]>([])
     let storedPolicy: @Sendable () async throws -> NetworkPolicy?

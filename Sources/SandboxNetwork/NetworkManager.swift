@@ -139,6 +139,15 @@ public final class NetworkManager: SandboxNetworking, ResolverClients, Sendable 
         try? filter.removeAll()
     }
 
+    /// Closes the resolver's sockets and nothing else, as a killed process's close (tests of
+    /// what a crash leaves behind).
+    func closeResolverSockets() {
+        state.withLock { state in
+            defer { state.resolver = nil }
+            return state.resolver
+        }?.stopBlocking()
+    }
+
     /// The resolver's address (where its sockets bind), as text.
     public var resolverAddress: String { AddressPlan.text(plan.resolver) }
 

@@ -209,7 +209,9 @@ extension HeavySuites {
                 return (KernelLinks.interfaces().filter(names.owns).count, ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).count, mounts)
             }
             #expect(leftovers().links >= 3 && leftovers().files == 3 && leftovers().mounts == 3, "\(leftovers())")
-            // No stop: the process "died". The next start of this host sweeps.
+            // No stop: the process "died" (its sockets closed with it). The next start of this
+            // host sweeps.
+            crashed.closeResolverSockets()
             configuration.poolSize = 0
             let filter = NullPacketFilter()
             let restarted = try NetworkManager(configuration: configuration, dataDir: host.directory, filter: filter, logger: Logger(label: "test"))

@@ -12,6 +12,8 @@ import SandboxRuntime
 ///   never open what the base chain refuses. Packets toward a sandbox pass only as replies of an
 ///   established flow, and only if the sandbox's policy still allows their source: policy is
 ///   checked on every packet both ways, so a new policy cuts flows already established.
+/// - A link named like this host's sandbox links but not registered (a pool slot before `add`,
+///   a link after `remove`) passes nothing.
 /// - `input`: from sandbox links only the resolver's port 53 (udp and tcp), and not in `none`.
 /// - `output`: the host opens nothing into a sandbox (no TCP SYN, no new UDP flow).
 /// - `postrouting`: the range is masqueraded toward every interface that is not a sandbox's.
@@ -31,6 +33,10 @@ struct NftablesRuleset: Sendable {
     static let learnedCapacity = 4096
 
     var table: String { "sandbox_host_" + Self.sanitized(configuration.instanceKey) }
+
+    /// What this instance's sandbox link names start with (`sb` and 6 characters of the key):
+    /// a link of this host that is not (or no longer) registered passes nothing at all.
+    var linkPrefix: String { "sb" + String(Self.sanitized(configuration.instanceKey).prefix(6)) }
 
     /// The resolver's address: the first host address of the range.
     var resolverAddress: String {
@@ -58,7 +64,9 @@ struct NftablesRuleset: Sendable {
           chain forward {
             type filter hook forward priority filter; policy accept;
             iifname @links goto from_sandbox
+            iifname "\(linkPrefix)*" drop
             oifname @links goto to_sandbox
+            oifname "\(linkPrefix)*" drop
           }
           chain from_sandbox {
             meta nfproto != ipv4 drop
@@ -83,6 +91,7 @@ struct NftablesRuleset: Sendable {
           chain input {
             type filter hook input priority filter; policy accept;
             iifname @links goto sandbox_to_host
+            iifname "\(linkPrefix)*" drop
           }
           chain sandbox_to_host {
             meta nfproto != ipv4 drop

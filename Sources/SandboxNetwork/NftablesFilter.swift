@@ -1,14 +1,23 @@
+import Foundation
 import Logging
 import SandboxRuntime
 import Synchronization
 
 /// The `PacketFilter` on nftables (rules: `NftablesRuleset`; each call one libnftables
-/// transaction, no fork/exec) and conntrack (`ConntrackCut`, on a policy change and a removal
-/// only). Thread-safe; every call blocks for one short kernel exchange: run it off the
-/// cooperative pool. The filter remembers each link's policy and the addresses DNS answers
-/// opened, to know which flows a new policy cuts.
+/// transaction, no fork/exec) and conntrack (`ConntrackCut`). Thread-safe; every call blocks for
+/// one short kernel exchange: run it off the cooperative pool. The filter remembers each link's
+/// policy and the addresses DNS answers opened, to know which flows a new policy cuts and which
+/// learned addresses need their timeout moved.
+///
+/// A policy change is in force when `update` returns: the rules check every packet of a flow,
+/// both ways. Ending the refused flows' conntrack entries (so the far end's packets meet a reset
+/// at once) spawns `conntrack`, which costs milliseconds: it runs after `update` returns, on
+/// one background thread at a time, one pending cut per slot (so `update` on a sandbox's start
+/// path never waits for it). A removal cuts all of the link's flows before it returns, so a slot
+/// reused at once starts clean.
 final class NftablesFilter: PacketFilter {
     private struct Slot {
+        var link: SandboxLink
         var policy: NetworkPolicy
         /// DNS-learned addresses (4 bytes) and when they expire (monotonic seconds).
         var learned: [[UInt8]: Double] = [:]
@@ -17,7 +26,14 @@ final class NftablesFilter: PacketFilter {
     private struct State {
         var ruleset: NftablesRuleset?
         var slots: [Int: Slot] = [:]
+        /// Slots whose refused flows are to be cut, and whether the cutting thread runs.
+        var pendingCuts: Set<Int> = []
+        var cutting = false
     }
+
+    /// How long past its expiry a learned address is still taken to be in the kernel's set (the
+    /// kernel drops expired elements lazily): re-allowing it then moves its timeout the slow way.
+    static let expiryMargin = 5.0
 
     private let nftables: Nftables
     private let conntrack: ConntrackCut
@@ -37,13 +53,17 @@ final class NftablesFilter: PacketFilter {
     func installBase(_ configuration: NetworkConfiguration) throws {
         let ruleset = NftablesRuleset(configuration: configuration)
         try nftables.run(ruleset.base())
-        state.withLock { $0 = State(ruleset: ruleset) }
+        state.withLock { state in
+            state.ruleset = ruleset
+            state.slots = [:]
+            state.pendingCuts = []
+        }
     }
 
     func add(_ link: SandboxLink, policy: NetworkPolicy) throws {
         let ruleset = try installedRuleset()
         try nftables.run(ruleset.add(link, policy: policy))
-        state.withLock { $0.slots[link.slot] = Slot(policy: policy) }
+        state.withLock { $0.slots[link.slot] = Slot(link: link, policy: policy) }
     }
 
     func update(_ link: SandboxLink, policy: NetworkPolicy) throws {
@@ -54,31 +74,45 @@ final class NftablesFilter: PacketFilter {
             $0.policy.mode == .allowlist && policy.mode == .allowlist && Self.names($0.policy) == Self.names(policy)
         } ?? false
         try nftables.run(ruleset.update(link, policy: policy, flushLearned: !keepLearned))
-        let now = MonotonicClock.seconds()
-        let learned = state.withLock { state -> Set<[UInt8]> in
-            var slot = state.slots[link.slot] ?? Slot(policy: policy)
+        let startCutting = state.withLock { state -> Bool in
+            var slot = state.slots[link.slot] ?? Slot(link: link, policy: policy)
+            slot.link = link
             slot.policy = policy
             if !keepLearned { slot.learned = [:] }
-            slot.learned = slot.learned.filter { $0.value > now }
             state.slots[link.slot] = slot
-            return Set(slot.learned.keys)
+            guard previous?.policy != policy else { return false }
+            state.pendingCuts.insert(link.slot)
+            guard !state.cutting else { return false }
+            state.cutting = true
+            return true
         }
-        guard previous?.policy != policy else { return }
-        cutFlows(of: link, policy: policy, learned: learned)
+        if startCutting { startCuttingThread() }
     }
 
     func allow(_ link: SandboxLink, addresses: [AddressBlock], ttlSeconds: Int) throws {
         let ruleset = try installedRuleset()
-        let text = ruleset.allow(link, addresses: addresses, ttlSeconds: ttlSeconds)
-        guard !text.isEmpty else { return }
-        try nftables.run(text)
-        let expiry = MonotonicClock.seconds() + Double(max(1, ttlSeconds))
+        let ttl = Double(max(1, ttlSeconds))
+        let now = MonotonicClock.seconds()
+        let (adding, refreshing) = state.withLock { state -> ([AddressBlock], [AddressBlock]) in
+            let learned = state.slots[link.slot]?.learned ?? [:]
+            var adding: [AddressBlock] = [], refreshing: [AddressBlock] = []
+            for address in Set(addresses) where address.isIPv4 {
+                switch learned[address.bytes] {
+                case nil: adding.append(address)
+                case let expiry? where expiry < now - Self.expiryMargin: adding.append(address)
+                case let expiry? where expiry < now + ttl: refreshing.append(address)
+                default: break // already there for at least as long
+                }
+            }
+            return (adding, refreshing)
+        }
+        guard !adding.isEmpty || !refreshing.isEmpty else { return }
+        try nftables.run(ruleset.allow(link, adding: adding, refreshing: refreshing, ttlSeconds: ttlSeconds))
         state.withLock { state in
             guard var slot = state.slots[link.slot] else { return }
-            let now = MonotonicClock.seconds()
-            slot.learned = slot.learned.filter { $0.value > now }
-            for address in addresses where address.isIPv4 && slot.learned.count < NftablesRuleset.learnedCapacity {
-                slot.learned[address.bytes] = expiry
+            slot.learned = slot.learned.filter { $0.value >= now - Self.expiryMargin }
+            for address in adding + refreshing where slot.learned.count < NftablesRuleset.learnedCapacity {
+                slot.learned[address.bytes] = now + ttl
             }
             state.slots[link.slot] = slot
         }
@@ -87,7 +121,10 @@ final class NftablesFilter: PacketFilter {
     func remove(_ link: SandboxLink) throws {
         let ruleset = try installedRuleset()
         try nftables.run(ruleset.remove(link))
-        state.withLock { _ = $0.slots.removeValue(forKey: link.slot) }
+        state.withLock { state in
+            state.slots.removeValue(forKey: link.slot)
+            state.pendingCuts.remove(link.slot)
+        }
         do {
             try NetworkNamespaceEntry.inside(namespace) { try conntrack.cutAll(from: Self.text(link.address)) }
         } catch {
@@ -98,14 +135,14 @@ final class NftablesFilter: PacketFilter {
     func removeAll() throws {
         let ruleset = try installedRuleset()
         try nftables.run(ruleset.removeAll())
-        state.withLock { $0.slots = [:] }
+        state.withLock { state in
+            state.slots = [:]
+            state.pendingCuts = []
+        }
     }
 
-    /// The table as the kernel has it (`nft list table`), for tests and `doctor`.
-    func listing() throws -> String {
-        let ruleset = try installedRuleset()
-        return try nftables.run("list table inet \(ruleset.table)")
-    }
+    /// Whether no flow cut is pending or running (tests).
+    var cutsSettled: Bool { state.withLock { $0.pendingCuts.isEmpty && !$0.cutting } }
 
     // MARK: - Private
 
@@ -116,14 +153,34 @@ final class NftablesFilter: PacketFilter {
         return ruleset
     }
 
-    /// Ends the sandbox's tracked flows `policy` refuses. The rules already refuse their packets;
-    /// a failure here is logged, not thrown (the new policy is in force either way).
-    private func cutFlows(of link: SandboxLink, policy: NetworkPolicy, learned: Set<[UInt8]>) {
-        let source = Self.text(link.address)
-        let blocks = NftablesRuleset.blocks(of: policy)
+    /// One thread works through the pending cuts and ends when there are none; each cut uses
+    /// the slot's policy at that moment (a later update of the same slot needs no second pass).
+    private func startCuttingThread() {
+        let thread = Thread { [self] in
+            while let slot = state.withLock({ state -> Slot? in
+                while let number = state.pendingCuts.popFirst() {
+                    if let slot = state.slots[number] { return slot }
+                }
+                state.cutting = false
+                return nil
+            }) {
+                cutFlows(of: slot)
+            }
+        }
+        thread.name = "sandbox-flow-cuts"
+        thread.start()
+    }
+
+    /// Ends the link's tracked flows its policy refuses. The rules already refuse their packets;
+    /// a failure here is logged (the policy is in force either way).
+    private func cutFlows(of slot: Slot) {
+        let source = Self.text(slot.link.address)
+        let blocks = NftablesRuleset.blocks(of: slot.policy)
+        let now = MonotonicClock.seconds()
+        let learned = Set(slot.learned.filter { $0.value > now }.keys)
         do {
             try NetworkNamespaceEntry.inside(namespace) {
-                switch policy.mode {
+                switch slot.policy.mode {
                 case .none:
                     try conntrack.cutAll(from: source)
                 case .open:
@@ -135,7 +192,7 @@ final class NftablesFilter: PacketFilter {
                 }
             }
         } catch {
-            logger.warning("sandbox flows not cut after a policy change", metadata: ["link": "\(link.hostInterface)", "error": "\(error)"])
+            logger.warning("sandbox flows not cut after a policy change", metadata: ["link": "\(slot.link.hostInterface)", "error": "\(error)"])
         }
     }
 

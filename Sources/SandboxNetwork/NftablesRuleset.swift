@@ -126,13 +126,18 @@ struct NftablesRuleset: Sendable {
         declarations(link) + rules(link, policy: policy, flushLearned: flushLearned) + membership(link, policy: policy)
     }
 
-    /// `addresses` reachable from the sandbox for `ttlSeconds` (IPv4 only; others are moot).
-    /// An address already there gets the new timeout (add, delete, add: no error either way).
-    func allow(_ link: SandboxLink, addresses: [AddressBlock], ttlSeconds: Int) -> String {
+    /// Addresses reachable from the sandbox for `ttlSeconds` (IPv4 only; others are moot).
+    /// `adding`: not in the set (a plain add, cheap). `refreshing`: in the set with an earlier
+    /// expiry; an add does not move an element's timeout, so each is added, deleted and added
+    /// again (no error whether or not it is there), which costs more (nft reads the set first).
+    func allow(_ link: SandboxLink, adding: [AddressBlock], refreshing: [AddressBlock], ttlSeconds: Int) -> String {
         let set = "inet \(table) \(names(link).learned)"
         let ttl = max(1, ttlSeconds)
         var text = ""
-        for address in addresses where address.isIPv4 {
+        for address in adding where address.isIPv4 {
+            text += "add element \(set) { \(address) timeout \(ttl)s }\n"
+        }
+        for address in refreshing where address.isIPv4 {
             text += "add element \(set) { \(address) }\n"
             text += "delete element \(set) { \(address) }\n"
             text += "add element \(set) { \(address) timeout \(ttl)s }\n"

@@ -59,6 +59,12 @@ import Testing
         try await Task.sleep(for: .seconds(4))
         let expired = try net.reachable(["198.51.100.20", "198.51.100.10"])
         #expect(expired == ["198.51.100.20": false, "198.51.100.10": true])
+
+        // A later answer with a longer TTL moves the timeout (an add alone would not).
+        try await net.onFilter { try $0.allow(net.link, addresses: [Self.block("198.51.100.20")], ttlSeconds: 2) }
+        try await net.onFilter { try $0.allow(net.link, addresses: [Self.block("198.51.100.20")], ttlSeconds: 60) }
+        try await Task.sleep(for: .seconds(3))
+        #expect(try net.reaches("198.51.100.20"), "the second answer's TTL holds")
     }
 
     @Test func noneReachesNothing() async throws {
@@ -102,6 +108,11 @@ import Testing
         try await waitUntil("the refused flow is cut", timeout: .seconds(5), every: .milliseconds(50)) { !refused.process.isRunning }
         try await Task.sleep(for: .seconds(1))
         #expect(kept.process.isRunning, "a flow the new policy still allows goes on")
+        // The refused flow's conntrack entry is gone (the far end's packets meet a reset), the
+        // allowed one's stays.
+        try await waitUntil("the flow cut settles", timeout: .seconds(5)) { net.filter.cutsSettled }
+        #expect(try net.trackedFlows(to: "198.51.100.10") == 0)
+        #expect(try net.trackedFlows(to: "203.0.113.10") == 1)
     }
 
     @Test func aBurstOfNewConnectionsBeyondTheRateIsDropped() async throws {

@@ -125,6 +125,12 @@ final class FilterTestNetwork: @unchecked Sendable {
         return (process, marker)
     }
 
+    /// The sandbox's TCP flows to `address` that H's conntrack holds.
+    func trackedFlows(to address: String) throws -> Int {
+        let (_, output) = try Subprocess.run("/usr/sbin/ip", ["netns", "exec", host, "conntrack", "-L", "-p", "tcp", "-s", "10.201.0.6", "-d", address], mergeStandardError: false)
+        return String(decoding: output, as: UTF8.self).split(separator: "\n").filter { $0.contains("src=") }.count
+    }
+
     /// `nft list ruleset` in H.
     func ruleset() throws -> String {
         try Nftables(namespace: hostNamespace).run("list ruleset")

@@ -180,31 +180,46 @@ import Testing
         #expect(NftablesRuleset.blocks(of: NetworkPolicy(mode: .open, allowOut: [.block(Self.block("1.2.3.4"))])) == [])
     }
 
-    /// What `add` and `update` cost on a sandbox's start path (printed; the report's table).
-    @Test func addAndUpdateCost() async throws {
+    /// What `add`, `update`, `allow` and `remove` cost (printed: the report's table), with no
+    /// other sandbox in the table and with 100 others (nft reads part of the table per call).
+    @Test func filterCallCost() async throws {
         let net = try FilterTestNetwork()
         defer { net.close() }
         let policy = NetworkPolicy(mode: .allowlist, allowOut: [.block(Self.block("198.51.100.0/24")), .block(Self.block("203.0.113.7"))])
-        let timings = try await net.onFilter { filter -> [String: [Double]] in
+        let lines = try await net.onFilter { filter -> [String] in
             try filter.installBase(net.configuration)
-            var timings: [String: [Double]] = [:]
-            func time(_ name: String, _ body: () throws -> Void) rethrows {
-                let start = MonotonicClock.seconds()
-                try body()
-                timings[name, default: []].append((MonotonicClock.seconds() - start) * 1_000)
+            func link(_ slot: Int) -> SandboxLink {
+                SandboxLink(slot: slot, hostInterface: "sb\(net.key)\(String(slot, radix: 16))",
+                            address: [10, 201, UInt8(1 + slot / 64), UInt8(slot % 64 * 4 + 2)], gateway: [10, 201, UInt8(1 + slot / 64), UInt8(slot % 64 * 4 + 1)])
             }
-            let links = (2..<102).map { SandboxLink(slot: $0, hostInterface: "sb\(net.key)\(String($0, radix: 16))", address: [10, 201, 1, UInt8($0)], gateway: [10, 201, 1, 1]) }
-            for link in links { try time("add (open)") { try filter.add(link, policy: .open) } }
-            for link in links { try time("update open→allowlist") { try filter.update(link, policy: policy) } }
-            for link in links { try time("allow (1 address)") { try filter.allow(link, addresses: [Self.block("198.51.100.99")], ttlSeconds: 30) } }
-            for link in links { try time("update allowlist→open") { try filter.update(link, policy: .open) } }
-            for link in links { try time("remove") { try filter.remove(link) } }
-            return timings
+            var lines: [String] = []
+            for others in [0, 100] {
+                for slot in 200..<(200 + others) {
+                    try filter.add(link(slot), policy: .open)
+                }
+                var timings: [String: [Double]] = [:]
+                func time(_ name: String, _ body: () throws -> Void) rethrows {
+                    let start = MonotonicClock.seconds()
+                    try body()
+                    timings[name, default: []].append((MonotonicClock.seconds() - start) * 1_000)
+                }
+                for round in 0..<30 {
+                    let probe = link(2 + round % 2)
+                    try time("1 add (open)") { try filter.add(probe, policy: .open) }
+                    try time("2 update open→allowlist") { try filter.update(probe, policy: policy) }
+                    try time("3 allow (1 new address)") { try filter.allow(probe, addresses: [Self.block("198.51.100.99")], ttlSeconds: 30) }
+                    try time("4 allow (timeout moved)") { try filter.allow(probe, addresses: [Self.block("198.51.100.99")], ttlSeconds: 300) }
+                    try time("5 update allowlist→open") { try filter.update(probe, policy: .open) }
+                    try time("6 remove") { try filter.remove(probe) }
+                }
+                for (name, values) in timings.sorted(by: { $0.key < $1.key }) {
+                    let sorted = values.sorted()
+                    lines.append(String(format: "filter cost, %3d other sandboxes, %@: median %.2f ms, p90 %.2f ms (n=%d)",
+                                        others, name, sorted[sorted.count / 2], sorted[sorted.count * 9 / 10], sorted.count))
+                }
+            }
+            return lines
         }
-        for (name, values) in timings.sorted(by: { $0.key < $1.key }) {
-            let sorted = values.sorted()
-            let median = sorted[sorted.count / 2], p90 = sorted[sorted.count * 9 / 10]
-            print(String(format: "filter cost %@: median %.2f ms, p90 %.2f ms, max %.2f ms (n=%d)", name, median, p90, sorted.last!, sorted.count))
-        }
+        lines.forEach { print($0) }
     }
 }

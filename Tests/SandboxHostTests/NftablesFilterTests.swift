@@ -36,6 +36,23 @@ import Testing
         #expect(denied == ["198.51.100.10": true, "203.0.113.10": false])
     }
 
+    /// From a sandbox link the host answers only the resolver's port 53, and only when the
+    /// sandbox has a resolver; a source address that is not the link's sandbox's passes nothing.
+    @Test func theHostAnswersOnlyTheResolverAndSpoofedSourcesPassNothing() async throws {
+        let net = try FilterTestNetwork()
+        defer { net.close() }
+        let targets = ["10.201.0.1:53", "10.201.0.1:8080", "198.51.100.10"]
+        let before = try net.reachable(targets) .merging(try net.reachable(["198.51.100.10"], source: "10.201.0.9").mapValues { $0 }) { $0 && $1 }
+        #expect(before.values.allSatisfy { $0 }, "without the filter: \(before)")
+
+        try await net.onFilter { try $0.installBase(net.configuration); try $0.add(net.link, policy: .open) }
+        #expect(try net.reachable(targets) == ["10.201.0.1:53": true, "10.201.0.1:8080": false, "198.51.100.10": true])
+        #expect(try net.reachable(["198.51.100.10", "10.201.0.1:53"], source: "10.201.0.9") == ["198.51.100.10": false, "10.201.0.1:53": false])
+
+        try await net.onFilter { try $0.update(net.link, policy: .none) }
+        #expect(try net.reachable(["10.201.0.1:53"]) == ["10.201.0.1:53": false], "no resolver in none mode")
+    }
+
     @Test func allowPrivateOpensThatBlockButNeverTheHostOrTheRange() async throws {
         let net = try FilterTestNetwork(allowPrivate: [Self.block("192.168.77.0/24"), Self.block("10.201.0.0/16")])
         defer { net.close() }

@@ -40,7 +40,9 @@ final class FilterTestNetwork: @unchecked Sendable {
         scratch = FileManager.default.temporaryDirectory.appendingPathComponent("filter-\(key)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         let (H, S, I, P, sb) = (prefix + "H", prefix + "S", prefix + "I", prefix + "P", link.hostInterface)
+        let teardown = "for n in \(H) \(S) \(I) \(P); do ip netns del $n 2>/dev/null || true; done"
         try Self.shell("""
+        trap '[ $? -eq 0 ] || { \(teardown); }' EXIT
         set -e
         for n in \(H) \(S) \(I) \(P); do ip netns add $n; ip -n $n link set lo up; done
         ip -n \(H) link add \(sb) type veth peer name eth0 netns \(S)
@@ -63,11 +65,15 @@ final class FilterTestNetwork: @unchecked Sendable {
         ip -n \(P) addr add 192.168.77.10/24 dev eth0
         ip -n \(P) link set eth0 up
         ip -n \(P) route add default via 192.168.77.1
+        ip -n \(H) addr add 10.201.0.1/32 dev lo
+        ip -n \(S) addr add 10.201.0.9/32 dev eth0
+        ip -n \(H) route add 10.201.0.9/32 dev \(sb)
         ip netns exec \(H) sysctl -qw net.ipv4.ip_forward=1
         """)
         hostNamespace = open("/run/netns/\(H)", O_RDONLY | O_CLOEXEC)
         filter = NftablesFilter(namespace: hostNamespace)
         for namespace in [H, I, P] { try startListener(in: namespace) }
+        try startListener(in: H, port: 53)
     }
 
     /// Everything goes: listeners, namespaces (and with H the filter's rules), scratch files.
@@ -90,8 +96,10 @@ final class FilterTestNetwork: @unchecked Sendable {
 
     /// Which of `addresses` the sandbox namespace reaches on the listeners' port: a TCP
     /// connection that echoes a byte back within `timeout` seconds. All tried at once.
-    func reachable(_ addresses: [String], timeout: Double = 1.5) throws -> [String: Bool] {
-        let answers = try attempts(addresses, timeout: timeout)
+    /// `source`: bind to that address first (S also holds 10.201.0.9, not its link's address).
+    /// An address may carry its own port ("10.201.0.1:53").
+    func reachable(_ addresses: [String], timeout: Double = 1.5, source: String? = nil) throws -> [String: Bool] {
+        let answers = try attempts(addresses, timeout: timeout, source: source)
         return Dictionary(zip(addresses, answers), uniquingKeysWith: { $0 && $1 })
     }
 
@@ -100,9 +108,9 @@ final class FilterTestNetwork: @unchecked Sendable {
     }
 
     /// One connection attempt per entry (repeats allowed), all at once; whether each went through.
-    func attempts(_ addresses: [String], timeout: Double = 1.5) throws -> [Bool] {
-        let targets = addresses.map { "\($0):\(Self.port)" }
-        let (status, output) = try Subprocess.run("/usr/sbin/ip", ["netns", "exec", sandbox, Self.python, "-c", Self.probeScript, String(timeout)] + targets)
+    func attempts(_ addresses: [String], timeout: Double = 1.5, source: String? = nil) throws -> [Bool] {
+        let targets = addresses.map { $0.contains(":") ? $0 : "\($0):\(Self.port)" }
+        let (status, output) = try Subprocess.run("/usr/sbin/ip", ["netns", "exec", sandbox, Self.python, "-c", Self.probeScript, String(timeout), source ?? "-"] + targets)
         let text = String(decoding: output, as: UTF8.self)
         guard status == 0, let line = text.split(separator: "\n").last,
               let answer = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String],
@@ -136,11 +144,11 @@ final class FilterTestNetwork: @unchecked Sendable {
         try Nftables(namespace: hostNamespace).run("list ruleset")
     }
 
-    private func startListener(in namespace: String) throws {
-        let ready = scratch.appendingPathComponent("ready-\(namespace)")
+    private func startListener(in namespace: String, port: Int = FilterTestNetwork.port) throws {
+        let ready = scratch.appendingPathComponent("ready-\(namespace)-\(port)")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        process.arguments = ["netns", "exec", namespace, Self.python, "-c", Self.listenerScript, String(Self.port), ready.path]
+        process.arguments = ["netns", "exec", namespace, Self.python, "-c", Self.listenerScript, String(port), ready.path]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -185,13 +193,14 @@ final class FilterTestNetwork: @unchecked Sendable {
 
     static let probeScript = """
     import json, socket, sys, threading
-    timeout, targets = float(sys.argv[1]), sys.argv[2:]
+    timeout, source, targets = float(sys.argv[1]), sys.argv[2], sys.argv[3:]
     result = ["fail"] * len(targets)
     def probe(i, t):
         host, port = t.rsplit(":", 1)
         s = socket.socket()
         s.settimeout(timeout)
         try:
+            if source != "-": s.bind((source, 0))
             s.connect((host, int(port)))
             s.sendall(b"x")
             result[i] = "ok" if s.recv(1) == b"x" else "fail"

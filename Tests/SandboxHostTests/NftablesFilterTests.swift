@@ -239,4 +239,37 @@ import Testing
         }
         lines.forEach { print($0) }
     }
+
+    /// The same transactions through `Nftables` alone (no conntrack, no filter state): what
+    /// libnftables and the kernel cost, apart from the flow cuts running beside them.
+    @Test func rulesetTransactionCost() async throws {
+        let net = try FilterTestNetwork()
+        defer { net.close() }
+        let ruleset = NftablesRuleset(configuration: net.configuration)
+        let nftables = Nftables(namespace: net.hostNamespace)
+        let policy = NetworkPolicy(mode: .allowlist, allowOut: [.block(Self.block("198.51.100.0/24"))])
+        let address = [Self.block("198.51.100.99")]
+        let lines = try await DedicatedThread.run("nft-cost") { () -> [String] in
+            try nftables.run(ruleset.base())
+            var timings: [String: [Double]] = [:]
+            func time(_ name: String, _ text: String) throws {
+                let start = MonotonicClock.seconds()
+                try nftables.run(text)
+                timings[name, default: []].append((MonotonicClock.seconds() - start) * 1_000)
+            }
+            for _ in 0..<30 {
+                try time("1 add (open)", ruleset.add(net.link, policy: .open))
+                try time("2 update open→allowlist", ruleset.update(net.link, policy: policy, flushLearned: true))
+                try time("3 allow (new)", ruleset.allow(net.link, adding: address, refreshing: [], ttlSeconds: 30))
+                try time("4 allow (timeout moved)", ruleset.allow(net.link, adding: [], refreshing: address, ttlSeconds: 300))
+                try time("5 update allowlist→open", ruleset.update(net.link, policy: .open, flushLearned: true))
+                try time("6 remove", ruleset.remove(net.link))
+            }
+            return timings.sorted { $0.key < $1.key }.map { name, values in
+                let sorted = values.sorted()
+                return String(format: "nft transaction %@: median %.2f ms, p90 %.2f ms (n=%d)", name, sorted[sorted.count / 2], sorted[sorted.count * 9 / 10], sorted.count)
+            }
+        }
+        lines.forEach { print($0) }
+    }
 }

@@ -53,11 +53,11 @@ struct ConntrackCut: Sendable {
     /// Runs conntrack, answers its standard output; exit 0 or 1 (nothing matched) is fine.
     private func run(_ arguments: [String]) throws -> String {
         guard let path = Self.candidates.first(where: { access($0, X_OK) == 0 }) else {
-            throw SandboxNetworkError(.conntrack, "conntrack is not installed")
+            throw NetworkError("conntrack is not installed")
         }
         var pipeFDs: [Int32] = [-1, -1]
         guard csb_pipe(&pipeFDs) == 0 else {
-            throw SandboxNetworkError(.conntrack, "pipe: errno \(errno)")
+            throw NetworkError.system("conntrack: pipe", errno)
         }
         let (readEnd, writeEnd) = (pipeFDs[0], pipeFDs[1])
         defer { close(readEnd) }
@@ -75,16 +75,16 @@ struct ConntrackCut: Sendable {
         let spawned = posix_spawn(&pid, path, &actions, nil, argv, environment)
         close(writeEnd)
         guard spawned == 0 else {
-            throw SandboxNetworkError(.conntrack, "posix_spawn conntrack: errno \(spawned)")
+            throw NetworkError.system("posix_spawn conntrack", spawned)
         }
         let deadline = MonotonicClock.seconds() + Double(deadlineMilliseconds) / 1_000
         let output = readUntilClosed(readEnd, deadline: deadline)
         let status = reap(pid, deadline: deadline)
         guard let status else {
-            throw SandboxNetworkError(.conntrack, "conntrack \(arguments.joined(separator: " ")) did not end within \(deadlineMilliseconds) ms")
+            throw NetworkError("conntrack \(arguments.joined(separator: " ")) did not end within \(deadlineMilliseconds) ms")
         }
         guard status == 0 || status == 1 else {
-            throw SandboxNetworkError(.conntrack, "conntrack \(arguments.joined(separator: " ")) exited \(status)")
+            throw NetworkError("conntrack \(arguments.joined(separator: " ")) exited \(status)")
         }
         return output
     }

@@ -13,11 +13,11 @@ enum NetworkNamespaceEntry {
         guard let namespace else { return try body() }
         let home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
         guard home >= 0 else {
-            throw SandboxNetworkError(.namespace, "open /proc/thread-self/ns/net: errno \(errno)")
+            throw NetworkError.system("open /proc/thread-self/ns/net", errno)
         }
         defer { close(home) }
         guard setns(namespace, CNFT_CLONE_NEWNET) == 0 else {
-            throw SandboxNetworkError(.namespace, "setns into the filter's namespace: errno \(errno)")
+            throw NetworkError.system("setns into the filter's network namespace", errno)
         }
         defer { if setns(home, CNFT_CLONE_NEWNET) != 0 { abort() } }
         return try body()

@@ -34,7 +34,7 @@ final class Nftables: Sendable {
                 // The netlink socket belongs to the namespace the thread is in when it is made.
                 made = try NetworkNamespaceEntry.inside(namespace) {
                     guard let made = nft_ctx_new(UInt32(NFT_CTX_DEFAULT)) else {
-                        throw SandboxNetworkError(.nftables, "nft_ctx_new failed")
+                        throw NetworkError("nftables: nft_ctx_new failed")
                     }
                     _ = nft_ctx_buffer_output(made)
                     _ = nft_ctx_buffer_error(made)
@@ -47,7 +47,7 @@ final class Nftables: Sendable {
             let output = nft_ctx_get_output_buffer(made).map { String(cString: $0) } ?? ""
             let message = nft_ctx_get_error_buffer(made).map { String(cString: $0) } ?? ""
             guard status == 0 else {
-                throw SandboxNetworkError(.nftables, message.isEmpty ? "nft status \(status)" : Self.trimmed(message))
+                throw NetworkError("nftables: " + (message.isEmpty ? "status \(status)" : Self.trimmed(message)))
             }
             return output
         }

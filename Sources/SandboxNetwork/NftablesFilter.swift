@@ -148,7 +148,7 @@ final class NftablesFilter: PacketFilter {
 
     private func installedRuleset() throws -> NftablesRuleset {
         guard let ruleset = state.withLock({ $0.ruleset }) else {
-            throw SandboxNetworkError(.nftables, "the base table is not installed")
+            throw NetworkError("nftables: the base table is not installed")
         }
         return ruleset
     }

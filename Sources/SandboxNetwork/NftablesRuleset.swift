@@ -34,9 +34,10 @@ struct NftablesRuleset: Sendable {
 
     var table: String { "sandbox_host_" + Self.sanitized(configuration.instanceKey) }
 
-    /// What this instance's sandbox link names start with (`sb` and 6 characters of the key):
-    /// a link of this host that is not (or no longer) registered passes nothing at all.
-    var linkPrefix: String { "sb" + String(Self.sanitized(configuration.instanceKey).prefix(6)) }
+    /// What this instance's sandbox link names start with (`sb` and the key's first 6 hex digits,
+    /// as the links are named): a link of this host that is not (or no longer) registered passes
+    /// nothing at all.
+    var linkPrefix: String { "sb" + String(configuration.instanceKey.lowercased().filter(\.isHexDigit).prefix(6)) }
 
     /// The resolver's address: the first host address of the range.
     var resolverAddress: String {

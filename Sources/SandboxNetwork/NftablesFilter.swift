@@ -11,10 +11,10 @@ import Synchronization
 ///
 /// A policy change is in force when `update` returns: the rules check every packet of a flow,
 /// both ways. Ending the refused flows' conntrack entries (so the far end's packets meet a reset
-/// at once) spawns `conntrack`, which costs milliseconds: it runs after `update` returns, on
-/// one background thread at a time, one pending cut per slot (so `update` on a sandbox's start
-/// path never waits for it). A removal cuts all of the link's flows before it returns, so a slot
-/// reused at once starts clean.
+/// at once) spawns `conntrack`, which costs milliseconds: it runs after `update` or `remove`
+/// returns, on one background thread at a time, one pending cut per slot (so neither a start nor
+/// a stop waits for it). `add` of a slot whose removal cut has not run yet runs it first (or
+/// waits for it), so a reused slot never loses a new sandbox's flows to its predecessor's cut.
 final class NftablesFilter: PacketFilter {
     private struct Slot {
         var link: SandboxLink
@@ -26,8 +26,11 @@ final class NftablesFilter: PacketFilter {
     private struct State {
         var ruleset: NftablesRuleset?
         var slots: [Int: Slot] = [:]
-        /// Slots whose refused flows are to be cut, and whether the cutting thread runs.
+        /// Slots whose refused flows are to be cut, removed links whose flows all go, the slot
+        /// whose cut runs now, and whether the cutting thread runs.
         var pendingCuts: Set<Int> = []
+        var pendingRemovals: [Int: SandboxLink] = [:]
+        var cuttingSlot: Int?
         var cutting = false
     }
 
@@ -62,6 +65,7 @@ final class NftablesFilter: PacketFilter {
 
     func add(_ link: SandboxLink, policy: NetworkPolicy) throws {
         let ruleset = try installedRuleset()
+        try settleCuts(of: link.slot)
         try nftables.run(ruleset.add(link, policy: policy))
         state.withLock { $0.slots[link.slot] = Slot(link: link, policy: policy) }
     }
@@ -121,15 +125,15 @@ final class NftablesFilter: PacketFilter {
     func remove(_ link: SandboxLink) throws {
         let ruleset = try installedRuleset()
         try nftables.run(ruleset.remove(link))
-        state.withLock { state in
+        let startCutting = state.withLock { state -> Bool in
             state.slots.removeValue(forKey: link.slot)
             state.pendingCuts.remove(link.slot)
+            state.pendingRemovals[link.slot] = link
+            guard !state.cutting else { return false }
+            state.cutting = true
+            return true
         }
-        do {
-            try NetworkNamespaceEntry.inside(namespace) { try conntrack.cutAll(from: Self.text(link.address)) }
-        } catch {
-            logger.warning("sandbox flows not cut at removal", metadata: ["link": "\(link.hostInterface)", "error": "\(error)"])
-        }
+        if startCutting { startCuttingThread() }
     }
 
     func removeAll() throws {
@@ -142,7 +146,7 @@ final class NftablesFilter: PacketFilter {
     }
 
     /// Whether no flow cut is pending or running (tests).
-    var cutsSettled: Bool { state.withLock { $0.pendingCuts.isEmpty && !$0.cutting } }
+    var cutsSettled: Bool { state.withLock { $0.pendingCuts.isEmpty && $0.pendingRemovals.isEmpty && !$0.cutting } }
 
     // MARK: - Private
 
@@ -153,22 +157,68 @@ final class NftablesFilter: PacketFilter {
         return ruleset
     }
 
-    /// One thread works through the pending cuts and ends when there are none; each cut uses
-    /// the slot's policy at that moment (a later update of the same slot needs no second pass).
+    /// A cut the thread is to make: all of a removed link's flows, or those a policy refuses.
+    private enum Cut {
+        case removed(SandboxLink)
+        case refused(Slot)
+    }
+
+    /// One thread works through the pending cuts and ends when there are none; each policy cut
+    /// uses the slot's policy at that moment (a later update of the same slot needs no second
+    /// pass).
     private func startCuttingThread() {
         let thread = Thread { [self] in
-            while let slot = state.withLock({ state -> Slot? in
-                while let number = state.pendingCuts.popFirst() {
-                    if let slot = state.slots[number] { return slot }
+            while let cut = nextCut() {
+                switch cut {
+                case .removed(let link): cutAll(of: link)
+                case .refused(let slot): cutFlows(of: slot)
                 }
-                state.cutting = false
-                return nil
-            }) {
-                cutFlows(of: slot)
             }
         }
         thread.name = "sandbox-flow-cuts"
         thread.start()
+    }
+
+    private func nextCut() -> Cut? {
+        state.withLock { state -> Cut? in
+            state.cuttingSlot = nil
+            if let (number, link) = state.pendingRemovals.first {
+                state.pendingRemovals.removeValue(forKey: number)
+                state.cuttingSlot = number
+                return .removed(link)
+            }
+            while let number = state.pendingCuts.popFirst() {
+                if let slot = state.slots[number] {
+                    state.cuttingSlot = number
+                    return .refused(slot)
+                }
+            }
+            state.cutting = false
+            return nil
+        }
+    }
+
+    /// Before a slot is used again: its removal cut runs now if it has not started, and one
+    /// running for that slot is waited for (bounded by conntrack's deadline).
+    private func settleCuts(of number: Int) throws {
+        if let removed = state.withLock({ $0.pendingRemovals.removeValue(forKey: number) }) {
+            cutAll(of: removed)
+        }
+        let deadline = MonotonicClock.seconds() + Double(conntrack.deadlineMilliseconds) / 1_000 * 2 + 1
+        while state.withLock({ $0.cuttingSlot == number }) {
+            guard MonotonicClock.seconds() < deadline else {
+                throw NetworkError("slot \(number): its predecessor's flow cut did not end")
+            }
+            usleep(1_000)
+        }
+    }
+
+    private func cutAll(of link: SandboxLink) {
+        do {
+            try NetworkNamespaceEntry.inside(namespace) { try conntrack.cutAll(from: Self.text(link.address)) }
+        } catch {
+            logger.warning("sandbox flows not cut at removal", metadata: ["link": "\(link.hostInterface)", "error": "\(error)"])
+        }
     }
 
     /// Ends the link's tracked flows its policy refuses. The rules already refuse their packets;

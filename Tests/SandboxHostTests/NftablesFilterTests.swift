@@ -157,6 +157,12 @@ import Testing
         for name in ["sb1_out", "sb1_in", "sb1_blocks", "sb1_learned", net.link.hostInterface] {
             #expect(present.contains(name), "\(name) present after add")
         }
+        let held = try net.startHeldConnection(to: "198.51.100.10")
+        try await waitUntil("the held connection trades bytes", timeout: .seconds(10)) {
+            FileManager.default.fileExists(atPath: held.marker.path)
+        }
+        #expect(try net.trackedFlows(to: "198.51.100.10") == 1)
+
         try await net.onFilter { try $0.remove(net.link) }
         let removed = try net.ruleset()
         for name in ["sb1_", net.link.hostInterface, "10.201.0.6"] {
@@ -164,6 +170,13 @@ import Testing
         }
         #expect(removed.contains("table inet sandbox_host_\(net.key)"))
         #expect(try !net.reaches("198.51.100.10"), "a link of this host that is not registered passes nothing")
+        try await waitUntil("the removal's flow cut settles", timeout: .seconds(5)) { net.filter.cutsSettled }
+        #expect(try net.trackedFlows(to: "198.51.100.10") == 0, "the removed sandbox's flows are gone")
+        try await net.onFilter { try $0.remove(net.link) }
+
+        // The slot again, at once: its predecessor's cut is done before add returns.
+        try await net.onFilter { try $0.add(net.link, policy: .open); try $0.remove(net.link); try $0.add(net.link, policy: .open) }
+        #expect(try net.reaches("198.51.100.10"))
         try await net.onFilter { try $0.remove(net.link) }
 
         try await net.onFilter { try $0.removeAll() }
@@ -211,7 +224,7 @@ import Testing
             }
             var lines: [String] = []
             for others in [0, 100] {
-                for slot in 200..<(200 + others) {
+                for slot in 300..<(300 + others) {
                     try filter.add(link(slot), policy: .open)
                 }
                 var timings: [String: [Double]] = [:]
@@ -221,7 +234,8 @@ import Testing
                     timings[name, default: []].append((MonotonicClock.seconds() - start) * 1_000)
                 }
                 for round in 0..<30 {
-                    let probe = link(2 + round % 2)
+                    // Fresh slots: a slot removed a moment ago waits for its removal cut (~30 ms).
+                    let probe = link(2 + round + others)
                     try time("1 add (open)") { try filter.add(probe, policy: .open) }
                     try time("2 update open→allowlist") { try filter.update(probe, policy: policy) }
                     try time("3 allow (1 new address)") { try filter.allow(probe, addresses: [Self.block("198.51.100.99")], ttlSeconds: 30) }

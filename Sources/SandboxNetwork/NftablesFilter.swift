@@ -1,0 +1,256 @@
+import Foundation
+import Logging
+import SandboxRuntime
+import Synchronization
+
+/// The `PacketFilter` on nftables (rules: `NftablesRuleset`; each call one libnftables
+/// transaction, no fork/exec) and conntrack (`ConntrackCut`). Thread-safe; every call blocks for
+/// one short kernel exchange: run it off the cooperative pool. The filter remembers each link's
+/// policy and the addresses DNS answers opened, to know which flows a new policy cuts and which
+/// learned addresses need their timeout moved.
+///
+/// A policy change is in force when `update` returns: the rules check every packet of a flow,
+/// both ways. Ending the refused flows' conntrack entries (so the far end's packets meet a reset
+/// at once) spawns `conntrack`, which costs milliseconds: it runs after `update` or `remove`
+/// returns, on one background thread at a time, one pending cut per slot (so neither a start nor
+/// a stop waits for it). `add` of a slot whose removal cut has not run yet runs it first (or
+/// waits for it), so a reused slot never loses a new sandbox's flows to its predecessor's cut.
+final class NftablesFilter: PacketFilter {
+    private struct Slot {
+        var link: SandboxLink
+        var policy: NetworkPolicy
+        /// DNS-learned addresses (4 bytes) and when they expire (monotonic seconds).
+        var learned: [[UInt8]: Double] = [:]
+    }
+
+    private struct State {
+        var ruleset: NftablesRuleset?
+        var slots: [Int: Slot] = [:]
+        /// Slots whose refused flows are to be cut, removed links whose flows all go, the slot
+        /// whose cut runs now, and whether the cutting thread runs.
+        var pendingCuts: Set<Int> = []
+        var pendingRemovals: [Int: SandboxLink] = [:]
+        var cuttingSlot: Int?
+        var cutting = false
+    }
+
+    /// How long past its expiry a learned address is still taken to be in the kernel's set (the
+    /// kernel drops expired elements lazily): re-allowing it then moves its timeout the slow way.
+    static let expiryMargin = 5.0
+
+    private let nftables: Nftables
+    private let conntrack: ConntrackCut
+    private let namespace: Int32?
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    /// `namespace`: an nsfs fd whose network namespace the rules go in (tests); nil: the host's.
+    init(namespace: Int32? = nil, conntrack: ConntrackCut = ConntrackCut(),
+         logger: Logger = Logger(label: "sandbox-host.network.filter")) {
+        self.namespace = namespace
+        self.nftables = Nftables(namespace: namespace)
+        self.conntrack = conntrack
+        self.logger = logger
+    }
+
+    func installBase(_ configuration: NetworkConfiguration) throws {
+        let ruleset = NftablesRuleset(configuration: configuration)
+        try nftables.run(ruleset.base())
+        state.withLock { state in
+            state.ruleset = ruleset
+            state.slots = [:]
+            state.pendingCuts = []
+        }
+    }
+
+    func add(_ link: SandboxLink, policy: NetworkPolicy) throws {
+        let ruleset = try installedRuleset()
+        try settleCuts(of: link.slot)
+        try nftables.run(ruleset.add(link, policy: policy))
+        state.withLock { $0.slots[link.slot] = Slot(link: link, policy: policy) }
+    }
+
+    func update(_ link: SandboxLink, policy: NetworkPolicy) throws {
+        let ruleset = try installedRuleset()
+        let previous = state.withLock { $0.slots[link.slot] }
+        // DNS-learned addresses stay only while the names that taught them are the same.
+        let keepLearned = previous.map {
+            $0.policy.mode == .allowlist && policy.mode == .allowlist && Self.names($0.policy) == Self.names(policy)
+        } ?? false
+        try nftables.run(ruleset.update(link, policy: policy, flushLearned: !keepLearned))
+        let startCutting = state.withLock { state -> Bool in
+            var slot = state.slots[link.slot] ?? Slot(link: link, policy: policy)
+            slot.link = link
+            slot.policy = policy
+            if !keepLearned { slot.learned = [:] }
+            state.slots[link.slot] = slot
+            guard previous?.policy != policy else { return false }
+            state.pendingCuts.insert(link.slot)
+            guard !state.cutting else { return false }
+            state.cutting = true
+            return true
+        }
+        if startCutting { startCuttingThread() }
+    }
+
+    func allow(_ link: SandboxLink, addresses: [AddressBlock], ttlSeconds: Int) throws {
+        let ruleset = try installedRuleset()
+        let ttl = Double(max(1, ttlSeconds))
+        let now = MonotonicClock.seconds()
+        let (adding, refreshing) = state.withLock { state -> ([AddressBlock], [AddressBlock]) in
+            let learned = state.slots[link.slot]?.learned ?? [:]
+            var adding: [AddressBlock] = [], refreshing: [AddressBlock] = []
+            for address in Set(addresses) where address.isIPv4 {
+                switch learned[address.bytes] {
+                case nil: adding.append(address)
+                case let expiry? where expiry < now - Self.expiryMargin: adding.append(address)
+                case let expiry? where expiry < now + ttl: refreshing.append(address)
+                default: break // already there for at least as long
+                }
+            }
+            return (adding, refreshing)
+        }
+        guard !adding.isEmpty || !refreshing.isEmpty else { return }
+        try nftables.run(ruleset.allow(link, adding: adding, refreshing: refreshing, ttlSeconds: ttlSeconds))
+        state.withLock { state in
+            guard var slot = state.slots[link.slot] else { return }
+            slot.learned = slot.learned.filter { $0.value >= now - Self.expiryMargin }
+            for address in adding + refreshing where slot.learned.count < NftablesRuleset.learnedCapacity {
+                slot.learned[address.bytes] = now + ttl
+            }
+            state.slots[link.slot] = slot
+        }
+    }
+
+    func remove(_ link: SandboxLink) throws {
+        let ruleset = try installedRuleset()
+        try nftables.run(ruleset.remove(link))
+        let startCutting = state.withLock { state -> Bool in
+            state.slots.removeValue(forKey: link.slot)
+            state.pendingCuts.remove(link.slot)
+            state.pendingRemovals[link.slot] = link
+            guard !state.cutting else { return false }
+            state.cutting = true
+            return true
+        }
+        if startCutting { startCuttingThread() }
+    }
+
+    func removeAll() throws {
+        let ruleset = try installedRuleset()
+        try nftables.run(ruleset.removeAll())
+        state.withLock { state in
+            state.slots = [:]
+            state.pendingCuts = []
+        }
+    }
+
+    /// Whether no flow cut is pending or running (tests).
+    var cutsSettled: Bool { state.withLock { $0.pendingCuts.isEmpty && $0.pendingRemovals.isEmpty && !$0.cutting } }
+
+    // MARK: - Private
+
+    private func installedRuleset() throws -> NftablesRuleset {
+        guard let ruleset = state.withLock({ $0.ruleset }) else {
+            throw NetworkError("nftables: the base table is not installed")
+        }
+        return ruleset
+    }
+
+    /// A cut the thread is to make: all of a removed link's flows, or those a policy refuses.
+    private enum Cut {
+        case removed(SandboxLink)
+        case refused(Slot)
+    }
+
+    /// One thread works through the pending cuts and ends when there are none; each policy cut
+    /// uses the slot's policy at that moment (a later update of the same slot needs no second
+    /// pass).
+    private func startCuttingThread() {
+        let thread = Thread { [self] in
+            while let cut = nextCut() {
+                switch cut {
+                case .removed(let link): cutAll(of: link)
+                case .refused(let slot): cutFlows(of: slot)
+                }
+            }
+        }
+        thread.name = "sandbox-flow-cuts"
+        thread.start()
+    }
+
+    private func nextCut() -> Cut? {
+        state.withLock { state -> Cut? in
+            state.cuttingSlot = nil
+            if let (number, link) = state.pendingRemovals.first {
+                state.pendingRemovals.removeValue(forKey: number)
+                state.cuttingSlot = number
+                return .removed(link)
+            }
+            while let number = state.pendingCuts.popFirst() {
+                if let slot = state.slots[number] {
+                    state.cuttingSlot = number
+                    return .refused(slot)
+                }
+            }
+            state.cutting = false
+            return nil
+        }
+    }
+
+    /// Before a slot is used again: its removal cut runs now if it has not started, and one
+    /// running for that slot is waited for (bounded by conntrack's deadline).
+    private func settleCuts(of number: Int) throws {
+        if let removed = state.withLock({ $0.pendingRemovals.removeValue(forKey: number) }) {
+            cutAll(of: removed)
+        }
+        let deadline = MonotonicClock.seconds() + Double(conntrack.deadlineMilliseconds) / 1_000 * 2 + 1
+        while state.withLock({ $0.cuttingSlot == number }) {
+            guard MonotonicClock.seconds() < deadline else {
+                throw NetworkError("slot \(number): its predecessor's flow cut did not end")
+            }
+            usleep(1_000)
+        }
+    }
+
+    private func cutAll(of link: SandboxLink) {
+        do {
+            try NetworkNamespaceEntry.inside(namespace) { try conntrack.cutAll(from: Self.text(link.address)) }
+        } catch {
+            logger.warning("sandbox flows not cut at removal", metadata: ["link": "\(link.hostInterface)", "error": "\(error)"])
+        }
+    }
+
+    /// Ends the link's tracked flows its policy refuses. The rules already refuse their packets;
+    /// a failure here is logged (the policy is in force either way).
+    private func cutFlows(of slot: Slot) {
+        let source = Self.text(slot.link.address)
+        let blocks = NftablesRuleset.blocks(of: slot.policy)
+        let now = MonotonicClock.seconds()
+        let learned = Set(slot.learned.filter { $0.value > now }.keys)
+        do {
+            try NetworkNamespaceEntry.inside(namespace) {
+                switch slot.policy.mode {
+                case .none:
+                    try conntrack.cutAll(from: source)
+                case .open:
+                    try conntrack.cut(from: source) { destination in blocks.contains { $0.contains(destination) } }
+                case .allowlist:
+                    try conntrack.cut(from: source) { destination in
+                        !learned.contains(destination) && !blocks.contains { $0.contains(destination) }
+                    }
+                }
+            }
+        } catch {
+            logger.warning("sandbox flows not cut after a policy change", metadata: ["link": "\(slot.link.hostInterface)", "error": "\(error)"])
+        }
+    }
+
+    private static func names(_ policy: NetworkPolicy) -> Set<NetworkDestination> {
+        Set(policy.allowOut.filter { if case .block = $0 { return false } else { return true } })
+    }
+
+    private static func text(_ address: [UInt8]) -> String {
+        address.map(String.init).joined(separator: ".")
+    }
+}

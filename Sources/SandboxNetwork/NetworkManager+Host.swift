@@ -23,10 +23,8 @@ extension NetworkManager {
         }
     }
 
-    /// The packet filter sandboxes' traffic goes through.
+    /// The packet filter sandboxes' traffic goes through: nftables, in-process (libnftables).
     static func defaultFilter() -> (any PacketFilter)? {
-        // MERGE(nftfilter): `return NftablesFilter()`. Until then no filter, so no network: a
-        // link without the base rules would reach the host and private ranges.
-        nil
+        NftablesFilter()
     }
 }

@@ -106,6 +106,7 @@ enum HostSnapshot {
             !(entry.fileSystem == "ext4" && entry.source.hasPrefix("/dev/loop")
               && (entry.mountPoint.contains("/workspaces/") || entry.mountPoint.contains("/disks/pool/")))
             && !(entry.mountPoint.hasPrefix(testHosts) && !(own.map { entry.mountPoint.hasPrefix($0) } ?? false))
+            && !entry.mountPoint.hasPrefix("/run/netns/")  // the network tests' own namespaces
         }.map { "\($0.mountPoint) \($0.fileSystem) \($0.source)" }.sorted()
     }
 

@@ -24,6 +24,8 @@ struct DNSMessage: Sendable {
 
     /// One answer record; `address` is set for A (4 bytes) and AAAA (16 bytes) records of class IN.
     struct Record: Sendable {
+        /// Where the record (its owner name) starts in the message.
+        var offset: Int
         var type: UInt16
         var ttl: UInt32
         /// Where the record's 4-byte TTL starts in the message.
@@ -70,6 +72,7 @@ struct DNSMessage: Sendable {
         for section in 0..<3 {
             let count = [answerCount, authorityCount, additionalCount][section]
             for _ in 0..<count {
+                let offset = reader.offset
                 guard reader.readName() != nil, let type = reader.readUInt16(), let recordClass = reader.readUInt16() else {
                     return nil
                 }
@@ -83,7 +86,7 @@ struct DNSMessage: Sendable {
                        (type == Self.typeA && length == 4) || (type == Self.typeAAAA && length == 16) {
                         address = Array(bytes[data])
                     }
-                    answers.append(Record(type: type, ttl: ttl, ttlOffset: ttlOffset, address: address))
+                    answers.append(Record(offset: offset, type: type, ttl: ttl, ttlOffset: ttlOffset, address: address))
                 } else if section == 2, type == Self.typeOPT {
                     ednsPayloadSize = Int(recordClass)
                 }

@@ -25,6 +25,9 @@ final class DNSResolver: Sendable {
         /// What `allow` is told an answer's addresses stay reachable, and the most an answer's
         /// TTLs say in `allowlist` mode (so a sandbox's cache keeps no name past its permission).
         var ttlRange: ClosedRange<Int> = 30...3600
+        /// The most addresses one answer makes reachable (`allowlist` mode); the answer the
+        /// sandbox gets is cut to them, so it never gets an address it cannot reach.
+        var learnedPerAnswer = 32
         /// The largest UDP answer sent to a client that offers more than 512 bytes with EDNS.
         var udpAnswerLimit = 4096
     }
@@ -241,12 +244,25 @@ final class DNSResolver: Sendable {
         }
     }
 
-    /// `allowlist` mode: the answer's A and AAAA addresses become reachable for their TTL (the
-    /// smallest of them, within `ttlRange`), and no TTL in the answer says more than the range's
-    /// top. False when the filter refused them: then the sandbox gets SERVFAIL, not addresses
-    /// it cannot reach.
+    /// `allowlist` mode: the answer's A and AAAA addresses (the first `learnedPerAnswer` of them)
+    /// become reachable for their TTL (the smallest of them, within `ttlRange`), and no TTL in
+    /// the answer says more than the range's top. An answer with more addresses is cut before the
+    /// first one past the limit (the bytes kept are a prefix of the message, so every compression
+    /// pointer in them still points inside them; the authority and additional sections go).
+    /// False when the filter refused them: then the sandbox gets SERVFAIL, not addresses it
+    /// cannot reach.
     private func permit(_ message: DNSMessage, in answer: inout [UInt8], sandboxID: String) async -> Bool {
-        let records = message.answers.filter { $0.address != nil }
+        var kept = message.answers
+        let addressed = kept.indices.filter { kept[$0].address != nil }
+        if addressed.count > limits.learnedPerAnswer {
+            let cut = addressed[limits.learnedPerAnswer]
+            answer.removeSubrange(kept[cut].offset...)
+            kept.removeSubrange(cut...)
+            answer[6] = UInt8(kept.count >> 8)
+            answer[7] = UInt8(kept.count & 0xFF)
+            for index in 8..<12 { answer[index] = 0 }
+        }
+        let records = kept.filter { $0.address != nil }
         if !records.isEmpty {
             let ttl = records.map { Int($0.ttl) }.min() ?? limits.ttlRange.lowerBound
             let clamped = min(max(ttl, limits.ttlRange.lowerBound), limits.ttlRange.upperBound)
@@ -259,7 +275,7 @@ final class DNSResolver: Sendable {
             }
         }
         let ceiling = UInt32(limits.ttlRange.upperBound)
-        for record in message.answers where record.ttl > ceiling {
+        for record in kept where record.ttl > ceiling {
             answer[record.ttlOffset] = UInt8(ceiling >> 24)
             answer[record.ttlOffset + 1] = UInt8((ceiling >> 16) & 0xFF)
             answer[record.ttlOffset + 2] = UInt8((ceiling >> 8) & 0xFF)

@@ -150,6 +150,27 @@ import Testing
         }
     }
 
+    @Test func aHugeAnswerLearnsAndGivesAtMost32Addresses() async throws {
+        // A hostile name server answers with 1,000 addresses: the filter learns 32, and the
+        // sandbox gets those 32, never an address it could not reach.
+        let policy = NetworkPolicy(mode: .allowlist, allowOut: [.wildcard("allowed.test")])
+        try await Self.withResolver(policy) { port, _, clients, _ in
+            let tcp = try await DNSProbe.tcp(to: port)
+            let udp = try await DNSProbe.udp()
+            defer { Task { await tcp.close(); await udp.close() } }
+            for (probe, edns) in [(tcp, nil), (udp, 4096)] as [(DNSProbe, Int?)] {
+                let answer = try #require(await probe.ask(DNSProbe.query("many.allowed.test", edns: edns), port: port))
+                #expect(answer.responseCode == 0)
+                #expect(!answer.isTruncated)
+                let given = answer.answers.compactMap(\.address).map { AddressBlock(bytes: $0, prefix: 32)!.description }
+                #expect(given.count == 32)
+                #expect(clients.allowCalls.last?.addresses == given)
+            }
+            #expect(clients.allowCalls.count == 2)
+            #expect(clients.allowCalls.allSatisfy { $0.addresses.count == 32 })
+        }
+    }
+
     @Test func noneModeAndUnknownSourcesGetNoAnswer() async throws {
         try await Self.withResolver(.none) { port, stub, _, _ in
             let sandbox = try await DNSProbe.udp(from: "127.0.0.1")

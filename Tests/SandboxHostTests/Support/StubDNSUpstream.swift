@@ -6,7 +6,7 @@ import Synchronization
 /// A fake upstream resolver on loopback, UDP and TCP on one port, answering a fixed zone (built
 /// here byte by byte, not with the resolver's own code): `a.test` (TTL 5), names under
 /// `allowed.test` (one a CNAME to `target.elsewhere.test`), `big.test` (truncated over UDP, 40
-/// records over TCP), `slow.test` (answered after `slowDelay`), anything else NXDOMAIN. It logs
+/// records over TCP), `many.allowed.test` (likewise, 1,000 records), `slow.test` (answered after `slowDelay`), anything else NXDOMAIN. It logs
 /// every name it was asked, with the transport.
 final class StubDNSUpstream: Sendable {
     let port: Int
@@ -95,6 +95,16 @@ final class StubDNSUpstream: Sendable {
                 here + [0, 5, 0, 1] + be32(300) + [0, UInt8(target.count)] + target,
                 a(target, [203, 0, 113, 9], ttl: 120),
             ]
+        case "many.allowed.test":
+            // A hostile name server's answer: 1,000 addresses (truncated over UDP).
+            if overTCP {
+                for index in 0..<1000 {
+                    let address: [UInt8] = [198, 51, UInt8(100 + index / 250), UInt8(index % 250 + 1)]
+                    answers.append(a(here, address, ttl: 60))
+                }
+            } else {
+                truncated = true
+            }
         case "big.test":
             if overTCP {
                 answers = (1...40).map { a(here, [198, 51, 100, UInt8($0)], ttl: 60) }
@@ -104,7 +114,7 @@ final class StubDNSUpstream: Sendable {
         default: rcode = 3
         }
         let flags: [UInt8] = [0x81 | (truncated ? 0x02 : 0), 0x80 | rcode]
-        let counts: [UInt8] = [0, 1, 0, UInt8(answers.count), 0, 0, 0, hasOPT ? 1 : 0]
+        let counts: [UInt8] = [0, 1, UInt8(answers.count >> 8), UInt8(answers.count & 0xFF), 0, 0, 0, hasOPT ? 1 : 0]
         var bytes: [UInt8] = [query[0], query[1]] + flags + counts
         bytes += question
         for answer in answers { bytes += answer }

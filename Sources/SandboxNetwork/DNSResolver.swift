@@ -10,7 +10,8 @@ import Synchronization
 /// what it may to the upstreams (`DNSUpstreamClient`), and in `allowlist` mode makes the answer's
 /// addresses reachable (`ResolverClients.allow`) before it sends the answer. Queries in flight
 /// are bounded per sandbox and in all, TCP connections per source and in all: a flood is dropped,
-/// it does not queue. Everything runs on NIO's event loops and in tasks that only await them.
+/// it does not queue. A sandbox has at most one `allow` in flight (`DNSLearnGate`), for at most
+/// `learnedPerAnswer` addresses. Everything runs on NIO's event loops and in tasks that only await them.
 final class DNSResolver: Sendable {
     struct Limits: Sendable {
         var queriesPerSandbox = 64
@@ -38,6 +39,7 @@ final class DNSResolver: Sendable {
     private let logger: Logger
     private let queries: DNSAdmission
     private let connections: DNSAdmission
+    private let learning = DNSLearnGate()
 
     private struct State {
         var upstream: DNSUpstreamClient?
@@ -268,7 +270,11 @@ final class DNSResolver: Sendable {
             let clamped = min(max(ttl, limits.ttlRange.lowerBound), limits.ttlRange.upperBound)
             let blocks = records.compactMap { record in record.address.flatMap { AddressBlock(bytes: $0, prefix: $0.count * 8) } }
             do {
-                try await clients.allow(sandboxID: sandboxID, addresses: blocks, ttlSeconds: clamped)
+                // One at a time per sandbox: its 64 queries in flight wait here, not in 64
+                // filter calls all waiting for the filter's one lock.
+                try await learning.run(sandboxID) {
+                    try await clients.allow(sandboxID: sandboxID, addresses: blocks, ttlSeconds: clamped)
+                }
             } catch {
                 logger.error("dns: could not open \(blocks.count) addresses for \(sandboxID): \(error)")
                 return false

@@ -171,6 +171,27 @@ import Testing
         }
     }
 
+    @Test func oneAllowInFlightPerSandbox() async throws {
+        // 64 queries at once from one sandbox (its whole admission): the filter is asked for
+        // one answer's addresses at a time, not 64 at once.
+        let policy = NetworkPolicy(mode: .allowlist, allowOut: [.wildcard("allowed.test")])
+        try await Self.withResolver(policy, allowDelay: .milliseconds(20)) { port, _, clients, resolver in
+            let probe = try await DNSProbe.udp()
+            defer { Task { await probe.close() } }
+            let count = resolver.limits.queriesPerSandbox
+            for _ in 0..<count { probe.send(DNSProbe.query("a.allowed.test"), to: port) }
+            var answers = 0
+            let deadline = ContinuousClock.now + .seconds(30)
+            while answers < count, ContinuousClock.now < deadline {
+                guard let reply = await probe.receive(timeout: .seconds(5)) else { break }
+                if DNSMessage(parsing: reply)?.answers.compactMap(\.address) == [[198, 51, 100, 8]] { answers += 1 }
+            }
+            #expect(answers == count)
+            #expect(clients.allowCalls.count == count)
+            #expect(clients.peakAllowsInFlight == 1)
+        }
+    }
+
     @Test func noneModeAndUnknownSourcesGetNoAnswer() async throws {
         try await Self.withResolver(.none) { port, stub, _, _ in
             let sandbox = try await DNSProbe.udp(from: "127.0.0.1")

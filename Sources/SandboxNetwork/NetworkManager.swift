@@ -42,6 +42,8 @@ public final class NetworkManager: SandboxNetworking, ResolverClients, Sendable 
     }
 
     private let state = Mutex(State())
+    /// The resolver's learning (`allow`): one thread, jobs one at a time, at most 256 waiting.
+    let learner = SerialWorker(name: "network learn")
     private let wake = DispatchSemaphore(value: 0)
     private let refillEnded = DispatchSemaphore(value: 0)
 
@@ -118,6 +120,7 @@ public final class NetworkManager: SandboxNetworking, ResolverClients, Sendable 
             return state.refilling
         }
         wake.signal()
+        learner.stop()
         if refilling { refillEnded.wait() }
         state.withLock { state in
             defer { state.resolver = nil }
@@ -257,7 +260,10 @@ public final class NetworkManager: SandboxNetworking, ResolverClients, Sendable 
     func allow(sandboxID: String, addresses: [AddressBlock], ttlSeconds: Int) async throws {
         guard let link = state.withLock({ $0.attached[sandboxID]?.link }) else { return }
         let filter = self.filter
-        try await DedicatedThread.run("network allow") { try filter.allow(link, addresses: addresses, ttlSeconds: ttlSeconds) }
+        // On the learner's one thread, not a `DedicatedThread` per answer: a flood of answers
+        // cannot take the threads sandbox starts and stops need; past its backlog, refused
+        // (the sandbox gets SERVFAIL).
+        try await learner.run { try filter.allow(link, addresses: addresses, ttlSeconds: ttlSeconds) }
     }
 
     /// The sandbox attached at `slot`'s address, if any (tests).

@@ -44,6 +44,8 @@ public final class NetworkManager: SandboxNetworking, ResolverClients, Sendable 
     private let state = Mutex(State())
     /// The resolver's learning (`allow`): one thread, jobs one at a time, at most 256 waiting.
     let learner = SerialWorker(name: "network learn")
+    /// The deep health check's network probe, single-flight, cached 10 s.
+    public let probe: NetworkProbeCache
     private let wake = DispatchSemaphore(value: 0)
     private let refillEnded = DispatchSemaphore(value: 0)
 
@@ -56,6 +58,7 @@ public final class NetworkManager: SandboxNetworking, ResolverClients, Sendable 
         self.names = LinkNames(instanceKey: configuration.instanceKey)
         self.filter = filter
         self.namespaceDirectory = dataDir + "/run/netns"
+        self.probe = NetworkProbeCache(range: configuration.range, instanceKey: configuration.instanceKey)
         self.logger = logger
     }
 

@@ -1,13 +1,19 @@
 import CNftables
 import Foundation
 import SandboxRuntime
+import Synchronization
 
 /// What sandbox networking needs from this machine (doctor, the deep health check): writable
 /// network settings (forwarding), nftables through libnftables, NAT in nftables, and a range no
 /// host route uses. A gap costs sandboxes their network (loopback only), not their start:
-/// `degraded`, never `critical`.
+/// `degraded`, never `critical`. Blocking (nft, /proc): the health check asks `NetworkProbeCache`.
 public enum NetworkProbe {
+    /// How many times `run` ran, per instance key (tests).
+    static let runs = Mutex<[String: Int]>([:])
+    private static let probeNumber = Atomic<Int>(0)
+
     public static func run(range: AddressBlock, instanceKey: String) -> [Capability] {
+        runs.withLock { $0[instanceKey, default: 0] += 1 }
         var checks: [Capability] = []
         if KernelLinks.sysctlWritable() {
             checks.append(Capability(name: "forwarding", status: .ok, detail: "network settings writable (per-link forwarding)", fix: ""))
@@ -16,7 +22,9 @@ public enum NetworkProbe {
                 name: "forwarding", status: .degraded, detail: "/proc/sys/net is read-only: links cannot forward",
                 fix: "run the host with a writable /proc/sys (not in a container that mounts it read-only), or set SANDBOX_HOST_NETWORK=off"))
         }
-        let table = "sandbox_host_probe_\(getpid())"
+        // A name of this probe's own: probes of other hosts (or a doctor run) beside it never
+        // make or delete each other's table.
+        let table = "sandbox_host_probe_\(getpid())_\(probeNumber.add(1, ordering: .relaxed).newValue)"
         // A throwaway table with a NAT chain: both nftables and its NAT support, in one call.
         let nat = nft("add table ip \(table)\nadd chain ip \(table) postrouting { type nat hook postrouting priority 100; }\n")
         _ = nft("delete table ip \(table)\n")

@@ -14,8 +14,8 @@ extension HostRouter {
             instanceID: services.instanceID, authenticator: services.authenticator, database: services.database,
             runtimeProbe: services.runtimeProbe, dataDir: services.configuration.dataDir,
             diskReserveBytes: services.configuration.diskReserveBytes, provider: services.agents.provider,
-            network: services.networkStatus, networkChecks: { [network = services.network] in
-                network.map { NetworkProbe.run(range: $0.configuration.range, instanceKey: $0.configuration.instanceKey) } ?? []
+            network: services.networkStatus, networkChecks: { [probe = services.network?.probe] in
+                await probe?.capabilities() ?? []
             }))
     }
 

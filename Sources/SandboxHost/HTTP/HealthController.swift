@@ -23,7 +23,8 @@ struct HealthController {
         let provider: AgentService.Provider
         /// Whether sandboxes have a network (decided at start), and the kernel's network checks.
         var network: Capability = Capability(name: "network", status: .ok, detail: "not configured", fix: "")
-        var networkChecks: @Sendable () -> [Capability] = { [] }
+        /// Single-flight and cached (`NetworkProbeCache`): it runs the probe on a thread of its own.
+        var networkChecks: @Sendable () async -> [Capability] = { [] }
     }
 
     let services: Services
@@ -126,12 +127,12 @@ struct HealthController {
     }
 
     /// On, off, or unusable (degraded: sandboxes have loopback only); for the admin, with
-    /// forwarding, nftables and NAT checked afresh when networking is on (on a thread of its own:
-    /// nft and /proc; never for anonymous callers, who could make the host run them at will).
+    /// forwarding, nftables and NAT checked when networking is on (at most once per 10 s, however
+    /// many call at once, on a thread of its own: nft and /proc; never for anonymous callers).
     private func networkComponent(probing: Bool) async -> Component {
         let network = services.network
         let probe = services.networkChecks
-        let capabilities = probing ? ((try? await DedicatedThread.run("network probe") { probe() }) ?? []) : []
+        let capabilities = probing ? await probe() : []
         var checks: [String: Check] = [:]
         for capability in capabilities { checks[capability.name] = Check(status: capability.status, detail: capability.detail) }
         let worst = max(network.status, capabilities.map(\.status).max() ?? .ok)

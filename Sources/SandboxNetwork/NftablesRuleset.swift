@@ -209,6 +209,9 @@ struct NftablesRuleset: Sendable {
         }
         let rate = max(1, configuration.newConnectionsPerSecond)
         text += "\(outbound) ct state new limit rate over \(rate)/second burst \(rate * 2) packets drop\n"
+        // No sandbox fills the host's conntrack table: its flows still tracked (not closed) are
+        // counted, and a new one beyond the cap is refused.
+        text += "\(outbound) ct state new ct count over \(max(1, configuration.maxFlowsPerSandbox)) goto refuse\n"
         switch policy.mode {
         case .none:
             text += "\(inbound) drop\n"

@@ -144,6 +144,31 @@ import Testing
         #expect(try net.reaches("198.51.100.10"), "the rate refills")
     }
 
+    /// A sandbox holds at most `maxFlowsPerSandbox` tracked flows: one more is refused, and once
+    /// some close new ones pass again (no sandbox fills the host's conntrack table).
+    @Test func flowsBeyondThePerSandboxCapAreRefused() async throws {
+        let net = try FilterTestNetwork(maxFlowsPerSandbox: 10)
+        defer { net.close() }
+        try await net.onFilter { try $0.installBase(net.configuration); try $0.add(net.link, policy: .open) }
+        var held: [(process: Process, marker: URL)] = []
+        for _ in 0..<10 { held.append(try net.startHeldConnection(to: "198.51.100.10")) }
+        try await waitUntil("ten held connections trade bytes", timeout: .seconds(15)) {
+            held.allSatisfy { FileManager.default.fileExists(atPath: $0.marker.path) }
+        }
+        #expect(try !net.reaches("198.51.100.10"), "the 11th flow is refused")
+        #expect(try !net.reaches("203.0.113.10"), "to any destination")
+        #expect(held.allSatisfy { $0.process.isRunning }, "the ten held flows go on")
+
+        for connection in held.prefix(3) {
+            kill(connection.process.processIdentifier, SIGKILL)
+            connection.process.waitUntilExit()
+        }
+        try await waitUntil("new flows pass once some closed", timeout: .seconds(5), every: .milliseconds(200)) {
+            (try? net.reaches("198.51.100.10")) == true
+        }
+        #expect(try net.reachable(["198.51.100.10", "203.0.113.10"]) == ["198.51.100.10": true, "203.0.113.10": true])
+    }
+
     @Test func removeLeavesNothingOfTheSandboxAndRemoveAllNoTable() async throws {
         let net = try FilterTestNetwork()
         defer { net.close() }

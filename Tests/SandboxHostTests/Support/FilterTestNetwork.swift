@@ -28,13 +28,14 @@ final class FilterTestNetwork: @unchecked Sendable {
     var internet: String { prefix + "I" }
     var lan: String { prefix + "P" }
 
-    init(newConnectionsPerSecond: Int = 100, allowPrivate: [AddressBlock] = []) throws {
+    init(newConnectionsPerSecond: Int = 100, maxFlowsPerSandbox: Int = 4096, allowPrivate: [AddressBlock] = []) throws {
         let random = String(UInt32.random(in: 0...0xFF_FFFF), radix: 16)
         key = String(repeating: "0", count: 6 - random.count) + random
         prefix = "nft" + key
         link = SandboxLink(slot: 1, hostInterface: "sb\(key)1", address: [10, 201, 0, 6], gateway: [10, 201, 0, 5])
         var configuration = NetworkConfiguration(range: Self.range, instanceKey: key)
         configuration.newConnectionsPerSecond = newConnectionsPerSecond
+        configuration.maxFlowsPerSandbox = maxFlowsPerSandbox
         configuration.allowPrivate = allowPrivate
         self.configuration = configuration
         scratch = FileManager.default.temporaryDirectory.appendingPathComponent("filter-\(key)")

@@ -30,6 +30,8 @@ public final class NetworkManager: SandboxNetworking, ResolverClients, Sendable 
 
     private struct State {
         var nextSlot = 1
+        /// The next attachment's generation (each prepared slot gets its own).
+        var nextGeneration: UInt64 = 1
         var released: [Int] = []
         var ready: [Slot] = []
         var attached: [String: Slot] = [:]
@@ -286,7 +288,12 @@ public final class NetworkManager: SandboxNetworking, ResolverClients, Sendable 
     /// A ready slot: namespace, link, addresses, routes, forwarding, the default policy's rules.
     /// Blocking.
     func prepare(slot number: Int) throws -> Slot {
-        let link = link(slot: number)
+        var link = link(slot: number)
+        // A new attachment of the slot: the filter ignores calls for an earlier one.
+        link.generation = state.withLock { state in
+            defer { state.nextGeneration += 1 }
+            return state.nextGeneration
+        }
         let path = namespaceDirectory + "/" + String(number)
         try KernelLinks.create(link, namespacePath: path)
         do {

@@ -169,6 +169,29 @@ import Testing
         #expect(try net.reachable(["198.51.100.10", "203.0.113.10"]) == ["198.51.100.10": true, "203.0.113.10": true])
     }
 
+    /// A late `update` or `allow` for a slot's earlier attachment (read before its removal, run
+    /// after the slot went to another sandbox) changes nothing.
+    @Test func callsForAnEarlierAttachmentOfTheSlotChangeNothing() async throws {
+        let net = try FilterTestNetwork()
+        defer { net.close() }
+        let (first, second) = (net.link(generation: 1), net.link(generation: 2))
+        try await net.onFilter {
+            try $0.installBase(net.configuration)
+            try $0.add(first, policy: .open)
+            try $0.remove(first)
+            try $0.add(second, policy: .none)
+            try $0.update(first, policy: .open)
+            try $0.allow(first, addresses: [Self.block("198.51.100.10")], ttlSeconds: 60)
+        }
+        let reached = try net.reachable(Self.publicAddresses + ["10.201.0.1:53"])
+        #expect(reached.values.allSatisfy { !$0 }, "the slot's sandbox (none) reaches nothing: \(reached)")
+
+        // After its removal, a late update does not bring the slot's chains back.
+        try await net.onFilter { try $0.remove(second); try $0.update(second, policy: .open) }
+        #expect(try !net.ruleset().contains("sb1_out"))
+        #expect(try !net.reaches("198.51.100.10"))
+    }
+
     @Test func removeLeavesNothingOfTheSandboxAndRemoveAllNoTable() async throws {
         let net = try FilterTestNetwork()
         defer { net.close() }

@@ -89,6 +89,13 @@ final class FilterTestNetwork: @unchecked Sendable {
         try? FileManager.default.removeItem(at: scratch)
     }
 
+    /// The sandbox's link as the `generation`-th attachment of its slot.
+    func link(generation: UInt64) -> SandboxLink {
+        var link = link
+        link.generation = generation
+        return link
+    }
+
     /// Runs `body` on a thread of its own (the filter blocks on the kernel).
     func onFilter<T: Sendable>(_ body: @escaping @Sendable (NftablesFilter) throws -> T) async throws -> T {
         let filter = filter

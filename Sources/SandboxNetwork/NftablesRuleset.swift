@@ -212,6 +212,12 @@ struct NftablesRuleset: Sendable {
         // No sandbox fills the host's conntrack table: its flows still tracked (not closed) are
         // counted, and a new one beyond the cap is refused.
         text += "\(outbound) ct state new ct count over \(max(1, configuration.maxFlowsPerSandbox)) goto refuse\n"
+        // Flows belong to the attachment that started them: a reused slot's new sandbox gets
+        // none of its predecessor's, whether or not their conntrack cut ran.
+        let mark = Self.mark(link)
+        text += "\(outbound) ct state new ct mark set \(mark)\n"
+        text += "\(outbound) ct mark != \(mark) goto refuse\n"
+        text += "\(inbound) ct mark != \(mark) drop\n"
         switch policy.mode {
         case .none:
             text += "\(inbound) drop\n"
@@ -263,6 +269,12 @@ struct NftablesRuleset: Sendable {
             Entry(set: "links_in", key: interface, value: "goto \(name.inbound)"),
             Entry(set: "dns_links", key: interface, value: nil),
         ]
+    }
+
+    /// The conntrack mark of an attachment's flows: its generation, 1...2^32-1 (never 0, the
+    /// mark of a flow nobody marked).
+    static func mark(_ link: SandboxLink) -> UInt32 {
+        UInt32(link.generation % 0xFFFF_FFFF) + 1
     }
 
     /// The policy's listed IPv4 blocks: `deny_out` in `open`, `allow_out` in `allowlist`.

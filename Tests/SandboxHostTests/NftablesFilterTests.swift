@@ -192,6 +192,25 @@ import Testing
         #expect(try !net.reaches("198.51.100.10"))
     }
 
+    /// A flow of the slot's earlier attachment does not pass once the slot is the next
+    /// sandbox's, even when the removal's conntrack cut did not run.
+    @Test func aReusedSlotDoesNotInheritItsPredecessorsFlows() async throws {
+        let net = try FilterTestNetwork(conntrack: ConntrackCut(isEnabled: false))
+        defer { net.close() }
+        let (first, second) = (net.link(generation: 1), net.link(generation: 2))
+        try await net.onFilter { try $0.installBase(net.configuration); try $0.add(first, policy: .open) }
+        let held = try net.startHeldConnection(to: "198.51.100.10")
+        try await waitUntil("the held connection trades bytes", timeout: .seconds(10)) {
+            FileManager.default.fileExists(atPath: held.marker.path)
+        }
+        try await net.onFilter { try $0.remove(first); try $0.add(second, policy: .open) }
+        #expect(try net.trackedFlows(to: "198.51.100.10") >= 1, "no cut ran: the entry is still there")
+        try await waitUntil("the predecessor's flow stops passing", timeout: .seconds(5), every: .milliseconds(50)) {
+            !held.process.isRunning
+        }
+        #expect(try net.reaches("198.51.100.10"), "the new sandbox's own flows pass")
+    }
+
     @Test func removeLeavesNothingOfTheSandboxAndRemoveAllNoTable() async throws {
         let net = try FilterTestNetwork()
         defer { net.close() }

@@ -28,7 +28,8 @@ final class FilterTestNetwork: @unchecked Sendable {
     var internet: String { prefix + "I" }
     var lan: String { prefix + "P" }
 
-    init(newConnectionsPerSecond: Int = 100, maxFlowsPerSandbox: Int = 4096, allowPrivate: [AddressBlock] = []) throws {
+    init(newConnectionsPerSecond: Int = 100, maxFlowsPerSandbox: Int = 4096, allowPrivate: [AddressBlock] = [],
+         conntrack: ConntrackCut = ConntrackCut()) throws {
         let random = String(UInt32.random(in: 0...0xFF_FFFF), radix: 16)
         key = String(repeating: "0", count: 6 - random.count) + random
         prefix = "nft" + key
@@ -72,7 +73,7 @@ final class FilterTestNetwork: @unchecked Sendable {
         ip netns exec \(H) sysctl -qw net.ipv4.ip_forward=1
         """)
         hostNamespace = open("/run/netns/\(H)", O_RDONLY | O_CLOEXEC)
-        filter = NftablesFilter(namespace: hostNamespace)
+        filter = NftablesFilter(namespace: hostNamespace, conntrack: conntrack)
         for namespace in [H, I, P] { try startListener(in: namespace) }
         try startListener(in: H, port: 53)
     }

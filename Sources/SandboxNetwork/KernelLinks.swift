@@ -122,6 +122,13 @@ enum KernelLinks {
         return enabled
     }
 
+    /// Forwarding off again on `interfaces` (those `enableUplinkForwarding` switched on), at stop.
+    static func restoreForwarding(_ interfaces: [String]) {
+        for interface in interfaces where !interface.contains("/") && !interface.hasPrefix(".") {
+            try? writeSysctl("ipv4/conf/\(interface)/forwarding", "0")
+        }
+    }
+
     /// Whether the kernel's network settings can be written here (not a read-only /proc/sys).
     static func sysctlWritable() -> Bool {
         access("/proc/sys/net/ipv4/conf/all/forwarding", W_OK) == 0

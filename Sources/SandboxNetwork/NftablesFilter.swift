@@ -172,6 +172,13 @@ final class NftablesFilter: PacketFilter {
         }
     }
 
+    func forwardingEnabled(on interfaces: [String]) throws {
+        let ruleset = try installedRuleset()
+        let text = ruleset.enabledUplinks(interfaces)
+        guard !text.isEmpty else { return }
+        try operations.withLock { _ in try nftables.run(text) }
+    }
+
     /// Whether no flow cut is pending or running (tests).
     var cutsSettled: Bool { state.withLock { $0.pendingCuts.isEmpty && $0.pendingRemovals.isEmpty && !$0.cutting } }
 

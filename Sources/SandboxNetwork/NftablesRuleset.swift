@@ -14,6 +14,8 @@ import SandboxRuntime
 ///   checked on every packet both ways, so a new policy cuts flows already established.
 /// - A link named like this host's sandbox links but not registered (a pool slot before `add`,
 ///   a link after `remove`) passes nothing.
+/// - Interfaces whose forwarding this host switched on (`enabled_uplinks`) forward only toward
+///   a sandbox link: the host does not become a router between its other networks.
 /// - `input`: from sandbox links only the resolver's port 53 (udp and tcp), and not in `none`.
 /// - `output`: the host opens nothing into a sandbox (no TCP SYN, no new UDP flow).
 /// - `postrouting`: the range is masqueraded toward every interface that is not a sandbox's.
@@ -57,6 +59,7 @@ struct NftablesRuleset: Sendable {
         table inet \(table) {
           set links { type ifname; }
           set dns_links { type ifname; }
+          set enabled_uplinks { type ifname; }
           set link_sources { type ifname . ipv4_addr; }
           set denied { type ipv4_addr; flags interval; auto-merge; elements = { \(Self.alwaysDenied.joined(separator: ", ")) }; }
           set private_allowed { type ipv4_addr; flags interval; auto-merge;\(allowPrivateElements) }
@@ -68,6 +71,7 @@ struct NftablesRuleset: Sendable {
             iifname "\(linkPrefix)*" drop
             oifname @links goto to_sandbox
             oifname "\(linkPrefix)*" drop
+            iifname @enabled_uplinks oifname != "\(linkPrefix)*" drop
           }
           chain from_sandbox {
             meta nfproto != ipv4 drop
@@ -163,6 +167,13 @@ struct NftablesRuleset: Sendable {
             delete set inet \(table) \(name.learned)
 
             """
+    }
+
+    /// Interfaces whose forwarding this host switched on (see `base`'s forward chain).
+    func enabledUplinks(_ interfaces: [String]) -> String {
+        let names = interfaces.filter { !$0.isEmpty && $0.utf8.count <= 15 && !$0.contains("\"") }
+        guard !names.isEmpty else { return "" }
+        return "add element inet \(table) enabled_uplinks { \(names.map { "\"\($0)\"" }.joined(separator: ", ")) }\n"
     }
 
     /// The whole table goes (present or not).

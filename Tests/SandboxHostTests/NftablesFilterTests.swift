@@ -211,6 +211,23 @@ import Testing
         #expect(try net.reaches("198.51.100.10"), "the new sandbox's own flows pass")
     }
 
+    /// Forwarding the host switched on for its uplinks serves the sandboxes only: the internet
+    /// (I) does not reach the LAN behind the host (P) through it, while the sandbox's replies
+    /// still come back.
+    @Test func theHostDoesNotRouteBetweenTheUplinksItEnabled() async throws {
+        let net = try FilterTestNetwork()
+        defer { net.close() }
+        #expect(try net.reachable(["192.168.77.10"], from: net.internet) == ["192.168.77.10": true], "without the filter H routes I to P")
+
+        try await net.onFilter {
+            try $0.installBase(net.configuration)
+            try $0.add(net.link, policy: .open)
+            try $0.forwardingEnabled(on: ["up0", "lan0"])
+        }
+        #expect(try net.reachable(["192.168.77.10"], from: net.internet) == ["192.168.77.10": false])
+        #expect(try net.reaches("198.51.100.10"), "the sandbox's flows still pass")
+    }
+
     @Test func removeLeavesNothingOfTheSandboxAndRemoveAllNoTable() async throws {
         let net = try FilterTestNetwork()
         defer { net.close() }

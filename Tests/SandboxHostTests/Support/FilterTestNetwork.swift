@@ -60,6 +60,7 @@ final class FilterTestNetwork: @unchecked Sendable {
         for a in 198.51.100.10/24 198.51.100.20/24 203.0.113.10/24 169.254.169.254/32; do ip -n \(I) addr add $a dev eth0; done
         ip -n \(I) link set eth0 up
         ip -n \(I) route add 10.201.0.0/22 via 198.51.100.1
+        ip -n \(I) route add 192.168.77.0/24 via 198.51.100.1
         ip -n \(H) route add 169.254.169.254/32 dev up0
         ip -n \(H) link add lan0 type veth peer name eth0 netns \(P)
         ip -n \(H) addr add 192.168.77.1/24 dev lan0
@@ -107,8 +108,8 @@ final class FilterTestNetwork: @unchecked Sendable {
     /// connection that echoes a byte back within `timeout` seconds. All tried at once.
     /// `source`: bind to that address first (S also holds 10.201.0.9, not its link's address).
     /// An address may carry its own port ("10.201.0.1:53").
-    func reachable(_ addresses: [String], timeout: Double = 1.5, source: String? = nil) throws -> [String: Bool] {
-        let answers = try attempts(addresses, timeout: timeout, source: source)
+    func reachable(_ addresses: [String], timeout: Double = 1.5, source: String? = nil, from namespace: String? = nil) throws -> [String: Bool] {
+        let answers = try attempts(addresses, timeout: timeout, source: source, from: namespace)
         return Dictionary(zip(addresses, answers), uniquingKeysWith: { $0 && $1 })
     }
 
@@ -117,9 +118,10 @@ final class FilterTestNetwork: @unchecked Sendable {
     }
 
     /// One connection attempt per entry (repeats allowed), all at once; whether each went through.
-    func attempts(_ addresses: [String], timeout: Double = 1.5, source: String? = nil) throws -> [Bool] {
+    /// `namespace`: where the attempts start (default: the sandbox, S).
+    func attempts(_ addresses: [String], timeout: Double = 1.5, source: String? = nil, from namespace: String? = nil) throws -> [Bool] {
         let targets = addresses.map { $0.contains(":") ? $0 : "\($0):\(Self.port)" }
-        let (status, output) = try Subprocess.run("/usr/sbin/ip", ["netns", "exec", sandbox, Self.python, "-c", Self.probeScript, String(timeout), source ?? "-"] + targets)
+        let (status, output) = try Subprocess.run("/usr/sbin/ip", ["netns", "exec", namespace ?? sandbox, Self.python, "-c", Self.probeScript, String(timeout), source ?? "-"] + targets)
         let text = String(decoding: output, as: UTF8.self)
         guard status == 0, let line = text.split(separator: "\n").last,
               let answer = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String],

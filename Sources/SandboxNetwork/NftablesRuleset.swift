@@ -16,7 +16,10 @@ import SandboxRuntime
 ///   a link after `remove`) passes nothing.
 /// - Interfaces whose forwarding this host switched on (`enabled_uplinks`) forward only toward
 ///   a sandbox link: the host does not become a router between its other networks.
-/// - `input`: from sandbox links only the resolver's port 53 (udp and tcp), and not in `none`.
+/// - `input`: from sandbox links only the resolver's port 53 (udp and tcp), and not in `none`;
+///   the range's addresses on the host (resolver, gateways) answer nothing from other interfaces
+///   but `lo`. `from_sandbox` drops conntrack-invalid packets first. `168.63.129.16` (Azure's
+///   WireServer) is always denied.
 /// - `output`: the host opens nothing into a sandbox (no TCP SYN, no new UDP flow).
 /// - `postrouting`: the range is masqueraded toward every interface that is not a sandbox's.
 /// Per sandbox (slot n): chains `sb<n>_out` (its packets) and `sb<n>_in` (replies to it), an
@@ -28,7 +31,7 @@ struct NftablesRuleset: Sendable {
 
     /// Addresses no policy opens (API.md, "Network"), besides the range and the host's own.
     static let alwaysDenied = [
-        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "168.63.129.16/32", "169.254.0.0/16",
         "172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4",
     ]
     /// Elements a DNS-learned set holds at most (an answer adds a few; entries expire).
@@ -74,6 +77,7 @@ struct NftablesRuleset: Sendable {
             iifname @enabled_uplinks oifname != "\(linkPrefix)*" drop
           }
           chain from_sandbox {
+            ct state invalid drop
             meta nfproto != ipv4 drop
             iifname . ip saddr != @link_sources drop
             ip daddr \(range) drop
@@ -97,6 +101,7 @@ struct NftablesRuleset: Sendable {
             type filter hook input priority filter; policy accept;
             iifname @links goto sandbox_to_host
             iifname "\(linkPrefix)*" drop
+            ip daddr \(range) iifname != "lo" drop
           }
           chain sandbox_to_host {
             meta nfproto != ipv4 drop

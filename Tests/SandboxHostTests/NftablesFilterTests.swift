@@ -228,6 +228,24 @@ import Testing
         #expect(try net.reaches("198.51.100.10"), "the sandbox's flows still pass")
     }
 
+    /// The range's addresses on the host (resolver, gateways) answer sandbox links (and the host
+    /// itself) only, not the uplinks; the Azure WireServer address is always denied.
+    @Test func theRangeOnTheHostIsClosedToTheUplinksAndWireServerDenied() async throws {
+        let net = try FilterTestNetwork()
+        defer { net.close() }
+        #expect(try net.reachable(["10.201.0.1:53", "10.201.0.5"], from: net.internet) == ["10.201.0.1:53": true, "10.201.0.5": true], "without the filter")
+        #expect(try net.reaches("168.63.129.16"), "without the filter")
+
+        try await net.onFilter { try $0.installBase(net.configuration); try $0.add(net.link, policy: .open) }
+        #expect(try net.reachable(["10.201.0.1:53", "10.201.0.5"], from: net.internet) == ["10.201.0.1:53": false, "10.201.0.5": false])
+        #expect(try net.reachable(["168.63.129.16", "198.51.100.10", "10.201.0.1:53"]) == ["168.63.129.16": false, "198.51.100.10": true, "10.201.0.1:53": true])
+
+        let base = NftablesRuleset(configuration: net.configuration).base()
+        let lines = base.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let chain = try #require(lines.firstIndex(of: "chain from_sandbox {"))
+        #expect(lines[chain + 1] == "ct state invalid drop", "invalid packets go first")
+    }
+
     @Test func removeLeavesNothingOfTheSandboxAndRemoveAllNoTable() async throws {
         let net = try FilterTestNetwork()
         defer { net.close() }

@@ -6,8 +6,8 @@ import SandboxRuntime
 /// A tiny network of network namespaces for the packet filter's tests, never touching the
 /// machine's own namespace: `H` plays the host (forwarding on, the filter's rules go here),
 /// `S` a sandbox (veth to H: 10.201.0.6/30, gateway 10.201.0.5 on H's end, named like a
-/// sandbox link), `I` the internet (veth to H: 198.51.100.10, .20, 203.0.113.10 and
-/// 169.254.169.254, H has .1 on both /24s), `P` a private network behind H (192.168.77.10).
+/// sandbox link), `I` the internet (veth to H: 198.51.100.10, .20, 203.0.113.10,
+/// 169.254.169.254 and 168.63.129.16, H has .1 on both /24s), `P` a private network behind H (192.168.77.10).
 /// An echo listener on port 8080 runs in I, P and H (every address). Removed by `close`.
 final class FilterTestNetwork: @unchecked Sendable {
     static let port = 8080
@@ -57,11 +57,12 @@ final class FilterTestNetwork: @unchecked Sendable {
         ip -n \(H) addr add 198.51.100.1/24 dev up0
         ip -n \(H) addr add 203.0.113.1/24 dev up0
         ip -n \(H) link set up0 up
-        for a in 198.51.100.10/24 198.51.100.20/24 203.0.113.10/24 169.254.169.254/32; do ip -n \(I) addr add $a dev eth0; done
+        for a in 198.51.100.10/24 198.51.100.20/24 203.0.113.10/24 169.254.169.254/32 168.63.129.16/32; do ip -n \(I) addr add $a dev eth0; done
         ip -n \(I) link set eth0 up
         ip -n \(I) route add 10.201.0.0/22 via 198.51.100.1
         ip -n \(I) route add 192.168.77.0/24 via 198.51.100.1
         ip -n \(H) route add 169.254.169.254/32 dev up0
+        ip -n \(H) route add 168.63.129.16/32 dev up0
         ip -n \(H) link add lan0 type veth peer name eth0 netns \(P)
         ip -n \(H) addr add 192.168.77.1/24 dev lan0
         ip -n \(H) link set lan0 up

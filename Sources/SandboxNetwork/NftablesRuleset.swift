@@ -170,6 +170,7 @@ struct NftablesRuleset: Sendable {
             delete chain inet \(table) \(name.inbound)
             delete set inet \(table) \(name.blocks)
             delete set inet \(table) \(name.learned)
+            delete set inet \(table) \(name.flows)
 
             """
     }
@@ -189,12 +190,12 @@ struct NftablesRuleset: Sendable {
     // MARK: - Pieces
 
     struct Names {
-        let outbound, inbound, blocks, learned: String
+        let outbound, inbound, blocks, learned, flows: String
     }
 
     func names(_ link: SandboxLink) -> Names {
         Names(outbound: "sb\(link.slot)_out", inbound: "sb\(link.slot)_in",
-              blocks: "sb\(link.slot)_blocks", learned: "sb\(link.slot)_learned")
+              blocks: "sb\(link.slot)_blocks", learned: "sb\(link.slot)_learned", flows: "sb\(link.slot)_flows")
     }
 
     private func declarations(_ link: SandboxLink) -> String {
@@ -204,6 +205,7 @@ struct NftablesRuleset: Sendable {
         add chain inet \(table) \(name.inbound)
         add set inet \(table) \(name.blocks) { type ipv4_addr; flags interval; auto-merge; }
         add set inet \(table) \(name.learned) { type ipv4_addr; flags timeout; size \(Self.learnedCapacity); }
+        add set inet \(table) \(name.flows) { type ipv4_addr; flags dynamic; size 16; }
 
         """
     }
@@ -226,8 +228,10 @@ struct NftablesRuleset: Sendable {
         let rate = max(1, configuration.newConnectionsPerSecond)
         text += "\(outbound) ct state new limit rate over \(rate)/second burst \(rate * 2) packets drop\n"
         // No sandbox fills the host's conntrack table: its flows still tracked (not closed) are
-        // counted, and a new one beyond the cap is refused.
-        text += "\(outbound) ct state new ct count over \(max(1, configuration.maxFlowsPerSandbox)) goto refuse\n"
+        // counted, and a new one beyond the cap is refused. The count lives in a set of its own
+        // (keyed by the source, which anti-spoofing pins to the sandbox's address), so an update,
+        // which rewrites the rules, does not reset it.
+        text += "\(outbound) ct state new add @\(name.flows) { ip saddr ct count over \(max(1, configuration.maxFlowsPerSandbox)) } goto refuse\n"
         // Flows belong to the attachment that started them: a reused slot's new sandbox gets
         // none of its predecessor's, whether or not their conntrack cut ran.
         let mark = Self.mark(link)

@@ -158,6 +158,10 @@ import Testing
         #expect(try !net.reaches("198.51.100.10"), "the 11th flow is refused")
         #expect(try !net.reaches("203.0.113.10"), "to any destination")
         #expect(held.allSatisfy { $0.process.isRunning }, "the ten held flows go on")
+        // A policy change (a PUT, as often as the API key likes) does not reset the count.
+        let other = NetworkPolicy(mode: .open, denyOut: [.block(Self.block("192.0.2.0/24"))])
+        try await net.onFilter { try $0.update(net.link, policy: other) }
+        #expect(try !net.reaches("198.51.100.10"), "still refused after an update")
 
         for connection in held.prefix(3) {
             kill(connection.process.processIdentifier, SIGKILL)

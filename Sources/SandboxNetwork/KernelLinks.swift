@@ -129,6 +129,15 @@ enum KernelLinks {
         }
     }
 
+    /// Whether another sandbox host runs on this machine (its resolver interface, `sb<6 hex>dns`,
+    /// is there): its sandboxes' replies need the uplinks' forwarding, which is then left on.
+    static func otherInstanceRunning(names: LinkNames) -> Bool {
+        interfaces().contains { name in
+            guard name.hasPrefix("sb"), name.hasSuffix("dns"), name.utf8.count == 11, !names.owns(name) else { return false }
+            return name.dropFirst(2).dropLast(3).allSatisfy(\.isHexDigit)
+        }
+    }
+
     /// Whether the kernel's network settings can be written here (not a read-only /proc/sys).
     static func sysctlWritable() -> Bool {
         access("/proc/sys/net/ipv4/conf/all/forwarding", W_OK) == 0

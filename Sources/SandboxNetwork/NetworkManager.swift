@@ -138,10 +138,19 @@ public final class NetworkManager: SandboxNetworking, ResolverClients, Sendable 
             KernelLinks.remove(slot.link, namespacePath: slot.namespacePath)
         }
         if interface != nil { KernelLinks.removeResolverAddress(plan.resolver, interface: names.resolverInterface) }
-        KernelLinks.restoreForwarding(state.withLock { state in
+        let uplinks = state.withLock { state in
             defer { state.enabledUplinks = [] }
             return state.enabledUplinks
-        })
+        }
+        // Another host on this machine may have found forwarding on (switched by this one) and
+        // needs it for its sandboxes' replies: then it stays on.
+        if !uplinks.isEmpty {
+            if KernelLinks.otherInstanceRunning(names: names) {
+                logger.info("forwarding left on for another sandbox host", metadata: ["interfaces": "\(uplinks)"])
+            } else {
+                KernelLinks.restoreForwarding(uplinks)
+            }
+        }
         _ = KernelLinks.sweep(names: names, namespaceDirectory: namespaceDirectory, resolver: plan.resolver)
         try? filter.removeAll()
     }

@@ -13,6 +13,8 @@ struct ConntrackCut: Sendable {
     var deadlineMilliseconds = 2_000
     /// Destinations cut one by one at most per call; flows to the rest end by the rules alone.
     var maxDestinations = 64
+    /// false: every cut does nothing (tests of what the rules alone hold when a cut fails).
+    var isEnabled = true
     /// What a listing may print at most (one line per flow).
     static let maxOutput = 4 << 20
 
@@ -20,7 +22,7 @@ struct ConntrackCut: Sendable {
 
     /// Every flow `source` started goes.
     func cutAll(from source: String) throws {
-        _ = try run(["-D", "-f", "ipv4", "-s", source])
+        _ = try run(["-D", "-f", "ipv4", "-s", source], keepOutput: false)
     }
 
     /// The flows `source` started toward a destination `isRefused` says the policy refuses go.
@@ -33,7 +35,7 @@ struct ConntrackCut: Sendable {
             if refused.count == maxDestinations { break }
         }
         for destination in refused {
-            _ = try run(["-D", "-f", "ipv4", "-s", source, "-d", destination])
+            _ = try run(["-D", "-f", "ipv4", "-s", source, "-d", destination], keepOutput: false)
         }
     }
 
@@ -50,8 +52,10 @@ struct ConntrackCut: Sendable {
         return parts.count == 4 ? parts : nil
     }
 
-    /// Runs conntrack, answers its standard output; exit 0 or 1 (nothing matched) is fine.
-    private func run(_ arguments: [String]) throws -> String {
+    /// Runs conntrack, answers its standard output (with `keepOutput`; else it goes to
+    /// /dev/null: a deletion prints every entry it deleted); exit 0 or 1 (nothing matched) is fine.
+    private func run(_ arguments: [String], keepOutput: Bool = true) throws -> String {
+        guard isEnabled else { return "" }
         guard let path = Self.candidates.first(where: { access($0, X_OK) == 0 }) else {
             throw NetworkError("conntrack is not installed")
         }
@@ -65,7 +69,11 @@ struct ConntrackCut: Sendable {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, writeEnd, 1)
+        if keepOutput {
+            posix_spawn_file_actions_adddup2(&actions, writeEnd, 1)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        }
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }

@@ -122,6 +122,22 @@ enum KernelLinks {
         return enabled
     }
 
+    /// Forwarding off again on `interfaces` (those `enableUplinkForwarding` switched on), at stop.
+    static func restoreForwarding(_ interfaces: [String]) {
+        for interface in interfaces where !interface.contains("/") && !interface.hasPrefix(".") {
+            try? writeSysctl("ipv4/conf/\(interface)/forwarding", "0")
+        }
+    }
+
+    /// Whether another sandbox host runs on this machine (its resolver interface, `sb<6 hex>dns`,
+    /// is there): its sandboxes' replies need the uplinks' forwarding, which is then left on.
+    static func otherInstanceRunning(names: LinkNames) -> Bool {
+        interfaces().contains { name in
+            guard name.hasPrefix("sb"), name.hasSuffix("dns"), name.utf8.count == 11, !names.owns(name) else { return false }
+            return name.dropFirst(2).dropLast(3).allSatisfy(\.isHexDigit)
+        }
+    }
+
     /// Whether the kernel's network settings can be written here (not a read-only /proc/sys).
     static func sysctlWritable() -> Bool {
         access("/proc/sys/net/ipv4/conf/all/forwarding", W_OK) == 0

@@ -14,6 +14,9 @@ public struct NetworkConfiguration: Sendable {
     public var upstream: [DNSUpstream] = []
     /// New connections a sandbox may open per second (a burst of twice that), beyond which they drop.
     public var newConnectionsPerSecond = 100
+    /// Flows a sandbox may have tracked at once (conntrack entries it started and not yet
+    /// closed); a new one beyond it is refused, so no sandbox fills the host's conntrack table.
+    public var maxFlowsPerSandbox = 4096
     /// Names this host's kernel objects (tables, links, namespaces): the runtime's instance key,
     /// so two hosts on one machine never touch each other's.
     public var instanceKey: String

@@ -30,6 +30,8 @@ public final class NetworkManager: SandboxNetworking, ResolverClients, Sendable 
 
     private struct State {
         var nextSlot = 1
+        /// The next attachment's generation (each prepared slot gets its own).
+        var nextGeneration: UInt64 = 1
         var released: [Int] = []
         var ready: [Slot] = []
         var attached: [String: Slot] = [:]
@@ -38,6 +40,8 @@ public final class NetworkManager: SandboxNetworking, ResolverClients, Sendable 
         var removing = 0
         var stopped = false
         var resolverInterface: String?
+        /// Interfaces whose forwarding this host switched on (switched off again at stop).
+        var enabledUplinks: [String] = []
         var resolver: DNSResolver?
     }
 
@@ -97,8 +101,7 @@ public final class NetworkManager: SandboxNetworking, ResolverClients, Sendable 
             try? filter.removeAll()
             throw error
         }
-        let enabled = KernelLinks.enableUplinkForwarding(names: names)
-        if !enabled.isEmpty { logger.info("forwarding enabled on the uplinks", metadata: ["interfaces": "\(enabled)"]) }
+        enableUplinkForwarding()
         // The sandboxes' resolver, on the resolver's address, port 53, UDP and TCP.
         let resolver = DNSResolver(clients: self, upstreams: configuration.upstream, logger: logger)
         do {
@@ -141,6 +144,19 @@ public final class NetworkManager: SandboxNetworking, ResolverClients, Sendable 
             KernelLinks.remove(slot.link, namespacePath: slot.namespacePath)
         }
         if interface != nil { KernelLinks.removeResolverAddress(plan.resolver, interface: names.resolverInterface) }
+        let uplinks = state.withLock { state in
+            defer { state.enabledUplinks = [] }
+            return state.enabledUplinks
+        }
+        // Another host on this machine may have found forwarding on (switched by this one) and
+        // needs it for its sandboxes' replies: then it stays on.
+        if !uplinks.isEmpty {
+            if KernelLinks.otherInstanceRunning(names: names) {
+                logger.info("forwarding left on for another sandbox host", metadata: ["interfaces": "\(uplinks)"])
+            } else {
+                KernelLinks.restoreForwarding(uplinks)
+            }
+        }
         _ = KernelLinks.sweep(names: names, namespaceDirectory: namespaceDirectory, resolver: plan.resolver)
         try? filter.removeAll()
     }
@@ -295,7 +311,12 @@ public final class NetworkManager: SandboxNetworking, ResolverClients, Sendable 
     /// A ready slot: namespace, link, addresses, routes, forwarding, the default policy's rules.
     /// Blocking.
     func prepare(slot number: Int) throws -> Slot {
-        let link = link(slot: number)
+        var link = link(slot: number)
+        // A new attachment of the slot: the filter ignores calls for an earlier one.
+        link.generation = state.withLock { state in
+            defer { state.nextGeneration += 1 }
+            return state.nextGeneration
+        }
         let path = namespaceDirectory + "/" + String(number)
         try KernelLinks.create(link, namespacePath: path)
         do {
@@ -330,6 +351,20 @@ public final class NetworkManager: SandboxNetworking, ResolverClients, Sendable 
         thread.start()
     }
 
+    /// Forwarding on the uplinks that have it off (remembered, switched off again at stop), and
+    /// the filter told to forward what comes in on them toward sandbox links only. Blocking.
+    private func enableUplinkForwarding() {
+        let enabled = KernelLinks.enableUplinkForwarding(names: names)
+        guard !enabled.isEmpty else { return }
+        state.withLock { $0.enabledUplinks += enabled }
+        logger.info("forwarding enabled on the uplinks", metadata: ["interfaces": "\(enabled)"])
+        do {
+            try filter.forwardingEnabled(on: enabled)
+        } catch {
+            logger.error("the uplinks' forwarding could not be limited to the sandboxes", metadata: ["error": "\(error)"])
+        }
+    }
+
     /// The pool's thread: keeps `poolSize` slots ready; sleeps until an attach takes one or a
     /// detach frees a number. A failure is logged and retried after a pause, never in a spin.
     private func refillLoop() {
@@ -350,8 +385,7 @@ public final class NetworkManager: SandboxNetworking, ResolverClients, Sendable 
             }
             // An uplink that appeared since (a route added after the host started) forwards
             // before the next sandbox uses this slot: /proc/net/route and a few sysctls, ~0.1 ms.
-            let enabled = KernelLinks.enableUplinkForwarding(names: names)
-            if !enabled.isEmpty { logger.info("forwarding enabled on the uplinks", metadata: ["interfaces": "\(enabled)"]) }
+            enableUplinkForwarding()
             do {
                 let slot = try prepare(slot: number)
                 let kept = state.withLock { state -> Bool in

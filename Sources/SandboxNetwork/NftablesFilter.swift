@@ -43,6 +43,9 @@ final class NftablesFilter: PacketFilter {
     private let namespace: Int32?
     private let logger: Logger
     private let state = Mutex(State())
+    /// Held across each call's check of the slot's generation, its nft run and its state change,
+    /// so a call for a slot's earlier attachment can never land after the slot changed hands.
+    private let operations = Mutex(())
 
     /// `namespace`: an nsfs fd whose network namespace the rules go in (tests); nil: the host's.
     init(namespace: Int32? = nil, conntrack: ConntrackCut = ConntrackCut(),
@@ -55,46 +58,63 @@ final class NftablesFilter: PacketFilter {
 
     func installBase(_ configuration: NetworkConfiguration) throws {
         let ruleset = NftablesRuleset(configuration: configuration)
-        try nftables.run(ruleset.base())
-        state.withLock { state in
-            state.ruleset = ruleset
-            state.slots = [:]
-            state.pendingCuts = []
+        try operations.withLock { _ in
+            try nftables.run(ruleset.base())
+            state.withLock { state in
+                state.ruleset = ruleset
+                state.slots = [:]
+                state.pendingCuts = []
+            }
         }
     }
 
     func add(_ link: SandboxLink, policy: NetworkPolicy) throws {
         let ruleset = try installedRuleset()
         try settleCuts(of: link.slot)
-        try nftables.run(ruleset.add(link, policy: policy))
-        state.withLock { $0.slots[link.slot] = Slot(link: link, policy: policy) }
+        try operations.withLock { _ in
+            try nftables.run(ruleset.add(link, policy: policy))
+            state.withLock { $0.slots[link.slot] = Slot(link: link, policy: policy) }
+        }
     }
 
+    /// A no-op unless `link` is the slot's attachment now (same generation as at `add`): a
+    /// policy read before the slot's removal never lands on its next sandbox, nor brings back
+    /// the chains of a removed one.
     func update(_ link: SandboxLink, policy: NetworkPolicy) throws {
         let ruleset = try installedRuleset()
-        let previous = state.withLock { $0.slots[link.slot] }
-        // DNS-learned addresses stay only while the names that taught them are the same.
-        let keepLearned = previous.map {
-            $0.policy.mode == .allowlist && policy.mode == .allowlist && Self.names($0.policy) == Self.names(policy)
-        } ?? false
-        try nftables.run(ruleset.update(link, policy: policy, flushLearned: !keepLearned))
-        let startCutting = state.withLock { state -> Bool in
-            var slot = state.slots[link.slot] ?? Slot(link: link, policy: policy)
-            slot.link = link
-            slot.policy = policy
-            if !keepLearned { slot.learned = [:] }
-            state.slots[link.slot] = slot
-            guard previous?.policy != policy else { return false }
-            state.pendingCuts.insert(link.slot)
-            guard !state.cutting else { return false }
-            state.cutting = true
-            return true
+        let startCutting = try operations.withLock { _ -> Bool in
+            guard let previous = current(link) else { return false }
+            // DNS-learned addresses stay only while the names that taught them are the same.
+            let keepLearned = previous.policy.mode == .allowlist && policy.mode == .allowlist
+                && Self.names(previous.policy) == Self.names(policy)
+            try nftables.run(ruleset.update(link, policy: policy, flushLearned: !keepLearned))
+            return state.withLock { state -> Bool in
+                var slot = previous
+                slot.link = link
+                slot.policy = policy
+                if !keepLearned { slot.learned = [:] }
+                state.slots[link.slot] = slot
+                guard previous.policy != policy else { return false }
+                state.pendingCuts.insert(link.slot)
+                guard !state.cutting else { return false }
+                state.cutting = true
+                return true
+            }
         }
         if startCutting { startCuttingThread() }
     }
 
+    /// A no-op unless `link` is the slot's attachment now (as `update`).
     func allow(_ link: SandboxLink, addresses: [AddressBlock], ttlSeconds: Int) throws {
         let ruleset = try installedRuleset()
+        try operations.withLock { _ in
+            guard current(link) != nil else { return }
+            try allowCurrent(link, addresses: addresses, ttlSeconds: ttlSeconds, ruleset: ruleset)
+        }
+    }
+
+    /// `allow` for the slot's current attachment, under `operations`.
+    private func allowCurrent(_ link: SandboxLink, addresses: [AddressBlock], ttlSeconds: Int, ruleset: NftablesRuleset) throws {
         let ttl = Double(max(1, ttlSeconds))
         let now = MonotonicClock.seconds()
         let (adding, refreshing) = state.withLock { state -> ([AddressBlock], [AddressBlock]) in
@@ -122,33 +142,55 @@ final class NftablesFilter: PacketFilter {
         }
     }
 
+    /// The slot's rules go and its generation is forgotten (later calls for it do nothing). A
+    /// removal of an earlier attachment than the slot's current one does nothing.
     func remove(_ link: SandboxLink) throws {
         let ruleset = try installedRuleset()
-        try nftables.run(ruleset.remove(link))
-        let startCutting = state.withLock { state -> Bool in
-            state.slots.removeValue(forKey: link.slot)
-            state.pendingCuts.remove(link.slot)
-            state.pendingRemovals[link.slot] = link
-            guard !state.cutting else { return false }
-            state.cutting = true
-            return true
+        let startCutting = try operations.withLock { _ -> Bool in
+            if let recorded = state.withLock({ $0.slots[link.slot] }), recorded.link.generation != link.generation { return false }
+            try nftables.run(ruleset.remove(link))
+            return state.withLock { state -> Bool in
+                state.slots.removeValue(forKey: link.slot)
+                state.pendingCuts.remove(link.slot)
+                state.pendingRemovals[link.slot] = link
+                guard !state.cutting else { return false }
+                state.cutting = true
+                return true
+            }
         }
         if startCutting { startCuttingThread() }
     }
 
     func removeAll() throws {
         let ruleset = try installedRuleset()
-        try nftables.run(ruleset.removeAll())
-        state.withLock { state in
-            state.slots = [:]
-            state.pendingCuts = []
+        try operations.withLock { _ in
+            try nftables.run(ruleset.removeAll())
+            state.withLock { state in
+                state.slots = [:]
+                state.pendingCuts = []
+            }
         }
+    }
+
+    func forwardingEnabled(on interfaces: [String]) throws {
+        let ruleset = try installedRuleset()
+        let text = ruleset.enabledUplinks(interfaces)
+        guard !text.isEmpty else { return }
+        try operations.withLock { _ in try nftables.run(text) }
     }
 
     /// Whether no flow cut is pending or running (tests).
     var cutsSettled: Bool { state.withLock { $0.pendingCuts.isEmpty && $0.pendingRemovals.isEmpty && !$0.cutting } }
 
     // MARK: - Private
+
+    /// The slot's state if `link` is its current attachment (same generation as at `add`).
+    private func current(_ link: SandboxLink) -> Slot? {
+        state.withLock { state in
+            guard let slot = state.slots[link.slot], slot.link.generation == link.generation else { return nil }
+            return slot
+        }
+    }
 
     private func installedRuleset() throws -> NftablesRuleset {
         guard let ruleset = state.withLock({ $0.ruleset }) else {

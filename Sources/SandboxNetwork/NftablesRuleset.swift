@@ -14,7 +14,12 @@ import SandboxRuntime
 ///   checked on every packet both ways, so a new policy cuts flows already established.
 /// - A link named like this host's sandbox links but not registered (a pool slot before `add`,
 ///   a link after `remove`) passes nothing.
-/// - `input`: from sandbox links only the resolver's port 53 (udp and tcp), and not in `none`.
+/// - Interfaces whose forwarding this host switched on (`enabled_uplinks`) forward only toward
+///   a sandbox link: the host does not become a router between its other networks.
+/// - `input`: from sandbox links only the resolver's port 53 (udp and tcp), and not in `none`;
+///   the range's addresses on the host (resolver, gateways) answer nothing from other interfaces
+///   but `lo`. `from_sandbox` drops conntrack-invalid packets first. `168.63.129.16` (Azure's
+///   WireServer) is always denied.
 /// - `output`: the host opens nothing into a sandbox (no TCP SYN, no new UDP flow).
 /// - `postrouting`: the range is masqueraded toward every interface that is not a sandbox's.
 /// Per sandbox (slot n): chains `sb<n>_out` (its packets) and `sb<n>_in` (replies to it), an
@@ -26,7 +31,7 @@ struct NftablesRuleset: Sendable {
 
     /// Addresses no policy opens (API.md, "Network"), besides the range and the host's own.
     static let alwaysDenied = [
-        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "168.63.129.16/32", "169.254.0.0/16",
         "172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4",
     ]
     /// Elements a DNS-learned set holds at most (an answer adds a few; entries expire).
@@ -57,6 +62,7 @@ struct NftablesRuleset: Sendable {
         table inet \(table) {
           set links { type ifname; }
           set dns_links { type ifname; }
+          set enabled_uplinks { type ifname; }
           set link_sources { type ifname . ipv4_addr; }
           set denied { type ipv4_addr; flags interval; auto-merge; elements = { \(Self.alwaysDenied.joined(separator: ", ")) }; }
           set private_allowed { type ipv4_addr; flags interval; auto-merge;\(allowPrivateElements) }
@@ -68,8 +74,10 @@ struct NftablesRuleset: Sendable {
             iifname "\(linkPrefix)*" drop
             oifname @links goto to_sandbox
             oifname "\(linkPrefix)*" drop
+            iifname @enabled_uplinks oifname != "\(linkPrefix)*" drop
           }
           chain from_sandbox {
+            ct state invalid drop
             meta nfproto != ipv4 drop
             iifname . ip saddr != @link_sources drop
             ip daddr \(range) drop
@@ -93,6 +101,7 @@ struct NftablesRuleset: Sendable {
             type filter hook input priority filter; policy accept;
             iifname @links goto sandbox_to_host
             iifname "\(linkPrefix)*" drop
+            ip daddr \(range) iifname != "lo" drop
           }
           chain sandbox_to_host {
             meta nfproto != ipv4 drop
@@ -161,8 +170,16 @@ struct NftablesRuleset: Sendable {
             delete chain inet \(table) \(name.inbound)
             delete set inet \(table) \(name.blocks)
             delete set inet \(table) \(name.learned)
+            delete set inet \(table) \(name.flows)
 
             """
+    }
+
+    /// Interfaces whose forwarding this host switched on (see `base`'s forward chain).
+    func enabledUplinks(_ interfaces: [String]) -> String {
+        let names = interfaces.filter { !$0.isEmpty && $0.utf8.count <= 15 && !$0.contains("\"") }
+        guard !names.isEmpty else { return "" }
+        return "add element inet \(table) enabled_uplinks { \(names.map { "\"\($0)\"" }.joined(separator: ", ")) }\n"
     }
 
     /// The whole table goes (present or not).
@@ -173,12 +190,12 @@ struct NftablesRuleset: Sendable {
     // MARK: - Pieces
 
     struct Names {
-        let outbound, inbound, blocks, learned: String
+        let outbound, inbound, blocks, learned, flows: String
     }
 
     func names(_ link: SandboxLink) -> Names {
         Names(outbound: "sb\(link.slot)_out", inbound: "sb\(link.slot)_in",
-              blocks: "sb\(link.slot)_blocks", learned: "sb\(link.slot)_learned")
+              blocks: "sb\(link.slot)_blocks", learned: "sb\(link.slot)_learned", flows: "sb\(link.slot)_flows")
     }
 
     private func declarations(_ link: SandboxLink) -> String {
@@ -188,6 +205,7 @@ struct NftablesRuleset: Sendable {
         add chain inet \(table) \(name.inbound)
         add set inet \(table) \(name.blocks) { type ipv4_addr; flags interval; auto-merge; }
         add set inet \(table) \(name.learned) { type ipv4_addr; flags timeout; size \(Self.learnedCapacity); }
+        add set inet \(table) \(name.flows) { type ipv4_addr; flags dynamic; size 16; }
 
         """
     }
@@ -209,6 +227,17 @@ struct NftablesRuleset: Sendable {
         }
         let rate = max(1, configuration.newConnectionsPerSecond)
         text += "\(outbound) ct state new limit rate over \(rate)/second burst \(rate * 2) packets drop\n"
+        // No sandbox fills the host's conntrack table: its flows still tracked (not closed) are
+        // counted, and a new one beyond the cap is refused. The count lives in a set of its own
+        // (keyed by the source, which anti-spoofing pins to the sandbox's address), so an update,
+        // which rewrites the rules, does not reset it.
+        text += "\(outbound) ct state new add @\(name.flows) { ip saddr ct count over \(max(1, configuration.maxFlowsPerSandbox)) } goto refuse\n"
+        // Flows belong to the attachment that started them: a reused slot's new sandbox gets
+        // none of its predecessor's, whether or not their conntrack cut ran.
+        let mark = Self.mark(link)
+        text += "\(outbound) ct state new ct mark set \(mark)\n"
+        text += "\(outbound) ct mark != \(mark) goto refuse\n"
+        text += "\(inbound) ct mark != \(mark) drop\n"
         switch policy.mode {
         case .none:
             text += "\(inbound) drop\n"
@@ -260,6 +289,12 @@ struct NftablesRuleset: Sendable {
             Entry(set: "links_in", key: interface, value: "goto \(name.inbound)"),
             Entry(set: "dns_links", key: interface, value: nil),
         ]
+    }
+
+    /// The conntrack mark of an attachment's flows: its generation, 1...2^32-1 (never 0, the
+    /// mark of a flow nobody marked).
+    static func mark(_ link: SandboxLink) -> UInt32 {
+        UInt32(link.generation % 0xFFFF_FFFF) + 1
     }
 
     /// The policy's listed IPv4 blocks: `deny_out` in `open`, `allow_out` in `allowlist`.

@@ -19,4 +19,12 @@ protocol PacketFilter: Sendable {
     func remove(_ link: SandboxLink) throws
     /// This host's whole table goes (shutdown).
     func removeAll() throws
+    /// The host switched forwarding on for these interfaces (its uplinks) for the sandboxes'
+    /// sake: what comes in on them is forwarded only toward a sandbox link, so the host does not
+    /// become a router between its other networks.
+    func forwardingEnabled(on interfaces: [String]) throws
+}
+
+extension PacketFilter {
+    func forwardingEnabled(on interfaces: [String]) throws {}
 }

@@ -10,4 +10,7 @@ struct SandboxLink: Sendable, Hashable {
     /// IPv4, 4 bytes each.
     let address: [UInt8]
     let gateway: [UInt8]
+    /// Which attachment of the slot this is (NetworkManager counts them up from 1): the filter
+    /// ignores an update or allow for a generation that is no longer the slot's.
+    var generation: UInt64 = 0
 }

@@ -144,6 +144,112 @@ import Testing
         #expect(try net.reaches("198.51.100.10"), "the rate refills")
     }
 
+    /// A sandbox holds at most `maxFlowsPerSandbox` tracked flows: one more is refused, and once
+    /// some close new ones pass again (no sandbox fills the host's conntrack table).
+    @Test func flowsBeyondThePerSandboxCapAreRefused() async throws {
+        let net = try FilterTestNetwork(maxFlowsPerSandbox: 10)
+        defer { net.close() }
+        try await net.onFilter { try $0.installBase(net.configuration); try $0.add(net.link, policy: .open) }
+        var held: [(process: Process, marker: URL)] = []
+        for _ in 0..<10 { held.append(try net.startHeldConnection(to: "198.51.100.10")) }
+        try await waitUntil("ten held connections trade bytes", timeout: .seconds(15)) {
+            held.allSatisfy { FileManager.default.fileExists(atPath: $0.marker.path) }
+        }
+        #expect(try !net.reaches("198.51.100.10"), "the 11th flow is refused")
+        #expect(try !net.reaches("203.0.113.10"), "to any destination")
+        #expect(held.allSatisfy { $0.process.isRunning }, "the ten held flows go on")
+        // A policy change (a PUT, as often as the API key likes) does not reset the count.
+        let other = NetworkPolicy(mode: .open, denyOut: [.block(Self.block("192.0.2.0/24"))])
+        try await net.onFilter { try $0.update(net.link, policy: other) }
+        #expect(try !net.reaches("198.51.100.10"), "still refused after an update")
+
+        for connection in held.prefix(3) {
+            kill(connection.process.processIdentifier, SIGKILL)
+            connection.process.waitUntilExit()
+        }
+        try await waitUntil("new flows pass once some closed", timeout: .seconds(5), every: .milliseconds(200)) {
+            (try? net.reaches("198.51.100.10")) == true
+        }
+        #expect(try net.reachable(["198.51.100.10", "203.0.113.10"]) == ["198.51.100.10": true, "203.0.113.10": true])
+    }
+
+    /// A late `update` or `allow` for a slot's earlier attachment (read before its removal, run
+    /// after the slot went to another sandbox) changes nothing.
+    @Test func callsForAnEarlierAttachmentOfTheSlotChangeNothing() async throws {
+        let net = try FilterTestNetwork()
+        defer { net.close() }
+        let (first, second) = (net.link(generation: 1), net.link(generation: 2))
+        try await net.onFilter {
+            try $0.installBase(net.configuration)
+            try $0.add(first, policy: .open)
+            try $0.remove(first)
+            try $0.add(second, policy: .none)
+            try $0.update(first, policy: .open)
+            try $0.allow(first, addresses: [Self.block("198.51.100.10")], ttlSeconds: 60)
+        }
+        let reached = try net.reachable(Self.publicAddresses + ["10.201.0.1:53"])
+        #expect(reached.values.allSatisfy { !$0 }, "the slot's sandbox (none) reaches nothing: \(reached)")
+
+        // After its removal, a late update does not bring the slot's chains back.
+        try await net.onFilter { try $0.remove(second); try $0.update(second, policy: .open) }
+        #expect(try !net.ruleset().contains("sb1_out"))
+        #expect(try !net.reaches("198.51.100.10"))
+    }
+
+    /// A flow of the slot's earlier attachment does not pass once the slot is the next
+    /// sandbox's, even when the removal's conntrack cut did not run.
+    @Test func aReusedSlotDoesNotInheritItsPredecessorsFlows() async throws {
+        let net = try FilterTestNetwork(conntrack: ConntrackCut(isEnabled: false))
+        defer { net.close() }
+        let (first, second) = (net.link(generation: 1), net.link(generation: 2))
+        try await net.onFilter { try $0.installBase(net.configuration); try $0.add(first, policy: .open) }
+        let held = try net.startHeldConnection(to: "198.51.100.10")
+        try await waitUntil("the held connection trades bytes", timeout: .seconds(10)) {
+            FileManager.default.fileExists(atPath: held.marker.path)
+        }
+        try await net.onFilter { try $0.remove(first); try $0.add(second, policy: .open) }
+        #expect(try net.trackedFlows(to: "198.51.100.10") >= 1, "no cut ran: the entry is still there")
+        try await waitUntil("the predecessor's flow stops passing", timeout: .seconds(5), every: .milliseconds(50)) {
+            !held.process.isRunning
+        }
+        #expect(try net.reaches("198.51.100.10"), "the new sandbox's own flows pass")
+    }
+
+    /// Forwarding the host switched on for its uplinks serves the sandboxes only: the internet
+    /// (I) does not reach the LAN behind the host (P) through it, while the sandbox's replies
+    /// still come back.
+    @Test func theHostDoesNotRouteBetweenTheUplinksItEnabled() async throws {
+        let net = try FilterTestNetwork()
+        defer { net.close() }
+        #expect(try net.reachable(["192.168.77.10"], from: net.internet) == ["192.168.77.10": true], "without the filter H routes I to P")
+
+        try await net.onFilter {
+            try $0.installBase(net.configuration)
+            try $0.add(net.link, policy: .open)
+            try $0.forwardingEnabled(on: ["up0", "lan0"])
+        }
+        #expect(try net.reachable(["192.168.77.10"], from: net.internet) == ["192.168.77.10": false])
+        #expect(try net.reaches("198.51.100.10"), "the sandbox's flows still pass")
+    }
+
+    /// The range's addresses on the host (resolver, gateways) answer sandbox links (and the host
+    /// itself) only, not the uplinks; the Azure WireServer address is always denied.
+    @Test func theRangeOnTheHostIsClosedToTheUplinksAndWireServerDenied() async throws {
+        let net = try FilterTestNetwork()
+        defer { net.close() }
+        #expect(try net.reachable(["10.201.0.1:53", "10.201.0.5"], from: net.internet) == ["10.201.0.1:53": true, "10.201.0.5": true], "without the filter")
+        #expect(try net.reaches("168.63.129.16"), "without the filter")
+
+        try await net.onFilter { try $0.installBase(net.configuration); try $0.add(net.link, policy: .open) }
+        #expect(try net.reachable(["10.201.0.1:53", "10.201.0.5"], from: net.internet) == ["10.201.0.1:53": false, "10.201.0.5": false])
+        #expect(try net.reachable(["168.63.129.16", "198.51.100.10", "10.201.0.1:53"]) == ["168.63.129.16": false, "198.51.100.10": true, "10.201.0.1:53": true])
+
+        let base = NftablesRuleset(configuration: net.configuration).base()
+        let lines = base.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let chain = try #require(lines.firstIndex(of: "chain from_sandbox {"))
+        #expect(lines[chain + 1] == "ct state invalid drop", "invalid packets go first")
+    }
+
     @Test func removeLeavesNothingOfTheSandboxAndRemoveAllNoTable() async throws {
         let net = try FilterTestNetwork()
         defer { net.close() }

@@ -6,8 +6,8 @@ import SandboxRuntime
 /// A tiny network of network namespaces for the packet filter's tests, never touching the
 /// machine's own namespace: `H` plays the host (forwarding on, the filter's rules go here),
 /// `S` a sandbox (veth to H: 10.201.0.6/30, gateway 10.201.0.5 on H's end, named like a
-/// sandbox link), `I` the internet (veth to H: 198.51.100.10, .20, 203.0.113.10 and
-/// 169.254.169.254, H has .1 on both /24s), `P` a private network behind H (192.168.77.10).
+/// sandbox link), `I` the internet (veth to H: 198.51.100.10, .20, 203.0.113.10,
+/// 169.254.169.254 and 168.63.129.16, H has .1 on both /24s), `P` a private network behind H (192.168.77.10).
 /// An echo listener on port 8080 runs in I, P and H (every address). Removed by `close`.
 final class FilterTestNetwork: @unchecked Sendable {
     static let port = 8080
@@ -28,13 +28,15 @@ final class FilterTestNetwork: @unchecked Sendable {
     var internet: String { prefix + "I" }
     var lan: String { prefix + "P" }
 
-    init(newConnectionsPerSecond: Int = 100, allowPrivate: [AddressBlock] = []) throws {
+    init(newConnectionsPerSecond: Int = 100, maxFlowsPerSandbox: Int = 4096, allowPrivate: [AddressBlock] = [],
+         conntrack: ConntrackCut = ConntrackCut()) throws {
         let random = String(UInt32.random(in: 0...0xFF_FFFF), radix: 16)
         key = String(repeating: "0", count: 6 - random.count) + random
         prefix = "nft" + key
         link = SandboxLink(slot: 1, hostInterface: "sb\(key)1", address: [10, 201, 0, 6], gateway: [10, 201, 0, 5])
         var configuration = NetworkConfiguration(range: Self.range, instanceKey: key)
         configuration.newConnectionsPerSecond = newConnectionsPerSecond
+        configuration.maxFlowsPerSandbox = maxFlowsPerSandbox
         configuration.allowPrivate = allowPrivate
         self.configuration = configuration
         scratch = FileManager.default.temporaryDirectory.appendingPathComponent("filter-\(key)")
@@ -55,10 +57,12 @@ final class FilterTestNetwork: @unchecked Sendable {
         ip -n \(H) addr add 198.51.100.1/24 dev up0
         ip -n \(H) addr add 203.0.113.1/24 dev up0
         ip -n \(H) link set up0 up
-        for a in 198.51.100.10/24 198.51.100.20/24 203.0.113.10/24 169.254.169.254/32; do ip -n \(I) addr add $a dev eth0; done
+        for a in 198.51.100.10/24 198.51.100.20/24 203.0.113.10/24 169.254.169.254/32 168.63.129.16/32; do ip -n \(I) addr add $a dev eth0; done
         ip -n \(I) link set eth0 up
         ip -n \(I) route add 10.201.0.0/22 via 198.51.100.1
+        ip -n \(I) route add 192.168.77.0/24 via 198.51.100.1
         ip -n \(H) route add 169.254.169.254/32 dev up0
+        ip -n \(H) route add 168.63.129.16/32 dev up0
         ip -n \(H) link add lan0 type veth peer name eth0 netns \(P)
         ip -n \(H) addr add 192.168.77.1/24 dev lan0
         ip -n \(H) link set lan0 up
@@ -71,7 +75,7 @@ final class FilterTestNetwork: @unchecked Sendable {
         ip netns exec \(H) sysctl -qw net.ipv4.ip_forward=1
         """)
         hostNamespace = open("/run/netns/\(H)", O_RDONLY | O_CLOEXEC)
-        filter = NftablesFilter(namespace: hostNamespace)
+        filter = NftablesFilter(namespace: hostNamespace, conntrack: conntrack)
         for namespace in [H, I, P] { try startListener(in: namespace) }
         try startListener(in: H, port: 53)
     }
@@ -88,6 +92,13 @@ final class FilterTestNetwork: @unchecked Sendable {
         try? FileManager.default.removeItem(at: scratch)
     }
 
+    /// The sandbox's link as the `generation`-th attachment of its slot.
+    func link(generation: UInt64) -> SandboxLink {
+        var link = link
+        link.generation = generation
+        return link
+    }
+
     /// Runs `body` on a thread of its own (the filter blocks on the kernel).
     func onFilter<T: Sendable>(_ body: @escaping @Sendable (NftablesFilter) throws -> T) async throws -> T {
         let filter = filter
@@ -98,8 +109,8 @@ final class FilterTestNetwork: @unchecked Sendable {
     /// connection that echoes a byte back within `timeout` seconds. All tried at once.
     /// `source`: bind to that address first (S also holds 10.201.0.9, not its link's address).
     /// An address may carry its own port ("10.201.0.1:53").
-    func reachable(_ addresses: [String], timeout: Double = 1.5, source: String? = nil) throws -> [String: Bool] {
-        let answers = try attempts(addresses, timeout: timeout, source: source)
+    func reachable(_ addresses: [String], timeout: Double = 1.5, source: String? = nil, from namespace: String? = nil) throws -> [String: Bool] {
+        let answers = try attempts(addresses, timeout: timeout, source: source, from: namespace)
         return Dictionary(zip(addresses, answers), uniquingKeysWith: { $0 && $1 })
     }
 
@@ -108,9 +119,10 @@ final class FilterTestNetwork: @unchecked Sendable {
     }
 
     /// One connection attempt per entry (repeats allowed), all at once; whether each went through.
-    func attempts(_ addresses: [String], timeout: Double = 1.5, source: String? = nil) throws -> [Bool] {
+    /// `namespace`: where the attempts start (default: the sandbox, S).
+    func attempts(_ addresses: [String], timeout: Double = 1.5, source: String? = nil, from namespace: String? = nil) throws -> [Bool] {
         let targets = addresses.map { $0.contains(":") ? $0 : "\($0):\(Self.port)" }
-        let (status, output) = try Subprocess.run("/usr/sbin/ip", ["netns", "exec", sandbox, Self.python, "-c", Self.probeScript, String(timeout), source ?? "-"] + targets)
+        let (status, output) = try Subprocess.run("/usr/sbin/ip", ["netns", "exec", namespace ?? sandbox, Self.python, "-c", Self.probeScript, String(timeout), source ?? "-"] + targets)
         let text = String(decoding: output, as: UTF8.self)
         guard status == 0, let line = text.split(separator: "\n").last,
               let answer = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String],

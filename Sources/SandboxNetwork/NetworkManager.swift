@@ -209,7 +209,7 @@ public final class NetworkManager: SandboxNetworking, ResolverClients, Sendable 
             let link = slot.link
             let filter = self.filter
             do {
-                try await DedicatedThread.run("network policy") { try filter.update(link, policy: policy) }
+                try await DedicatedThread.run("network policy") { try filter.updateUnused(link, policy: policy) }
             } catch {
                 discardInBackground(slot)
                 throw error

@@ -12,6 +12,9 @@ protocol PacketFilter: Sendable {
     /// Replaces the sandbox's rules with `policy`'s, and cuts its established flows (conntrack
     /// entries) to destinations no longer allowed.
     func update(_ link: SandboxLink, policy: NetworkPolicy) throws
+    /// `update` for a slot no sandbox has used yet (it is being attached): no flow of it can
+    /// exist, so there is nothing to cut.
+    func updateUnused(_ link: SandboxLink, policy: NetworkPolicy) throws
     /// The resolver answered an allowed name (`allowlist` mode): these addresses are reachable
     /// from `link` for `ttlSeconds`.
     func allow(_ link: SandboxLink, addresses: [AddressBlock], ttlSeconds: Int) throws
@@ -27,4 +30,5 @@ protocol PacketFilter: Sendable {
 
 extension PacketFilter {
     func forwardingEnabled(on interfaces: [String]) throws {}
+    func updateUnused(_ link: SandboxLink, policy: NetworkPolicy) throws { try update(link, policy: policy) }
 }

@@ -143,28 +143,42 @@ public actor SandboxRuntime {
             logger.error("sandbox helper missing", metadata: ["path": "\(helper)"])
             throw RuntimeError(.sandboxUnavailable, "the sandbox helper (sandbox-init) is missing beside sandbox-host; build it (make build)")
         }
-        let attachment = try await attachNetwork(record)
-        let resolvConf = attachment.map { _ in resolvConfPath(record.id) }
+        // The network is attached (a slot taken, its policy put in force: up to a millisecond of
+        // nftables when the policy is not the pool's) while the start's thread prepares the
+        // volume and the cgroups; the thread waits for it only before sandbox-init is spawned.
+        let handoff = AttachmentHandoff()
+        let attaching = Task {
+            do {
+                let attachment = try await self.attachNetwork(record)
+                handoff.fulfil(.success(attachment))
+            } catch {
+                handoff.fulfil(.failure(error))
+            }
+        }
+        let resolvConf = resolvConfPath(record.id)
         // On a thread of its own: mounting the volume waits for its project's lock, and
         // re-owning a workspace walks the tenant's tree; neither may hold the shared pool.
         let launch: @Sendable () throws -> SandboxProcess = {
-            if let attachment, let resolvConf { try Self.writeResolvConf(resolvConf, nameserver: attachment.nameserver) }
             try workspaces.ensureVolume(projectID: record.projectID)
             try paths.prepare(uidBase: record.uidBase, workspace: workspace)
             let joined = try cgroups.create(record.id, limits: limits)
+            let attachment = try handoff.wait()
+            if let attachment { try Self.writeResolvConf(resolvConf, nameserver: attachment.nameserver) }
             var arguments = [
                 "--sandbox-dir", paths.directory, "--lower-root", image, "--workspace", workspace, "--uid-base", String(record.uidBase),
                 "--tmp-size", String(Int64(limits.diskMB) << 20), "--hostname", "sandbox",
             ]
             for file in joined { arguments += ["--cgroup", file] }
             if let usrLower { arguments += ["--usr-lower", usrLower] }
-            if let attachment, let resolvConf { arguments += ["--netns", attachment.namespacePath, "--resolv-conf", resolvConf] }
+            if let attachment { arguments += ["--netns", attachment.namespacePath, "--resolv-conf", resolvConf] }
             return try SandboxProcess.launch(sandboxID: record.id, helper: helper, arguments: arguments, poller: poller)
         }
         let process: SandboxProcess
         do {
             process = try await DedicatedThread.run("start sandbox", launch)
         } catch {
+            // The attach may still be running (the volume failed first): detached once it ended.
+            await attaching.value
             await detachNetwork(record.id)
             throw error
         }

@@ -8,6 +8,9 @@ import Testing
 /// expiry, the cut of established flows on a policy change, the new-connection rate, and that
 /// removal leaves nothing behind. Each test checks first, where it matters, that without the
 /// filter the sandbox does reach what the filter must refuse.
+/// In HeavySuites: its namespaces, held connections and timed waits load the machine that the
+/// light suites' timing checks run on.
+extension HeavySuites {
 @Suite(.serialized) struct NftablesFilterTests {
     static let publicAddresses = ["198.51.100.10", "203.0.113.10"]
     /// The private listener, H's own addresses (gateway, uplink) and the metadata address.
@@ -392,4 +395,5 @@ import Testing
         }
         lines.forEach { print($0) }
     }
+}
 }

@@ -11,6 +11,9 @@ final class HostProcess: Sendable {
     let dataDir: String
     let port: Int
     private let output = Locked("")
+    /// Set by `stop`: an exit without it is unexpected, and its output is printed (a host that
+    /// died under a test says why: a crash's message and thread, in the test's own log).
+    private let stopping = Locked(false)
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
     /// Everything the host wrote to stdout and stderr so far.
@@ -42,6 +45,13 @@ final class HostProcess: Sendable {
             let data = handle.availableData
             output.mutate { $0 += String(decoding: data, as: UTF8.self) }
         }
+        let stopping = self.stopping
+        process.terminationHandler = { ended in
+            guard !stopping.value else { return }
+            let reason = ended.terminationReason == .uncaughtSignal ? "signal" : "status"
+            print("sandbox-host \(ended.processIdentifier) exited unexpectedly (\(reason) \(ended.terminationStatus)); its last output:\n"
+                + String(output.value.suffix(8000)))
+        }
         try process.run()
         self.process = process
 
@@ -57,6 +67,7 @@ final class HostProcess: Sendable {
             }
         }
         guard let found else {
+            stopping.mutate { $0 = true }
             process.terminate()
             throw HostProcessError("host did not start: \(output.value)")
         }
@@ -66,6 +77,7 @@ final class HostProcess: Sendable {
     /// Sends `signal` and waits for the process to end; answers its exit status.
     @discardableResult
     func stop(signal: Int32 = SIGTERM, timeout: Duration = .seconds(10)) async throws -> Int32 {
+        stopping.mutate { $0 = true }
         kill(process.processIdentifier, signal)
         let deadline = ContinuousClock.now + timeout
         while process.isRunning, ContinuousClock.now < deadline {

@@ -61,7 +61,8 @@ public final class NetworkManager: SandboxNetworking, ResolverClients, Sendable 
         self.plan = plan
         self.names = LinkNames(instanceKey: configuration.instanceKey)
         self.filter = filter
-        self.namespaceDirectory = dataDir + "/run/netns"
+        // Absolute: sandbox-init opens these files, whatever the host's working directory.
+        self.namespaceDirectory = URL(fileURLWithPath: dataDir).standardizedFileURL.path + "/run/netns"
         self.probe = NetworkProbeCache(range: configuration.range, instanceKey: configuration.instanceKey)
         self.logger = logger
     }

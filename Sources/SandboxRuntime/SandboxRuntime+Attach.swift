@@ -31,7 +31,9 @@ extension SandboxRuntime {
     /// The file bound read-only over the sandbox's /etc/resolv.conf: `<dataDir>/run/resolv/<id>`
     /// (host-owned, outside anything a tenant writes).
     nonisolated func resolvConfPath(_ sandboxID: String) -> String {
-        configuration.dataDir + "/run/resolv/" + sandboxID
+        // Absolute: sandbox-init opens it after it left the host's working directory (a
+        // relative data directory, `make run`'s ./data, made it "No such file" at open-tree).
+        URL(fileURLWithPath: configuration.dataDir).standardizedFileURL.path + "/run/resolv/" + sandboxID
     }
 
     /// Writes the sandbox's resolv.conf: the resolver, or (no resolver: `none` mode) a comment.

@@ -128,8 +128,14 @@ final class NetworkTestHost: Sendable {
         self.environment = environment
     }
 
-    static func start(_ internet: FakeInternet, extra: [String: String] = [:]) async throws -> NetworkTestHost {
-        let dataDir = try TemporaryDirectory.make()
+    /// `relative`: the host is given its data directory relative to the working directory (as
+    /// `make run`'s `./data`).
+    static func start(_ internet: FakeInternet, extra: [String: String] = [:], relative: Bool = false) async throws -> NetworkTestHost {
+        var dataDir = try TemporaryDirectory.make()
+        if relative {
+            let depth = FileManager.default.currentDirectoryPath.split(separator: "/").count
+            dataDir = String(repeating: "../", count: depth) + dataDir.dropFirst()
+        }
         let environment = internet.hostEnvironment(range: FakeInternet.randomRange())
             .merging(["SANDBOX_HOST_RATE_LIMIT": "0", "SANDBOX_HOST_HOST": "0.0.0.0"]) { $1 }
             .merging(extra) { $1 }
@@ -316,9 +322,11 @@ extension HeavySuites {
     @Suite(.enabled(if: runningAsRoot, "sandbox networking needs root, as in CI"), .serialized)
     struct NetworkPolicyEndToEndTests {
         /// Runs `body` with a fresh network host on the shared fake internet; removes the host after.
-        static func withHost(extra: [String: String] = [:], _ body: (NetworkTestHost, FakeInternet) async throws -> Void) async throws {
+        static func withHost(
+            extra: [String: String] = [:], relative: Bool = false, _ body: (NetworkTestHost, FakeInternet) async throws -> Void
+        ) async throws {
             try await FakeInternet.use { internet in
-                let host = try await NetworkTestHost.start(internet, extra: extra)
+                let host = try await NetworkTestHost.start(internet, extra: extra, relative: relative)
                 do {
                     try await body(host, internet)
                     await host.remove()
@@ -327,6 +335,18 @@ extension HeavySuites {
                     await host.remove()
                     throw error
                 }
+            }
+        }
+
+        /// `make run` gives the host `./data`: a sandbox's namespace and resolv.conf files must
+        /// still be found by sandbox-init, which opens them away from the host's working directory
+        /// (they were relative, and every start failed at open-tree with "No such file").
+        @Test func aHostWithARelativeDataDirectoryStartsNetworkedSandboxes() async throws {
+            try await Self.withHost(relative: true) { host, _ in
+                #expect(!host.dataDir.hasPrefix("/"))
+                let (_, sandbox) = try await host.process.createSandbox(key: host.key)
+                let resolv = try await host.exec(sandbox, "cat /etc/resolv.conf; ip -4 -o addr show eth0")
+                #expect(resolv.stdout.contains("nameserver ") && resolv.stdout.contains("eth0"), "\(resolv.stdout)")
             }
         }
 

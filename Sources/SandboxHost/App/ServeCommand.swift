@@ -64,6 +64,9 @@ struct DataDirOption: ParsableArguments {
     func configuration() -> HostConfiguration {
         var configuration = HostConfiguration.fromEnvironment(ProcessInfo.processInfo.environment)
         if let dataDir { configuration.dataDir = dataDir }
+        // Absolute from here on: sandbox-init opens paths under it after leaving the host's
+        // working directory, so `make run`'s `./data` made every sandbox start fail at open-tree.
+        configuration.dataDir = URL(fileURLWithPath: configuration.dataDir).standardizedFileURL.path
         return configuration
     }
 }

@@ -9,6 +9,35 @@ extension HeavySuites {
 /// real binary on loopback, with the limits set small through its environment.
 @Suite("Connection limits", .serialized)
 struct ConnectionLimitTests {
+    /// A client that resets its connection as the server sets it up: the connection's pipeline
+    /// is torn down under the setup, and a setup step that then failed dropped Hummingbird's
+    /// NIOAsyncChannel unfinished, which traps (NIOAsyncWriter.swift:177) and ends the host.
+    /// (A stress of that path: one run against the code before the fix did not hit the race.)
+    @Test("connections reset as they are set up leave the host serving")
+    func connectionsResetDuringSetup() async throws {
+        let dataDir = try TemporaryDirectory.make()
+        defer { try? FileManager.default.removeItem(atPath: dataDir) }
+        let host = try await HostProcess(dataDir: dataDir, environment: ["SANDBOX_HOST_MAX_CONNECTIONS_PER_ADDRESS": "0"])
+        let port = host.port
+        // Four threads, each connecting and resetting (SO_LINGER 0) 1,500 times, some after
+        // sending half a request head.
+        await withTaskGroup(of: Void.self) { group in
+            for worker in 0..<4 {
+                group.addTask {
+                    for index in 0..<1_500 {
+                        guard let connection = try? RawConnection(port: port) else { continue }
+                        if (index + worker) % 3 == 0 { try? connection.send("GET /api/hea") }
+                        var linger = linger(l_onoff: 1, l_linger: 0)
+                        setsockopt(connection.fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<linger>.size))  // closed (reset) as it goes
+                    }
+                }
+            }
+        }
+        #expect(host.process.isRunning, "the host died: \(host.log.suffix(3000))")
+        #expect(try await host.request(.GET, "/api/health", key: nil).status == 200)
+        try await host.stop()
+    }
+
     @Test("connections from one address beyond the cap are closed; the others stay, and closing them frees their places")
     func perAddressCap() async throws {
         let dataDir = try TemporaryDirectory.make()

@@ -29,9 +29,18 @@ struct GuardedServerChannel<Inner: ServerChildChannel>: ServerChildChannel {
             channel.closeFuture.whenComplete { _ in admission.release(key) }
         }
         let timeout = headerTimeout
-        return inner.setup(channel: channel, logger: logger).flatMapThrowing { value in
-            let decoder = try channel.pipeline.syncOperations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
-            try channel.pipeline.syncOperations.addHandler(HeaderDeadlineHandler(timeout: timeout), position: .after(decoder))
+        return inner.setup(channel: channel, logger: logger).map { value in
+            // `value` (Hummingbird's NIOAsyncChannel) must reach `handle`, which finishes it: one
+            // dropped unfinished traps in NIOAsyncWriter's deinit and takes the process down. A
+            // client that went away during setup (its pipeline already torn down) made the
+            // handler lookup throw here and the value was dropped (a crash seen in a light-suite
+            // run here, NIOAsyncWriter.swift:177; by its registers, likely CI stop 20's too).
+            do {
+                let decoder = try channel.pipeline.syncOperations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+                try channel.pipeline.syncOperations.addHandler(HeaderDeadlineHandler(timeout: timeout), position: .after(decoder))
+            } catch {
+                channel.close(promise: nil)
+            }
             return value
         }
     }

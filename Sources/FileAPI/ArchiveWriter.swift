@@ -53,8 +53,12 @@ public struct ArchiveWriter: Sendable {
     public func write(to sink: @escaping (UnsafeRawBufferPointer) -> Bool) throws {
         ArchiveLocale.prepare()
         let directory = try root.openDirectory(path)
+        let output = Output(sink: sink)
         guard let archive = archive_write_new() else { throw FileAPIError("libarchive: out of memory") }
-        defer { archive_write_free(archive) }
+        // Freeing an archive whose walk threw (a download abandoned) closes it, and the close
+        // writes through the callback into `output`: it must still be alive then (it was not,
+        // and the host crashed with a use-after-free in the callback).
+        defer { withExtendedLifetime(output) { _ = archive_write_free(archive) } }
         switch format {
         case .zip:
             archive_write_set_format_zip(archive)
@@ -66,7 +70,6 @@ public struct ArchiveWriter: Sendable {
         }
         archive_write_set_bytes_per_block(archive, 1 << 16)
         archive_write_set_bytes_in_last_block(archive, 1)
-        let output = Output(sink: sink)
         let context = Unmanaged.passUnretained(output).toOpaque()
         let opened = withExtendedLifetime(output) {
             archive_write_open(archive, context, nil, { _, context, buffer, length in

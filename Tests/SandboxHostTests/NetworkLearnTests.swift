@@ -17,12 +17,12 @@ import Testing
         let record: @Sendable () -> Void = { threads.withLock { _ = $0.insert("\(pthread_self())") } }
         // The first job holds the thread; four more wait; the sixth is refused at once.
         let first = Task { try await worker.run { record(); gate.wait() } }
-        try await waitUntil("the first job runs", timeout: .seconds(5)) { threads.withLock { !$0.isEmpty } }
+        try await waitUntil("the first job runs", timeout: .seconds(60)) { threads.withLock { !$0.isEmpty } }
         var waiting: [Task<Int, any Error>] = []
         for index in 0..<4 {
             waiting.append(Task { try await worker.run { record(); return index } })
         }
-        try await waitUntil("four jobs wait", timeout: .seconds(5)) { worker.peakBacklog == 4 }
+        try await waitUntil("four jobs wait", timeout: .seconds(60)) { worker.peakBacklog == 4 }
         await #expect(throws: NetworkError.self) { try await worker.run { record() } }
         gate.signal()
         try await first.value

@@ -144,41 +144,36 @@ public actor SandboxRuntime {
             throw RuntimeError(.sandboxUnavailable, "the sandbox helper (sandbox-init) is missing beside sandbox-host; build it (make build)")
         }
         // The network is attached (a slot taken, its policy put in force: up to a millisecond of
-        // nftables when the policy is not the pool's) while the start's thread prepares the
-        // volume and the cgroups; the thread waits for it only before sandbox-init is spawned.
-        let handoff = AttachmentHandoff()
-        let attaching = Task {
-            do {
-                let attachment = try await self.attachNetwork(record)
-                handoff.fulfil(.success(attachment))
-            } catch {
-                handoff.fulfil(.failure(error))
-            }
-        }
+        // nftables when the policy is not the pool's) while a thread prepares the volume and the
+        // cgroups. The attach is awaited here, between the two threads, never on one: it may need a
+        // `DedicatedThread` of its own, and starts blocked on their attaches could hold every slot
+        // (256 starts at once would then wait on each other for good).
+        let attaching = Task { try await self.attachNetwork(record) }
         let resolvConf = resolvConfPath(record.id)
-        // On a thread of its own: mounting the volume waits for its project's lock, and
-        // re-owning a workspace walks the tenant's tree; neither may hold the shared pool.
-        let launch: @Sendable () throws -> SandboxProcess = {
-            try workspaces.ensureVolume(projectID: record.projectID)
-            try paths.prepare(uidBase: record.uidBase, workspace: workspace)
-            let joined = try cgroups.create(record.id, limits: limits)
-            let attachment = try handoff.wait()
-            if let attachment { try Self.writeResolvConf(resolvConf, nameserver: attachment.nameserver) }
-            var arguments = [
-                "--sandbox-dir", paths.directory, "--lower-root", image, "--workspace", workspace, "--uid-base", String(record.uidBase),
-                "--tmp-size", String(Int64(limits.diskMB) << 20), "--hostname", "sandbox",
-            ]
-            for file in joined { arguments += ["--cgroup", file] }
-            if let usrLower { arguments += ["--usr-lower", usrLower] }
-            if let attachment { arguments += ["--netns", attachment.namespacePath, "--resolv-conf", resolvConf] }
-            return try SandboxProcess.launch(sandboxID: record.id, helper: helper, arguments: arguments, poller: poller)
-        }
         let process: SandboxProcess
         do {
-            process = try await DedicatedThread.run("start sandbox", launch)
+            // On a thread of its own: mounting the volume waits for its project's lock, and
+            // re-owning a workspace walks the tenant's tree; neither may hold the shared pool.
+            let joined = try await DedicatedThread.run("start sandbox") {
+                try workspaces.ensureVolume(projectID: record.projectID)
+                try paths.prepare(uidBase: record.uidBase, workspace: workspace)
+                return try cgroups.create(record.id, limits: limits)
+            }
+            let attachment = try await attaching.value
+            process = try await DedicatedThread.run("spawn sandbox") {
+                if let attachment { try Self.writeResolvConf(resolvConf, nameserver: attachment.nameserver) }
+                var arguments = [
+                    "--sandbox-dir", paths.directory, "--lower-root", image, "--workspace", workspace, "--uid-base", String(record.uidBase),
+                    "--tmp-size", String(Int64(limits.diskMB) << 20), "--hostname", "sandbox",
+                ]
+                for file in joined { arguments += ["--cgroup", file] }
+                if let usrLower { arguments += ["--usr-lower", usrLower] }
+                if let attachment { arguments += ["--netns", attachment.namespacePath, "--resolv-conf", resolvConf] }
+                return try SandboxProcess.launch(sandboxID: record.id, helper: helper, arguments: arguments, poller: poller)
+            }
         } catch {
             // The attach may still be running (the volume failed first): detached once it ended.
-            await attaching.value
+            _ = try? await attaching.value
             await detachNetwork(record.id)
             throw error
         }

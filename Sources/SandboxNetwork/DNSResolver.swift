@@ -233,7 +233,7 @@ final class DNSResolver: Sendable {
             }
             var answer = upstreamBytes
             if learn, message.responseCode == DNSMessage.ResponseCode.noError.rawValue {
-                guard await permit(message, in: &answer, sandboxID: sandboxID) else {
+                guard await permit(message, for: question.name, in: &answer, sandboxID: sandboxID) else {
                     return DNSMessage.reply(id: id, recursionDesired: rd, question: question, code: .serverFailure)
                 }
             }
@@ -253,7 +253,7 @@ final class DNSResolver: Sendable {
     /// pointer in them still points inside them; the authority and additional sections go).
     /// False when the filter refused them: then the sandbox gets SERVFAIL, not addresses it
     /// cannot reach.
-    private func permit(_ message: DNSMessage, in answer: inout [UInt8], sandboxID: String) async -> Bool {
+    private func permit(_ message: DNSMessage, for name: DNSName, in answer: inout [UInt8], sandboxID: String) async -> Bool {
         var kept = message.answers
         let addressed = kept.indices.filter { kept[$0].address != nil }
         if addressed.count > limits.learnedPerAnswer {
@@ -273,7 +273,7 @@ final class DNSResolver: Sendable {
                 // One at a time per sandbox: its 64 queries in flight wait here, not in 64
                 // filter calls all waiting for the filter's one lock.
                 try await learning.run(sandboxID) {
-                    try await clients.allow(sandboxID: sandboxID, addresses: blocks, ttlSeconds: clamped)
+                    try await clients.allow(sandboxID: sandboxID, name: name, addresses: blocks, ttlSeconds: clamped)
                 }
             } catch {
                 logger.error("dns: could not open \(blocks.count) addresses for \(sandboxID): \(error)")

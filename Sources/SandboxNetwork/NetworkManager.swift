@@ -277,13 +277,13 @@ public final class NetworkManager: SandboxNetworking, ResolverClients, Sendable 
         }
     }
 
-    func allow(sandboxID: String, addresses: [AddressBlock], ttlSeconds: Int) async throws {
+    func allow(sandboxID: String, name: DNSName, addresses: [AddressBlock], ttlSeconds: Int) async throws {
         guard let link = state.withLock({ $0.attached[sandboxID]?.link }) else { return }
         let filter = self.filter
         // On the learner's one thread, not a `DedicatedThread` per answer: a flood of answers
         // cannot take the threads sandbox starts and stops need; past its backlog, refused
         // (the sandbox gets SERVFAIL).
-        try await learner.run { try filter.allow(link, addresses: addresses, ttlSeconds: ttlSeconds) }
+        try await learner.run { try filter.allow(link, name: name, addresses: addresses, ttlSeconds: ttlSeconds) }
     }
 
     /// The sandbox attached at `slot`'s address, if any (tests).

@@ -115,10 +115,15 @@ final class NftablesFilter: PacketFilter {
     }
 
     /// A no-op unless `link` is the slot's attachment now (as `update`).
-    func allow(_ link: SandboxLink, addresses: [AddressBlock], ttlSeconds: Int) throws {
+    func allow(_ link: SandboxLink, name: DNSName, addresses: [AddressBlock], ttlSeconds: Int) throws {
         let ruleset = try installedRuleset()
         try operations.withLock { _ in
-            guard current(link) != nil else { return }
+            guard let slot = current(link) else { return }
+            // Judged again under the lock `update` takes: an answer to a query admitted before a
+            // PUT dropped its name must not reopen what the PUT closed (the review's M2).
+            guard DNSVerdict(policy: slot.policy, name: name) == .forward(learn: true) else {
+                throw NetworkError("\(name) is no longer allowed for this sandbox")
+            }
             try allowCurrent(link, addresses: addresses, ttlSeconds: ttlSeconds, ruleset: ruleset)
         }
     }

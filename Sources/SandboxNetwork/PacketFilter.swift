@@ -15,9 +15,10 @@ protocol PacketFilter: Sendable {
     /// `update` for a slot no sandbox has used yet (it is being attached): no flow of it can
     /// exist, so there is nothing to cut.
     func updateUnused(_ link: SandboxLink, policy: NetworkPolicy) throws
-    /// The resolver answered an allowed name (`allowlist` mode): these addresses are reachable
-    /// from `link` for `ttlSeconds`.
-    func allow(_ link: SandboxLink, addresses: [AddressBlock], ttlSeconds: Int) throws
+    /// The resolver answered `name` (`allowlist` mode): these addresses are reachable from `link`
+    /// for `ttlSeconds`, if the policy in force NOW still allows `name` (the query was judged by
+    /// the policy of its arrival, which a PUT may have narrowed since); else it throws.
+    func allow(_ link: SandboxLink, name: DNSName, addresses: [AddressBlock], ttlSeconds: Int) throws
     /// The sandbox's chain, sets and conntrack entries go.
     func remove(_ link: SandboxLink) throws
     /// This host's whole table goes (shutdown).

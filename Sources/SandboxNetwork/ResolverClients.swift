@@ -7,5 +7,5 @@ protocol ResolverClients: Sendable {
     func client(at source: [UInt8]) -> (sandboxID: String, policy: NetworkPolicy)?
     /// An allowed name's answer (`allowlist` mode): its addresses become reachable from that
     /// sandbox for `ttlSeconds`, before the answer is sent.
-    func allow(sandboxID: String, addresses: [AddressBlock], ttlSeconds: Int) async throws
+    func allow(sandboxID: String, name: DNSName, addresses: [AddressBlock], ttlSeconds: Int) async throws
 }

@@ -65,7 +65,7 @@ extension HeavySuites {
             let address = AddressBlock(bytes: [198, 51, 100, 8], prefix: 32)!
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for index in 0..<48 {
-                    group.addTask { try await manager.allow(sandboxID: sandboxes[index % 3], addresses: [address], ttlSeconds: 60) }
+                    group.addTask { try await manager.allow(sandboxID: sandboxes[index % 3], name: DNSName(text: "example.org")!, addresses: [address], ttlSeconds: 60) }
                 }
                 try await group.waitForAll()
             }

@@ -16,6 +16,9 @@ extension HeavySuites {
     /// The private listener, H's own addresses (gateway, uplink) and the metadata address.
     static let refusedAlways = ["192.168.77.10", "10.201.0.5", "198.51.100.1", "169.254.169.254"]
 
+    /// The name the tests' DNS answers are for (their allowlists list it).
+    static let example = DNSName(text: "example.org")!
+
     static func block(_ text: String) -> AddressBlock {
         let parts = text.split(separator: "/")
         let bytes = parts[0].split(separator: ".").map { UInt8($0)! }
@@ -73,7 +76,7 @@ extension HeavySuites {
         #expect(listed["198.51.100.10"] == true, "\(listed)")
         for address in ["198.51.100.20", "203.0.113.10"] + Self.refusedAlways { #expect(listed[address] == false, "\(address): \(listed)") }
 
-        try await net.onFilter { try $0.allow(net.link, addresses: [Self.block("198.51.100.20")], ttlSeconds: 3) }
+        try await net.onFilter { try $0.allow(net.link, name: Self.example, addresses: [Self.block("198.51.100.20")], ttlSeconds: 3) }
         let learned = try net.reachable(["198.51.100.20", "203.0.113.10"])
         #expect(learned == ["198.51.100.20": true, "203.0.113.10": false])
         try await Task.sleep(for: .seconds(4))
@@ -81,10 +84,28 @@ extension HeavySuites {
         #expect(expired == ["198.51.100.20": false, "198.51.100.10": true])
 
         // A later answer with a longer TTL moves the timeout (an add alone would not).
-        try await net.onFilter { try $0.allow(net.link, addresses: [Self.block("198.51.100.20")], ttlSeconds: 2) }
-        try await net.onFilter { try $0.allow(net.link, addresses: [Self.block("198.51.100.20")], ttlSeconds: 60) }
+        try await net.onFilter { try $0.allow(net.link, name: Self.example, addresses: [Self.block("198.51.100.20")], ttlSeconds: 2) }
+        try await net.onFilter { try $0.allow(net.link, name: Self.example, addresses: [Self.block("198.51.100.20")], ttlSeconds: 60) }
         try await Task.sleep(for: .seconds(3))
         #expect(try net.reaches("198.51.100.20"), "the second answer's TTL holds")
+    }
+
+    /// An answer to a query admitted before a PUT dropped its name opens nothing: the filter
+    /// judges the name again by the policy in force when the answer comes (the review's M2).
+    @Test func anAnswerForANameAPolicyChangeDroppedOpensNothing() async throws {
+        let net = try FilterTestNetwork()
+        defer { net.close() }
+        let before = NetworkPolicy(mode: .allowlist, allowOut: [.domain("example.org")])
+        let after = NetworkPolicy(mode: .allowlist, allowOut: [.domain("other.example")])
+        try await net.onFilter { try $0.installBase(net.configuration); try $0.add(net.link, policy: before) }
+        try await net.onFilter { try $0.update(net.link, policy: after) }
+        await #expect(throws: NetworkError.self) {
+            try await net.onFilter { try $0.allow(net.link, name: Self.example, addresses: [Self.block("198.51.100.20")], ttlSeconds: 60) }
+        }
+        #expect(try !net.reaches("198.51.100.20"), "the dropped name's address is reachable after the PUT")
+        // The name the policy lists now still learns.
+        try await net.onFilter { try $0.allow(net.link, name: DNSName(text: "other.example")!, addresses: [Self.block("198.51.100.20")], ttlSeconds: 60) }
+        #expect(try net.reaches("198.51.100.20"))
     }
 
     @Test func noneReachesNothing() async throws {
@@ -188,7 +209,7 @@ extension HeavySuites {
             try $0.remove(first)
             try $0.add(second, policy: .none)
             try $0.update(first, policy: .open)
-            try $0.allow(first, addresses: [Self.block("198.51.100.10")], ttlSeconds: 60)
+            try $0.allow(first, name: Self.example, addresses: [Self.block("198.51.100.10")], ttlSeconds: 60)
         }
         let reached = try net.reachable(Self.publicAddresses + ["10.201.0.1:53"])
         #expect(reached.values.allSatisfy { !$0 }, "the slot's sandbox (none) reaches nothing: \(reached)")
@@ -256,11 +277,11 @@ extension HeavySuites {
     @Test func removeLeavesNothingOfTheSandboxAndRemoveAllNoTable() async throws {
         let net = try FilterTestNetwork()
         defer { net.close() }
-        let policy = NetworkPolicy(mode: .allowlist, allowOut: [.block(Self.block("198.51.100.10"))])
+        let policy = NetworkPolicy(mode: .allowlist, allowOut: [.block(Self.block("198.51.100.10")), .domain("example.org")])
         try await net.onFilter {
             try $0.installBase(net.configuration)
             try $0.add(net.link, policy: policy)
-            try $0.allow(net.link, addresses: [Self.block("198.51.100.20")], ttlSeconds: 60)
+            try $0.allow(net.link, name: Self.example, addresses: [Self.block("198.51.100.20")], ttlSeconds: 60)
         }
         let present = try net.ruleset()
         for name in ["sb1_out", "sb1_in", "sb1_blocks", "sb1_learned", net.link.hostInterface] {
@@ -324,7 +345,7 @@ extension HeavySuites {
     @Test func filterCallCost() async throws {
         let net = try FilterTestNetwork()
         defer { net.close() }
-        let policy = NetworkPolicy(mode: .allowlist, allowOut: [.block(Self.block("198.51.100.0/24")), .block(Self.block("203.0.113.7"))])
+        let policy = NetworkPolicy(mode: .allowlist, allowOut: [.block(Self.block("198.51.100.0/24")), .block(Self.block("203.0.113.7")), .domain("example.org")])
         let lines = try await net.onFilter { filter -> [String] in
             try filter.installBase(net.configuration)
             func link(_ slot: Int) -> SandboxLink {
@@ -347,8 +368,8 @@ extension HeavySuites {
                     let probe = link(2 + round + others)
                     try time("1 add (open)") { try filter.add(probe, policy: .open) }
                     try time("2 update open→allowlist") { try filter.update(probe, policy: policy) }
-                    try time("3 allow (1 new address)") { try filter.allow(probe, addresses: [Self.block("198.51.100.99")], ttlSeconds: 30) }
-                    try time("4 allow (timeout moved)") { try filter.allow(probe, addresses: [Self.block("198.51.100.99")], ttlSeconds: 300) }
+                    try time("3 allow (1 new address)") { try filter.allow(probe, name: Self.example, addresses: [Self.block("198.51.100.99")], ttlSeconds: 30) }
+                    try time("4 allow (timeout moved)") { try filter.allow(probe, name: Self.example, addresses: [Self.block("198.51.100.99")], ttlSeconds: 300) }
                     try time("5 update allowlist→open") { try filter.update(probe, policy: .open) }
                     try time("6 remove") { try filter.remove(probe) }
                 }

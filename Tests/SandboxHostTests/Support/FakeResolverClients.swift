@@ -30,7 +30,7 @@ final class FakeResolverClients: ResolverClients {
         table.withLock { $0[source] }
     }
 
-    func allow(sandboxID: String, addresses: [AddressBlock], ttlSeconds: Int) async throws {
+    func allow(sandboxID: String, name: DNSName, addresses: [AddressBlock], ttlSeconds: Int) async throws {
         inFlight.withLock { state in
             state.now[sandboxID, default: 0] += 1
             state.peak = max(state.peak, state.now[sandboxID, default: 0])

@@ -14,7 +14,7 @@ final class NullPacketFilter: PacketFilter {
     func installBase(_ configuration: NetworkConfiguration) throws { calls.withLock { $0.installBase += 1 } }
     func add(_ link: SandboxLink, policy: NetworkPolicy) throws { calls.withLock { $0.add += 1 } }
     func update(_ link: SandboxLink, policy: NetworkPolicy) throws { calls.withLock { $0.update += 1 } }
-    func allow(_ link: SandboxLink, addresses: [AddressBlock], ttlSeconds: Int) throws { calls.withLock { $0.allow += 1 } }
+    func allow(_ link: SandboxLink, name: DNSName, addresses: [AddressBlock], ttlSeconds: Int) throws { calls.withLock { $0.allow += 1 } }
     func remove(_ link: SandboxLink) throws { calls.withLock { $0.remove += 1 } }
     func removeAll() throws { calls.withLock { $0.removeAll += 1 } }
 }

@@ -19,7 +19,7 @@ final class SlowAllowFilter: PacketFilter {
     func remove(_ link: SandboxLink) throws {}
     func removeAll() throws {}
 
-    func allow(_ link: SandboxLink, addresses: [AddressBlock], ttlSeconds: Int) throws {
+    func allow(_ link: SandboxLink, name: DNSName, addresses: [AddressBlock], ttlSeconds: Int) throws {
         let thread = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(bitPattern: UInt(pthread_self()))))
         state.withLock { state in
             state.now += 1

@@ -23,10 +23,6 @@ import run  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def percentile(values, p):
-    return run.percentile(values, p)
-
-
 class FakeInternet:
     """benchmarks/fake_internet.py as a child: ready once it printed its `ready` line; gone (with
     its namespace and link) when its stdin closes."""
@@ -43,22 +39,6 @@ class FakeInternet:
     def stop(self):
         self.process.stdin.close()
         self.process.wait(timeout=30)
-
-
-def cold_create(host, connection, name, network):
-    """Creates a project (with `network` when given) and times ensure-active + `execute true`;
-    answers (ms until running, ms until the command ran, sandbox id, project id)."""
-    body = {"name": name}
-    if network is not None:
-        body["network"] = network
-    project = host.call(connection, "POST", "/api/projects", body)["project_id"]
-    start = time.perf_counter()
-    sandbox = host.call(connection, "POST", f"/api/project/{project}/sandbox/ensure-active")["sandbox_id"]
-    middle = time.perf_counter()
-    result = host.call(connection, "POST", f"/api/sandboxes/{sandbox}/execute", {"command": "true"})
-    end = time.perf_counter()
-    assert result["exit_code"] == 0, result
-    return (middle - start) * 1000, (end - start) * 1000, sandbox, project
 
 
 def curl_command(url):
@@ -99,7 +79,7 @@ def main():
     try:
         connection = host.connection()
         # Can a sandbox reach the fake internet at all?
-        _, _, probe, probe_project = cold_create(host, connection, "net-probe", None)
+        _, _, probe, probe_project = run.cold_create(host, connection, "net-probe", None)
         reached = host.call(connection, "POST", f"/api/sandboxes/{probe}/execute",
                             {"command": "curl -s --noproxy '*' --max-time 5 http://198.51.100.10/", "timeout": 30})
         networked = reached.get("stdout") == "hello from 198.51.100.10\n"
@@ -115,7 +95,7 @@ def main():
             if round_index % 2:
                 order.reverse()
             for mode, network in order:
-                create, cold, sandbox, project = cold_create(host, connection, f"{mode}-{round_index}", network)
+                create, cold, sandbox, project = run.cold_create(host, connection, f"{mode}-{round_index}", network)
                 (open_create if mode == "open" else none_create).append(create)
                 (open_cold if mode == "open" else none_cold).append(cold)
                 host.call(connection, "DELETE", f"/api/sandboxes/{sandbox}")
@@ -147,7 +127,7 @@ def main():
     print(f"\n{'network: measurement':<44} {'p50 ms':>9} {'p90 ms':>9} {'runs':>6}")
     print("-" * 71)
     for name, values in rows.items():
-        print(f"{name:<44} {statistics.median(values):>9.2f} {percentile(values, 90):>9.2f} {len(values):>6}")
+        print(f"{name:<44} {statistics.median(values):>9.2f} {run.percentile(values, 90):>9.2f} {len(values):>6}")
     print("-" * 71)
     open_p50, none_p50 = statistics.median(open_create), statistics.median(none_create)
     print(f"{'open ÷ none (ensure-active p50s)':<44} {open_p50 / none_p50:>9.2f} ×  (target <= 1.25)")

@@ -26,6 +26,22 @@ def remove_data_dir(data_dir):
     shutil.rmtree(data_dir, ignore_errors=True)
 
 
+def cold_create(host, connection, name, network=None):
+    """Creates a project (with `network` when given) and times ensure-active + `execute true`;
+    answers (ms until running, ms until the command ran, sandbox id, project id)."""
+    body = {"name": name}
+    if network is not None:
+        body["network"] = network
+    project = host.call(connection, "POST", "/api/projects", body)["project_id"]
+    start = time.perf_counter()
+    sandbox = host.call(connection, "POST", f"/api/project/{project}/sandbox/ensure-active")["sandbox_id"]
+    middle = time.perf_counter()
+    result = host.call(connection, "POST", f"/api/sandboxes/{sandbox}/execute", {"command": "true"})
+    end = time.perf_counter()
+    assert result["exit_code"] == 0, result
+    return (middle - start) * 1000, (end - start) * 1000, sandbox, project
+
+
 class Host:
     def __init__(self, binary, data_dir):
         # Every benchmark client comes from 127.0.0.1 (agent.py follows one run with 1,000 SSE
@@ -156,16 +172,10 @@ def main():
             # each create gives the ratio to bwrap at the same moments.
             if has_bwrap:
                 paired_bwrap.append(one_bwrap(bwrap_workspace))
-            project = host.call(connection, "POST", "/api/projects", {"name": f"bench-{index}"})["project_id"]
-            start = time.perf_counter()
-            sandbox = host.call(connection, "POST", f"/api/project/{project}/sandbox/ensure-active")["sandbox_id"]
-            middle = time.perf_counter()
-            result = host.call(connection, "POST", f"/api/sandboxes/{sandbox}/execute", {"command": "true"})
-            end = time.perf_counter()
-            assert result["exit_code"] == 0, result
-            create.append((middle - start) * 1000)
-            first_exec.append((end - middle) * 1000)
-            cold.append((end - start) * 1000)
+            until_running, until_ran, sandbox, _ = cold_create(host, connection, f"bench-{index}")
+            create.append(until_running)
+            first_exec.append(until_ran - until_running)
+            cold.append(until_ran)
             sandboxes.append(sandbox)
         if paired_bwrap:
             rows["bwrap, one run before each create below"] = paired_bwrap

@@ -66,12 +66,16 @@ static void csb_nl_end(struct csb_nl_message *m, struct rtattr *nest) {
     nest->rta_len = (unsigned short)((char *)m + m->header.nlmsg_len - (char *)nest);
 }
 
-static int csb_nl_open(void) {
-    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-    if (fd < 0) return -1;
+// Every request is answered by the kernel at once; the timeouts bound a wait that never ends.
+static void csb_nl_timeouts(int fd) {
     struct timeval timeout = {2, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+}
+
+static int csb_nl_open(void) {
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (fd >= 0) csb_nl_timeouts(fd);
     return fd;
 }
 
@@ -106,12 +110,17 @@ static int csb_nl_talk(int fd, struct csb_nl_message *m, int *reply) {
 }
 
 // The index of interface `name` in the socket's namespace. 0, or -errno.
+// A request of `type` (RTM_GETLINK, RTM_DELLINK) about the interface called `name`.
+static void csb_nl_link_named(struct csb_nl_message *m, uint16_t type, const char *name) {
+    csb_nl_begin(m, type, 0);
+    struct ifinfomsg info = {.ifi_family = AF_UNSPEC};
+    csb_nl_put(m, &info, sizeof info);
+    csb_nl_attr(m, IFLA_IFNAME, name, strlen(name) + 1);
+}
+
 static int csb_nl_index(int fd, const char *name, int *index) {
     struct csb_nl_message m;
-    csb_nl_begin(&m, RTM_GETLINK, 0);
-    struct ifinfomsg info = {.ifi_family = AF_UNSPEC};
-    csb_nl_put(&m, &info, sizeof info);
-    csb_nl_attr(&m, IFLA_IFNAME, name, strlen(name) + 1);
+    csb_nl_link_named(&m, RTM_GETLINK, name);
     *index = 0;
     int rc = csb_nl_talk(fd, &m, index);
     if (rc == 0 && *index == 0) rc = -ENODEV;
@@ -147,21 +156,11 @@ static int csb_nl_default_route(int fd, int index, const unsigned char gateway[4
     return csb_nl_talk(fd, &m, NULL);
 }
 
-// A netlink socket made inside the namespace `netns_fd`; see the top of this file.
+// A netlink socket made inside the namespace `netns_fd` (csb_socket_of_netns: the thread enters
+// it for the socket(2) call only), with the same timeouts as csb_nl_open.
 static int csb_nl_open_in(int netns_fd) {
-    int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (home < 0) return -1;
-    if (setns(netns_fd, CLONE_NEWNET) != 0) {
-        int saved = errno;
-        close(home);
-        errno = saved;
-        return -1;
-    }
-    int fd = csb_nl_open();
-    int saved = errno;
-    if (setns(home, CLONE_NEWNET) != 0) abort();
-    close(home);
-    errno = saved;
+    int fd = csb_socket_of_netns(netns_fd, AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (fd >= 0) csb_nl_timeouts(fd);
     return fd;
 }
 
@@ -266,10 +265,7 @@ int csb_link_delete(const char *name) {
     int fd = csb_nl_open();
     if (fd < 0) return -errno;
     struct csb_nl_message m;
-    csb_nl_begin(&m, RTM_DELLINK, 0);
-    struct ifinfomsg info = {.ifi_family = AF_UNSPEC};
-    csb_nl_put(&m, &info, sizeof info);
-    csb_nl_attr(&m, IFLA_IFNAME, name, strlen(name) + 1);
+    csb_nl_link_named(&m, RTM_DELLINK, name);
     int rc = csb_nl_talk(fd, &m, NULL);
     close(fd);
     return rc;

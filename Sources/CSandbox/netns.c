@@ -17,7 +17,7 @@
 // The socket is non-blocking: the caller connects it with a deadline (an app that listens but
 // never accepts would otherwise hold the calling thread for the kernel's SYN retries, minutes).
 // Nothing here waits: open, setns, socket, setns, each bounded; the thread is never left inside.
-int csb_socket_in_netns(int netns_fd, int family) {
+int csb_socket_of_netns(int netns_fd, int domain, int type, int protocol) {
     int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
     if (home < 0) return -1;
     if (setns(netns_fd, CLONE_NEWNET) != 0) {
@@ -26,10 +26,14 @@ int csb_socket_in_netns(int netns_fd, int family) {
         errno = saved;
         return -1;
     }
-    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int fd = socket(domain, type, protocol);
     int saved = errno;
     if (setns(home, CLONE_NEWNET) != 0) abort();
     close(home);
     errno = saved;
     return fd;
+}
+
+int csb_socket_in_netns(int netns_fd, int family) {
+    return csb_socket_of_netns(netns_fd, family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 }

@@ -29,14 +29,3 @@ public struct NetworkConfiguration: Sendable {
         self.instanceKey = instanceKey
     }
 }
-
-/// An upstream DNS server: an address and a port (53 unless given).
-public struct DNSUpstream: Sendable, Equatable, Hashable {
-    public var address: AddressBlock
-    public var port: Int
-
-    public init(address: AddressBlock, port: Int = 53) {
-        self.address = address
-        self.port = port
-    }
-}

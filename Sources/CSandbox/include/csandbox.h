@@ -51,6 +51,10 @@ const void *csb_memmem(const void *haystack, size_t haystack_length, const void 
 /// A non-blocking TCP socket created inside the network namespace `netns_fd` (an open
 /// /proc/PID/ns/net); the calling thread enters it for the socket(2) call only. The fd, or -1 and errno.
 int csb_socket_in_netns(int netns_fd, int family);
+/// socket(domain, type, protocol) made inside the network namespace `netns_fd`, the calling thread
+/// entering it for the socket(2) call only (and aborting the process if it cannot come back, rather
+/// than making host sockets in a sandbox). The fd, or -1 and errno.
+int csb_socket_of_netns(int netns_fd, int domain, int type, int protocol);
 /// syncfs(2): flushes the file system holding `fd` (one call instead of an fsync per file).
 int csb_syncfs(int fd);
 /// Attaches `backing_fd` (an open disk image) to a free loop device, auto-clearing (it detaches

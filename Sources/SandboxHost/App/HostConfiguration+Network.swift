@@ -1,4 +1,5 @@
 import Foundation
+import SandboxNetwork
 import SandboxRuntime
 
 extension HostConfiguration {
@@ -48,7 +49,7 @@ extension HostConfiguration {
         }
         if let value = environment["SANDBOX_HOST_DNS_UPSTREAM"] {
             dnsUpstream = try Self.list(value).map { entry in
-                guard let endpoint = NetworkEndpoint.parse(entry) else {
+                guard let endpoint = DNSUpstream.parse(entry) else {
                     throw Self.invalid("SANDBOX_HOST_DNS_UPSTREAM", entry, "expected IP, IP:PORT or [IPv6]:PORT")
                 }
                 return endpoint

@@ -1,4 +1,5 @@
 import FileAPI
+import SandboxNetwork
 import SandboxRuntime
 
 /// Everything the host is configured with; each field has a flag and an environment variable.
@@ -78,7 +79,7 @@ public struct HostConfiguration: Sendable {
     /// The private IPv4 block sandbox links are addressed from (`SANDBOX_HOST_NETWORK_RANGE`).
     public var networkRange = HostConfiguration.defaultNetworkRange
     /// Where the sandboxes' resolver forwards (`SANDBOX_HOST_DNS_UPSTREAM`); empty: the host's own.
-    public var dnsUpstream: [NetworkEndpoint] = []
+    public var dnsUpstream: [DNSUpstream] = []
 
     public init() {}
 

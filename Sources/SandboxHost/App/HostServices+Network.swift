@@ -19,7 +19,7 @@ extension HostServices {
         var network = NetworkConfiguration(range: range, instanceKey: SandboxRuntime.instanceKey(configuration.dataDir))
         network.defaultPolicy = defaultPolicy
         network.allowPrivate = configuration.networkAllowPrivate
-        network.upstream = configuration.dnsUpstream.map { DNSUpstream(address: $0.address, port: $0.port) }
+        network.upstream = configuration.dnsUpstream
         if let size = environment["SANDBOX_HOST_NETWORK_POOL"].flatMap(Int.init), (0...64).contains(size) { network.poolSize = size }
         let (manager, reason) = NetworkManager.startIfUsable(configuration: network, dataDir: configuration.dataDir, logger: logger)
         if let manager {

@@ -1,20 +1,20 @@
 import SandboxRuntime
 
-/// An address and a port, as `SANDBOX_HOST_DNS_UPSTREAM` lists them (`IP`, `IP:PORT`,
-/// `[v6]:PORT`); the composer turns them into the resolver's upstreams.
-public struct NetworkEndpoint: Sendable, Equatable, Hashable, CustomStringConvertible {
+/// An upstream DNS server of the sandboxes' resolver: an address and a port (53 unless given),
+/// as `SANDBOX_HOST_DNS_UPSTREAM` lists them (`IP`, `IP:PORT`, `[v6]:PORT`).
+public struct DNSUpstream: Sendable, Equatable, Hashable, CustomStringConvertible {
     /// A single address (prefix 32 or 128).
     public var address: AddressBlock
     public var port: Int
 
-    public init(address: AddressBlock, port: Int) {
+    public init(address: AddressBlock, port: Int = 53) {
         self.address = address
         self.port = port
     }
 
     /// Parses `192.0.2.53`, `192.0.2.53:5353`, `2001:db8::53`, `[2001:db8::53]:5353` (port 53
     /// when none is given). Nil for anything else: a block, a name, a port outside 1…65535.
-    public static func parse(_ text: String, defaultPort: Int = 53) -> NetworkEndpoint? {
+    public static func parse(_ text: String, defaultPort: Int = 53) -> DNSUpstream? {
         var host = Substring(text), port = defaultPort
         if text.hasPrefix("[") {
             guard let close = text.firstIndex(of: "]") else { return nil }
@@ -31,7 +31,7 @@ public struct NetworkEndpoint: Sendable, Equatable, Hashable, CustomStringConver
             port = value
         }
         guard !host.contains("/"), let address = AddressBlock.parse(String(host)) else { return nil }
-        return NetworkEndpoint(address: address, port: port)
+        return DNSUpstream(address: address, port: port)
     }
 
     private static func port(_ text: Substring) -> Int? {

@@ -10,7 +10,9 @@ import Testing
         let started = Locked(0)
         async let first: Int = pool.run {
             started.mutate { $0 += 1 }
-            gate.wait()
+            // Bounded: if the test fails before it opens the gate, leaving its scope waits for
+            // this search, which must then end by itself (an unbounded wait hung a whole suite).
+            _ = gate.wait(timeout: .now() + 30)
             return 1
         }
         try await waitUntil("the first search to start", timeout: .seconds(10)) { started.value == 1 }

@@ -90,7 +90,9 @@ def _unmount_under(directory: str) -> None:
 def live_host() -> LiveHost:
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     model = FakeModelServer()
-    data_dir = tempfile.mkdtemp(prefix="sdk-tests-")
+    # run.sh makes the directory and removes it however pytest ends; alone, pytest makes its own.
+    work_dir = os.environ.get("SDK_TEST_WORK_DIR") or tempfile.mkdtemp(prefix="sdk-tests-")
+    data_dir = os.path.join(work_dir, "data")
     binary = _binary()
     env = dict(os.environ)
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"):
@@ -100,6 +102,7 @@ def live_host() -> LiveHost:
     env["SANDBOX_HOST_MAX_UPLOAD_BYTES"] = str(UPLOAD_LIMIT)
     process = subprocess.Popen([binary, "serve", "--port", "0", "--data-dir", data_dir], stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent)
+    Path(work_dir, "host.pid").write_text(str(process.pid))
     output: list[str] = []
     threading.Thread(target=lambda: [output.append(line.decode("utf-8", "replace")) for line in process.stdout],
                      daemon=True).start()
@@ -135,8 +138,8 @@ def live_host() -> LiveHost:
                 process.kill()
                 process.wait(timeout=10)
         model.stop()
-        _unmount_under(data_dir)
-        shutil.rmtree(data_dir, ignore_errors=True)
+        _unmount_under(work_dir)
+        shutil.rmtree(work_dir if "SDK_TEST_WORK_DIR" not in os.environ else data_dir, ignore_errors=True)
         signal.signal(signal.SIGTERM, previous)
 
 

@@ -13,7 +13,7 @@ import httpx
 
 from ._config import ConnectionConfig
 from ._sse import ServerSentEvent, aiter_events, iter_events
-from .errors import ConnectionLostError, SandboxHostError, error_from_response
+from .errors import ConnectionLostError, error_from_response
 
 __version__ = "0.1.0"
 

@@ -12,14 +12,20 @@ from .models import AgentEvent
 class Thread:
     """A chat thread of a project; agent runs happen on it, one at a time."""
 
-    def __init__(self, thread_id: str, project_id: str, transport: SyncTransport) -> None:
+    def __init__(self, thread_id: str, project_id: str, transport: SyncTransport, *, owns_transport: bool = False) -> None:
         self.thread_id = thread_id
         self.project_id = project_id
         self._transport = transport
+        self._owns_transport = owns_transport
 
     @property
     def id(self) -> str:
         return self.thread_id
+
+    def close(self) -> None:
+        """Closes the HTTP connections this object opened itself (none when it shares a sandbox's)."""
+        if self._owns_transport:
+            self._transport.close()
 
     def __repr__(self) -> str:
         return f"Thread(thread_id={self.thread_id!r}, project_id={self.project_id!r})"
@@ -27,9 +33,10 @@ class Thread:
     @classmethod
     def create(cls, project_id: str, *, transport: SyncTransport | None = None, base_url: str | None = None,
                api_key: str | None = None) -> "Thread":
+        owned = transport is None
         transport = transport or SyncTransport(ConnectionConfig.resolve(base_url, api_key))
         body = transport.json("POST", "/api/threads", json={"project_id": project_id})
-        return cls(body["thread_id"], body["project_id"], transport)
+        return cls(body["thread_id"], body["project_id"], transport, owns_transport=owned)
 
     def messages(self) -> list[dict[str, Any]]:
         return self._transport.json("GET", f"/api/threads/{self.thread_id}/messages")["messages"]
@@ -48,8 +55,9 @@ class AgentRun:
     """
 
     def __init__(self, agent_run_id: str, transport: SyncTransport, *, thread_id: str | None = None,
-                 project_id: str | None = None, sandbox_id: str | None = None) -> None:
+                 project_id: str | None = None, sandbox_id: str | None = None, owns_transport: bool = False) -> None:
         self.agent_run_id = agent_run_id
+        self._owns_transport = owns_transport
         self.thread_id = thread_id
         self.project_id = project_id
         self.sandbox_id = sandbox_id
@@ -59,6 +67,11 @@ class AgentRun:
     @property
     def id(self) -> str:
         return self.agent_run_id
+
+    def close(self) -> None:
+        """Closes the HTTP connections this object opened itself (none when it shares a sandbox's)."""
+        if self._owns_transport:
+            self._transport.close()
 
     def __repr__(self) -> str:
         return f"AgentRun(agent_run_id={self.agent_run_id!r}, thread_id={self.thread_id!r})"
@@ -72,12 +85,13 @@ class AgentRun:
             transport, thread_id = thread._transport, thread.thread_id
         else:
             transport, thread_id = SyncTransport(ConnectionConfig.resolve(base_url, api_key)), thread
+        owned = not isinstance(thread, Thread)
         body: dict[str, Any] = {}
         for key, value in (("message", message), ("model_name", model), ("max_steps", max_steps)):
             if value is not None:
                 body[key] = value
         started = transport.json("POST", f"/api/thread/{thread_id}/agent/start", json=body)
-        return cls(started["agent_run_id"], transport, thread_id=thread_id)
+        return cls(started["agent_run_id"], transport, thread_id=thread_id, owns_transport=owned)
 
     @classmethod
     def initiate(cls, prompt: str, *, model: str | None = None, project_name: str | None = None,
@@ -91,7 +105,7 @@ class AgentRun:
             body["project_name"] = project_name
         made = transport.json("POST", "/api/agent/initiate", json=body, timeout=max(transport.config.timeout, 120.0))
         return cls(made["agent_run_id"], transport, thread_id=made["thread_id"], project_id=made["project_id"],
-                   sandbox_id=made["sandbox_id"])
+                   sandbox_id=made["sandbox_id"], owns_transport=True)
 
     def events(self, last_event_id: int | None = None) -> Iterator[AgentEvent]:
         """The run's events until its final ``status`` (``completed``, ``failed``, ``stopped``).

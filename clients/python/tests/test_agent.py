@@ -104,4 +104,4 @@ def test_run_stop_and_initiate(live_host):
         assert Thread(run.thread_id, run.project_id, run._transport).runs()[0]["id"] == run.agent_run_id
     finally:
         run._transport.request("DELETE", f"/api/projects/{run.project_id}")
-        run._transport.close()
+        run.close()

@@ -225,6 +225,17 @@ class AsyncFiles:
                                                    content=content, headers={"Content-Type": "application/octet-stream"})
         return WriteInfo(path=body["path"], size=int(body["size"]))
 
+    async def write_files(self, files: Mapping[str, Union[str, bytes]], path: str = "/workspace") -> list[WriteInfo]:
+        """As :meth:`sandbox_host.sandbox.Files.write_files`."""
+        if len(files) == 1:
+            ((name, data),) = files.items()
+            return [await self.write(path.rstrip("/") + "/" + name.lstrip("/"), data)]
+        parts = [("file", (name, data.encode("utf-8") if isinstance(data, str) else data, "application/octet-stream"))
+                 for name, data in files.items()]
+        body = await self._sandbox._transport.json("POST", self._base + "/files", data={"path": path}, files=parts,
+                                                   timeout=max(self._sandbox._transport.config.timeout, 300.0))
+        return [WriteInfo(path=entry["path"], size=int(entry["size"])) for entry in body["files"]]
+
     async def read(self, path: str, format: Literal["text", "bytes"] = "text") -> Any:
         response = await self._sandbox._transport.request("GET", self._base + "/files/content", params={"path": path})
         return response.content if format == "bytes" else response.content.decode("utf-8")

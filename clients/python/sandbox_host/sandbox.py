@@ -286,6 +286,19 @@ class Files:
                                              headers={"Content-Type": "application/octet-stream"})
         return WriteInfo(path=body["path"], size=int(body["size"]))
 
+    def write_files(self, files: Mapping[str, Content], path: str = "/workspace") -> list[WriteInfo]:
+        """Writes several files in one request: ``files`` maps names relative to the directory
+        ``path`` (subdirectories allowed) to their content. Every name is checked before the
+        first file is written: one that leaves ``path`` refuses them all (``ValidationError``)."""
+        if len(files) == 1:
+            ((name, data),) = files.items()
+            return [self.write(path.rstrip("/") + "/" + name.lstrip("/"), data)]
+        parts = [("file", (name, data.encode("utf-8") if isinstance(data, str) else data, "application/octet-stream"))
+                 for name, data in files.items()]
+        body = self._sandbox._transport.json("POST", self._base + "/files", data={"path": path}, files=parts,
+                                             timeout=max(self._sandbox._transport.config.timeout, 300.0))
+        return [WriteInfo(path=entry["path"], size=int(entry["size"])) for entry in body["files"]]
+
     def read(self, path: str, format: Literal["text", "bytes"] = "text") -> Any:
         """A file's content: ``str`` (UTF-8) by default, ``bytes`` with ``format="bytes"``."""
         response = self._sandbox._transport.request("GET", self._base + "/files/content", params={"path": path})

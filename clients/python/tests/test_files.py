@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from sandbox_host import NotFoundError
+from sandbox_host import NotFoundError, ValidationError
 
 
 def _tar_gz(entries: dict[str, bytes]) -> bytes:
@@ -75,3 +75,15 @@ def test_upload_archive_then_download_it(sandbox, tmp_path):
     with tarfile.open(target) as archive:
         member = next(m for m in archive.getmembers() if m.name.endswith("from-disk.txt"))
         assert archive.extractfile(member).read() == b"streamed from a file\n"
+
+
+def test_write_files_in_one_request(sandbox):
+    written = sandbox.files.write_files({"one.txt": "1", "sub/dir/two.bin": b"\0\2", "with space.md": "s"}, path="many")
+    assert sorted(info.path for info in written) == [
+        "/workspace/many/one.txt", "/workspace/many/sub/dir/two.bin", "/workspace/many/with space.md"]
+    assert sandbox.files.read("many/sub/dir/two.bin", format="bytes") == b"\0\2"
+    assert sandbox.files.read("many/with space.md") == "s"
+    assert [info.path for info in sandbox.files.write_files({"solo.txt": "only"}, path="fresh")] == ["/workspace/fresh/solo.txt"]
+    with pytest.raises(ValidationError):
+        sandbox.files.write_files({"ok.txt": "x", "../../escape.txt": "y"}, path="many")
+    assert not sandbox.files.exists("many/ok.txt")

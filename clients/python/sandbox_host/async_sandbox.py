@@ -6,13 +6,14 @@ import asyncio
 import inspect
 import os
 import time
+from urllib.parse import quote
 from contextlib import aclosing
 from typing import IO, TYPE_CHECKING, Any, AsyncIterator, Callable, Literal, Mapping, Union
 
 from ._config import ConnectionConfig
 from ._sse import ServerSentEvent
 from ._transport import AsyncTransport
-from .errors import NotFoundError, SandboxUnavailableError
+from .errors import NotFoundError, SandboxHostError, SandboxUnavailableError
 from .models import ArchiveResult, CommandResult, EntryInfo, OutputChunk, WriteInfo
 from .sandbox import REQUEST_MARGIN, _command_body, _pick_project, _session_name
 
@@ -63,7 +64,15 @@ class AsyncSandbox:
                 if value is not None:
                     body[key] = value
             created = await transport.json("POST", "/api/projects", json=body)
-            return await cls._activate(transport, created)
+            try:
+                return await cls._activate(transport, created)
+            except Exception:
+                # Nothing half-made is left behind: the project whose sandbox did not start goes.
+                try:
+                    await transport.request("DELETE", f"/api/projects/{created['project_id']}")
+                except SandboxHostError:
+                    pass
+                raise
         except BaseException:
             await transport.close()
             raise
@@ -110,11 +119,14 @@ class AsyncSandbox:
     async def __aenter__(self) -> "AsyncSandbox":
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def __aexit__(self, exc_type: object, *exc: object) -> None:
         try:
             await self.kill()
         except NotFoundError:
-            pass
+            pass  # deleted inside the block
+        except SandboxHostError:
+            if exc_type is None:
+                raise  # else the block's own exception is the one to see
         finally:
             await self.close()
 
@@ -140,7 +152,7 @@ class AsyncCommands:
         return CommandResult.from_json(await transport.json("POST", path, json=_command_body(cmd, timeout, cwd, envs), timeout=wait))
 
     async def kill_session(self, session: str) -> None:
-        await self._sandbox._transport.request("DELETE", f"/api/sandboxes/{self._sandbox.sandbox_id}/sessions/{session}")
+        await self._sandbox._transport.request("DELETE", f"/api/sandboxes/{self._sandbox.sandbox_id}/sessions/{quote(session, safe='')}")
 
     async def sessions(self) -> list[dict[str, Any]]:
         return (await self._sandbox._transport.json("GET", f"/api/sandboxes/{self._sandbox.sandbox_id}/sessions"))["sessions"]
@@ -169,7 +181,7 @@ class AsyncCommandHandle:
         """The command's output chunks until it exits (then ``exit_code`` is set)."""
         if self.exit_code is not None:
             return
-        path = f"/api/sandboxes/{self._sandbox.sandbox_id}/sessions/{self.session}/stream"
+        path = f"/api/sandboxes/{self._sandbox.sandbox_id}/sessions/{quote(self.session, safe='')}/stream"
         mine = self.command_id
         events = self._sandbox._transport.follow(
             path, last_event_id=self._last_id, done=lambda e: e.type == "exit" and e.data.get("command_id") == mine)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from urllib.parse import quote
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Literal, Mapping, Union
 
 from ._config import ConnectionConfig
 from ._transport import SyncTransport
-from .errors import NotFoundError, ValidationError
+from .errors import NotFoundError, SandboxHostError, ValidationError
 from .models import ArchiveResult, CommandResult, EntryInfo, OutputChunk, WriteInfo
 from ._sse import ServerSentEvent
 
@@ -77,7 +78,15 @@ class Sandbox:
                 if value is not None:
                     body[key] = value
             created = transport.json("POST", "/api/projects", json=body)
-            return cls._activate(transport, created)
+            try:
+                return cls._activate(transport, created)
+            except Exception:
+                # Nothing half-made is left behind: the project whose sandbox did not start goes.
+                try:
+                    transport.request("DELETE", f"/api/projects/{created['project_id']}")
+                except SandboxHostError:
+                    pass
+                raise
         except BaseException:
             transport.close()
             raise
@@ -131,11 +140,14 @@ class Sandbox:
     def __enter__(self) -> "Sandbox":
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         try:
             self.kill()
         except NotFoundError:
             pass  # deleted inside the block
+        except SandboxHostError:
+            if exc_type is None:
+                raise  # else the block's own exception is the one to see
         finally:
             self.close()
 
@@ -184,7 +196,7 @@ class Commands:
 
     def kill_session(self, session: str) -> None:
         """Kills everything the session started."""
-        self._sandbox._transport.request("DELETE", f"/api/sandboxes/{self._sandbox.sandbox_id}/sessions/{session}")
+        self._sandbox._transport.request("DELETE", f"/api/sandboxes/{self._sandbox.sandbox_id}/sessions/{quote(session, safe='')}")
 
     def sessions(self) -> list[dict[str, Any]]:
         return self._sandbox._transport.json("GET", f"/api/sandboxes/{self._sandbox.sandbox_id}/sessions")["sessions"]
@@ -213,7 +225,7 @@ class CommandHandle:
         return f"CommandHandle(session={self.session!r}, command_id={self.command_id!r}, exit_code={self.exit_code!r})"
 
     def _events(self, deadline: float | None) -> Iterator[ServerSentEvent]:
-        path = f"/api/sandboxes/{self._sandbox.sandbox_id}/sessions/{self.session}/stream"
+        path = f"/api/sandboxes/{self._sandbox.sandbox_id}/sessions/{quote(self.session, safe='')}/stream"
         mine = self.command_id
 
         def done(event: ServerSentEvent) -> bool:

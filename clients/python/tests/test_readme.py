@@ -41,3 +41,12 @@ def test_sync_example_runs_as_written(live_host):
 def test_async_example_runs_as_written(live_host):
     out = _run(_python_blocks()[1])
     assert out.splitlines() == ["hello async", "written with asyncio"]
+
+
+def test_the_projects_readme_shows_the_tested_example():
+    """The project's README.md carries a copy of the SDK example: it must be the text tested here."""
+    root = README.parents[2] / "README.md"
+    copies = [block for block in re.findall(r"```python\n(.*?)```", root.read_text(), flags=re.S)
+              if "sandbox_host" in block]
+    for block in copies:
+        assert block in _python_blocks(), "README.md's SDK example differs from clients/python/README.md's (tested) one"

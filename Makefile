@@ -13,7 +13,7 @@ APT_PACKAGES := pkg-config libsqlite3-dev libarchive-dev git e2fsprogs libnftabl
 APT_TEST_PACKAGES := $(APT_PACKAGES) procps python3 busybox-static curl nodejs chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test build deps test-deps openapi clean bench
+.PHONY: run test test-python build deps test-deps openapi clean bench
 
 run: deps build
 	@echo "Starting sandbox-host on http://$(HOST):$(PORT) (data in $(DATA_DIR); Ctrl-C stops it)"
@@ -26,6 +26,12 @@ test: test-deps
 	@# on an otherwise quiet machine, so that neither's timing checks measure the other's load.
 	scripts/run-suite --skip HeavySuites $(SWIFT_BUILD_FLAGS)
 	scripts/run-suite --filter HeavySuites $(SWIFT_BUILD_FLAGS)
+	$(MAKE) --no-print-directory test-python
+
+# The Python SDK's tests (clients/python) against a live host: the debug binary built above, on a
+# free port with a temp data directory, stopped and removed however the run ends. About 40 s.
+test-python:
+	clients/python/tests/run.sh
 
 build:
 	swift build -c $(CONFIG) --product sandbox-host $(SWIFT_BUILD_FLAGS)
@@ -45,6 +51,7 @@ test-deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 	@python3 -c "import openapi_spec_validator" 2>/dev/null || python3 -m pip install -q openapi-spec-validator
+	@python3 -c "import httpx, pytest" 2>/dev/null || python3 -m pip install -q httpx pytest
 
 openapi:
 	python3 -m openapi_spec_validator openapi.yaml

@@ -16,6 +16,9 @@ public enum HostRouter {
         router.add(middleware: BodyLimitMiddleware(maxBodyBytes: services.configuration.maxBodyBytes))
         router.add(middleware: AuthMiddleware(authenticator: services.authenticator))
         router.add(middleware: RateLimitMiddleware(limiter: services.rateLimiter))
+        // Filled below, once every route is known: a known path with another method is 405.
+        let routeMethods = RouteMethods()
+        router.add(middleware: MethodNotAllowedMiddleware(routes: routeMethods))
 
         router.addRoutes(health(services).endpoints, atPath: "/api/health")
         router.addRoutes(projects(services).endpoints, atPath: "/api/projects")
@@ -44,6 +47,7 @@ public enum HostRouter {
         for method in [HTTPRequest.Method.post, .put, .patch, .delete, .head, .options] {
             router.on("**", method: method) { _, _ -> Response in throw HostError.notFound("route") }
         }
+        routeMethods.load(router.routes.map { ($0.path.description, $0.method) })
         return router
     }
 }

@@ -13,6 +13,9 @@ public enum HostRouter {
         // they carry a preview token (or the owner's key), checked there.
         router.add(middleware: preview(services))
         router.add(middleware: AppsHostMiddleware(site: DeploymentSite(paths: services.deploymentPaths)))
+        // CORS after previews and sites (theirs are the apps' own answers), before the key check
+        // (a preflight carries no key), turning errors into bodies itself so they carry its headers.
+        router.add(middleware: CORSMiddleware(policy: services.configuration.cors))
         router.add(middleware: BodyLimitMiddleware(maxBodyBytes: services.configuration.maxBodyBytes))
         router.add(middleware: AuthMiddleware(authenticator: services.authenticator))
         router.add(middleware: RateLimitMiddleware(limiter: services.rateLimiter))

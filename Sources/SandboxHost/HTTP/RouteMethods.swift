@@ -16,9 +16,8 @@ final class RouteMethods: Sendable {
     /// Takes the router's routes, but the catch-alls at the root (`/**`: previews and deployed
     /// sites of any method, else 404), which say nothing about the API's paths.
     func load(_ descriptions: [(path: String, method: HTTPRequest.Method)]) {
-        let table = descriptions.filter { $0.path != "/**" }.map {
-            Route(components: $0.path.split(separator: "/").map(String.init), method: $0.method)
-        }
+        let table = descriptions.map { Route(components: $0.path.split(separator: "/").map(String.init), method: $0.method) }
+            .filter { $0.components != ["**"] }
         routes.withLock { $0 = table }
     }
 

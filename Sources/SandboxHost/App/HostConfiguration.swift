@@ -80,6 +80,9 @@ public struct HostConfiguration: Sendable {
     public var networkRange = HostConfiguration.defaultNetworkRange
     /// Where the sandboxes' resolver forwards (`SANDBOX_HOST_DNS_UPSTREAM`); empty: the host's own.
     public var dnsUpstream: [DNSUpstream] = []
+    /// Browser origins that may call `/api/*` (`SANDBOX_HOST_CORS_ORIGINS`: comma-separated, or
+    /// `*`); off by default.
+    public var cors = CORSPolicy()
 
     public init() {}
 
@@ -138,6 +141,7 @@ public struct HostConfiguration: Sendable {
         if let value = environment["SANDBOX_HOST_MAX_RESPONSE_BYTES"].flatMap(Int.init), value >= 1 {
             configuration.responseLimits.maxBytes = value
         }
+        if let value = environment["SANDBOX_HOST_CORS_ORIGINS"] { configuration.cors = CORSPolicy(parsing: value) }
         return configuration
     }
 

@@ -13,9 +13,15 @@ public enum HostRouter {
         // they carry a preview token (or the owner's key), checked there.
         router.add(middleware: preview(services))
         router.add(middleware: AppsHostMiddleware(site: DeploymentSite(paths: services.deploymentPaths)))
+        // CORS after previews and sites (theirs are the apps' own answers), before the key check
+        // (a preflight carries no key), turning errors into bodies itself so they carry its headers.
+        router.add(middleware: CORSMiddleware(policy: services.configuration.cors))
         router.add(middleware: BodyLimitMiddleware(maxBodyBytes: services.configuration.maxBodyBytes))
         router.add(middleware: AuthMiddleware(authenticator: services.authenticator))
         router.add(middleware: RateLimitMiddleware(limiter: services.rateLimiter))
+        // Filled below, once every route is known: a known path with another method is 405.
+        let routeMethods = RouteMethods()
+        router.add(middleware: MethodNotAllowedMiddleware(routes: routeMethods))
 
         router.addRoutes(health(services).endpoints, atPath: "/api/health")
         router.addRoutes(projects(services).endpoints, atPath: "/api/projects")
@@ -44,6 +50,7 @@ public enum HostRouter {
         for method in [HTTPRequest.Method.post, .put, .patch, .delete, .head, .options] {
             router.on("**", method: method) { _, _ -> Response in throw HostError.notFound("route") }
         }
+        routeMethods.load(router.routes.map { ($0.path.description, $0.method) })
         return router
     }
 }

@@ -37,7 +37,7 @@ struct AuthMiddleware: RouterMiddleware {
 
     static func presentedKey(_ request: Request) -> String? {
         if request.headers[.authorization] != nil { return bearer(request.headers) }
-        if acceptsQueryToken(request), let token = request.uri.queryParameters.get("token"), !token.isEmpty {
+        if acceptsQueryToken(request), let token = request.queryParameters["token"], !token.isEmpty {
             return token
         }
         return nil

@@ -46,12 +46,13 @@ struct DeploymentsController {
         let message: String?
     }
 
+    /// Absent values are `null`, never left out: clients read every field the contract names.
     struct Deployed: Encodable, Sendable {
         let deployment_id: String
         let status: Deployment.State
-        let url: String?
-        let commit: String?
-        let error: String?
+        @NullEncoded var url: String?
+        @NullEncoded var commit: String?
+        @NullEncoded var error: String?
     }
 
     private func project(_ context: AppRequestContext) async throws -> Project {
@@ -115,9 +116,9 @@ struct DeploymentsController {
 
     struct Status: Encodable, Sendable {
         let has_deployment: Bool
-        let url: String?
-        let last_deployment_id: String?
-        let commit: String?
+        @NullEncoded var url: String?
+        @NullEncoded var last_deployment_id: String?
+        @NullEncoded var commit: String?
         let domains: [String]
     }
 
@@ -132,11 +133,11 @@ struct DeploymentsController {
 
     struct LiveStatus: Encodable, Sendable {
         let state: String
-        let deployment_id: String?
-        let url: String?
-        let created_at: String?
-        let ready_at: String?
-        let error: String?
+        @NullEncoded var deployment_id: String?
+        @NullEncoded var url: String?
+        @NullEncoded var created_at: String?
+        @NullEncoded var ready_at: String?
+        @NullEncoded var error: String?
     }
 
     @Sendable func liveStatus(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<LiveStatus> {

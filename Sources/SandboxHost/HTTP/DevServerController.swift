@@ -67,12 +67,13 @@ struct DevServerController {
     }
 
     /// Status, every output line (replayed from the session's log, then live), the preview URL
-    /// once the dev server listens, heartbeats, and `done` when it exits. Log lines carry ids
-    /// (`Last-Event-ID` skips those already seen); status events are state and come again.
+    /// once the dev server listens (and an `exp://` URL when Metro listens on 8081), heartbeats,
+    /// and `done` when it exits. Every event but the heartbeat has an id in one sequence
+    /// (`DevServerFeed`): `Last-Event-ID` resumes after it without a repeat or a gap.
     /// A `LiveStream` over the session's log, polling for the port until it is found.
     @Sendable func stream(_ request: Request, context: AppRequestContext) async throws -> Response {
         let record = try await services.ownedSandbox(context)
-        let name = request.uri.queryParameters.get("session_name") ?? DevServerLauncher.defaultSession
+        let name = request.queryParameters["session_name"] ?? DevServerLauncher.defaultSession
         guard SandboxRuntime.validSessionName(name) else { throw HostError(.unprocessable, "query parameter 'session_name' is not a session name") }
         let after = ServerSentEvents.resumePoint(request)
         let links = PreviewLinks(request: request, configuration: services.configuration)
@@ -97,7 +98,7 @@ struct DevServerController {
                 repeat {
                     batch = try await follower.read()
                     for event in batch.events {
-                        if event.type == .log { try await feed.log(event, to: &writer) }
+                        try await feed.take(event, to: &writer)
                         if event.type == .exit, event.command_id == current {
                             try await feed.end(status: DevServerFeed.endStatus(exitCode: event.exit_code ?? 0), to: &writer)
                             return false
@@ -116,13 +117,17 @@ struct DevServerController {
             let live = LiveStream(signal: follower.signal, heartbeat: heartbeat, pollEvery: portPoll)
             try await live.run(&writer, live: { session.isRunning }, catchUp: catchUp) { writer in
                 let ports = await runtime.listeningPorts(record.id)
-                let port = entry?.port.flatMap { ports.contains($0) ? $0 : nil }
-                    ?? (entry?.port == nil ? ports.subtracting(entry?.baseline ?? []).min() : nil)
-                guard let port else { return true }
+                guard let port = DevServerRegistry.detectedPort(entry, listening: ports) else { return true }
                 let token = try await services.sandboxes.previewToken(id: record.id)
                 try await feed.status("running", to: &writer)
-                try await feed.send(["type": "preview_url", "url": links.hostURL(sandboxID: record.id, port: port, token: token),
-                                     "path_url": links.pathURL(sandboxID: record.id, port: port, token: token), "port": port], to: &writer)
+                try await feed.send(.previewURL, [
+                    "type": "preview_url", "url": links.hostURL(sandboxID: record.id, port: port, token: token),
+                    "path_url": links.pathURL(sandboxID: record.id, port: port, token: token), "port": port,
+                ], to: &writer)
+                // Expo: Metro serves the app to Expo Go on 8081.
+                if ports.contains(Self.metroPort) {
+                    try await feed.send(.expoURL, ["type": "expo_url", "url": links.expoURL(sandboxID: record.id, token: token)], to: &writer)
+                }
                 return false
             }
             // Closed by the host (the session or its sandbox went away) without an exit.
@@ -138,11 +143,22 @@ struct DevServerController {
         let status: String
     }
 
-    /// `available` only when something listens on the port inside the sandbox.
+    /// The port Expo's Metro bundler listens on.
+    static let metroPort = 8081
+
+    /// `available` only when something listens on the port inside the sandbox. Without `port`:
+    /// the port of the dev server running in `session_name` (default `dev_server_web`), 409
+    /// when none runs there or it listens on no port yet.
     @Sendable func previewURL(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<PreviewBody> {
         let record = try await services.ownedSandbox(context)
-        guard let raw = request.uri.queryParameters.get("port"), let port = Int(raw), (1...65535).contains(port) else {
-            throw HostError(.unprocessable, "query parameter 'port' must be from 1 to 65535")
+        let port: Int
+        if let raw = request.queryParameters["port"] {
+            guard let value = Int(raw), (1...65535).contains(value) else {
+                throw HostError(.unprocessable, "query parameter 'port' must be from 1 to 65535")
+            }
+            port = value
+        } else {
+            port = try await devServerPort(record, session: request.queryParameters["session_name"] ?? DevServerLauncher.defaultSession)
         }
         guard await services.runtime.listeningPorts(record.id).contains(port) else {
             return JSONResponse(PreviewBody(preview_url: nil, path_url: nil, port: port, status: "dev_server_not_running"))
@@ -154,6 +170,22 @@ struct DevServerController {
             path_url: links.pathURL(sandboxID: record.id, port: port, token: token), port: port, status: "available"))
     }
 
+    /// The port the dev server running in `session` listens on (as the stream detects it).
+    private func devServerPort(_ record: SandboxRecord, session name: String) async throws -> Int {
+        guard SandboxRuntime.validSessionName(name) else { throw HostError(.unprocessable, "query parameter 'session_name' is not a session name") }
+        let runtime = services.runtime
+        // Opening a session reads its files: on the readers' pool, like every session read.
+        let running = try await SessionReaders.pool.runIfActive { try runtime.session(record.id, named: name, create: false)?.isRunning ?? false }
+        guard running else {
+            throw HostError(.conflict, "no dev server is running in session '\(name)': start one (POST …/dev-server/start) or pass 'port'")
+        }
+        let entry = await services.devServers.get(sandboxID: record.id, session: name)
+        guard let port = DevServerRegistry.detectedPort(entry, listening: await runtime.listeningPorts(record.id)) else {
+            throw HostError(.conflict, "the dev server in session '\(name)' listens on no port yet: try again in a moment, or pass 'port'")
+        }
+        return port
+    }
+
     struct ExpoBody: Encodable, Sendable {
         @NullEncoded var expo_url: String?
         let status: String
@@ -162,7 +194,7 @@ struct DevServerController {
     /// An `exp://` URL for an Expo (Metro) server on 8081, through the preview host.
     @Sendable func expoURL(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<ExpoBody> {
         let record = try await services.ownedSandbox(context)
-        guard await services.runtime.listeningPorts(record.id).contains(8081) else {
+        guard await services.runtime.listeningPorts(record.id).contains(Self.metroPort) else {
             return JSONResponse(ExpoBody(expo_url: nil, status: "dev_server_not_running"))
         }
         let token = try await services.sandboxes.previewToken(id: record.id)

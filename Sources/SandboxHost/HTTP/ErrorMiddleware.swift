@@ -50,7 +50,7 @@ struct ErrorMiddleware: RouterMiddleware {
         case 401: ("UNAUTHORIZED", error.body ?? "missing or invalid API key")
         case 403: ("FORBIDDEN", error.body ?? "forbidden")
         case 404: ("NOT_FOUND", "not found")
-        case 405: ("METHOD_NOT_ALLOWED", "method not allowed")
+        case 405: ("METHOD_NOT_ALLOWED", error.body ?? "method not allowed")
         case 413: ("PAYLOAD_TOO_LARGE", "request body is larger than this route accepts")
         case 429: ("RATE_LIMITED", "too many requests")
         case 500...: ("INTERNAL_ERROR", "internal error")

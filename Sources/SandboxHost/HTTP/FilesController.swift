@@ -53,7 +53,7 @@ struct FilesController {
     private func target(_ request: Request, _ context: AppRequestContext, requirePath: Bool = false)
         async throws -> (record: SandboxRecord, root: WorkspaceRoot, path: WorkspacePath) {
         let record = try await services.ownedSandbox(context)
-        let raw = request.uri.queryParameters["path"].map(String.init)
+        let raw = request.queryParameters["path"]
         if requirePath && (raw ?? "").isEmpty { throw HostError(.unprocessable, "query parameter 'path' is required") }
         let path = try WorkspacePath(raw ?? "")
         let root = try await openRoot(record)
@@ -264,7 +264,7 @@ struct FilesController {
 
     @Sendable func tree(_ request: Request, context: AppRequestContext) async throws -> Response {
         let (_, root, path) = try await target(request, context)
-        let query = request.uri.queryParameters
+        let query = request.queryParameters
         var depth: Int?
         if let raw = query["depth"], !raw.isEmpty {
             guard let value = Int(raw), value >= 1, value <= 1000 else {
@@ -280,7 +280,7 @@ struct FilesController {
         return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: body))
     }
 
-    static func flag(_ value: Substring?) -> Bool {
+    static func flag(_ value: String?) -> Bool {
         guard let value else { return false }
         return ["true", "1", "yes"].contains(value.lowercased())
     }
@@ -323,12 +323,12 @@ struct FilesController {
 
     @Sendable func search(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<Found> {
         let (_, root, path) = try await target(request, context)
-        let query = request.uri.queryParameters
-        guard let text = query["query"].map(String.init), !text.isEmpty else {
+        let query = request.queryParameters
+        guard let text = query["query"], !text.isEmpty else {
             throw HostError(.unprocessable, "query parameter 'query' is required")
         }
         guard !text.utf8.contains(0), text.utf8.count <= 1000 else { throw HostError(.validation, "the query is not acceptable") }
-        var options = SearchOptions(query: text, glob: query["glob"].map(String.init).flatMap { $0.isEmpty ? nil : $0 })
+        var options = SearchOptions(query: text, glob: query["glob"].flatMap { $0.isEmpty ? nil : $0 })
         options.ignoreCase = Self.flag(query["ignore_case"])
         options.all = Self.flag(query["all"])
         if let raw = query["limit"] {
@@ -350,8 +350,8 @@ struct FilesController {
 
     @Sendable func downloadArchive(_ request: Request, context: AppRequestContext) async throws -> Response {
         let (record, root, path) = try await target(request, context)
-        let query = request.uri.queryParameters
-        let formatName = query["format"].map(String.init) ?? "zip"
+        let query = request.queryParameters
+        let formatName = query["format"] ?? "zip"
         guard let format = ArchiveFormat(rawValue: formatName == "tgz" ? "tar.gz" : formatName) else {
             throw HostError(.unprocessable, "query parameter 'format' must be zip, tar.gz or tar")
         }

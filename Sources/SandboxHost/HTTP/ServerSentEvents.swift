@@ -40,6 +40,6 @@ enum ServerSentEvents {
         if let header = request.headers[HTTPField.Name("Last-Event-ID")!], let value = Int(header.trimmingCharacters(in: .whitespaces)) {
             return max(0, value)
         }
-        return max(0, request.uri.queryParameters.get("after").flatMap { Int($0) } ?? 0)
+        return max(0, request.queryParameters["after"].flatMap { Int($0) } ?? 0)
     }
 }

@@ -34,7 +34,7 @@ struct ThreadsController {
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<ThreadList> {
         let identity = try context.requireIdentity()
-        let projectID = request.uri.queryParameters.get("project_id")
+        let projectID = request.queryParameters["project_id"]
         if let projectID, try await services.projects.get(id: projectID, userID: identity.userID) == nil {
             throw HostError.notFound("project")
         }

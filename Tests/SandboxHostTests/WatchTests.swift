@@ -78,6 +78,7 @@ struct WatchTests {
         try await Self.exec(host, key, sandbox, "mkdir -p /workspace/node_modules/pkg /workspace/src")
         let plain = try await WatchStream.open(host, sandbox: sandbox, key: key)
         let all = try await WatchStream.open(host, sandbox: sandbox, key: key, query: "all=true")
+        let flat = try await WatchStream.open(host, sandbox: sandbox, key: key, query: "recursive=false")
         try await Self.exec(host, key, sandbox, """
             echo x > /workspace/node_modules/pkg/index.js && mkdir -p /workspace/.git/objects && echo y > /workspace/.git/objects/o \
             && echo z > /workspace/src/main.ts && echo done > /workspace/sentinel
@@ -90,7 +91,11 @@ struct WatchTests {
         // The heavy directory itself is listed (it was created), nothing inside it is.
         #expect(plain.changes.contains { $0.type == "create" && $0.path == "/workspace/.git" })
         #expect(!plain.changes.contains { $0.path.hasPrefix("/workspace/node_modules/") || $0.path.hasPrefix("/workspace/.git/") }, "\(plain.changes)")
+        // Not recursive: the directory's own entries only.
+        try await flat.waitFor("create", "/workspace/sentinel")
+        #expect(!flat.changes.contains { $0.path.hasPrefix("/workspace/src/") || $0.path.hasPrefix("/workspace/node_modules/") }, "\(flat.changes)")
         plain.close()
+        flat.close()
         all.close()
         try await Self.finish(host, dataDir)
     }
@@ -105,6 +110,14 @@ struct WatchTests {
         let modifies = watch.changes.filter { $0.type == "modify" && $0.path == "/workspace/burst.log" }
         #expect(modifies.count < 500, "\(modifies.count) modify events for 5,000 writes")
         watch.close()
+
+        // A watched directory deleted: its stream says so and ends.
+        try await Self.exec(host, key, sandbox, "mkdir -p /workspace/gone/inner")
+        let gone = try await WatchStream.open(host, sandbox: sandbox, key: key, query: "path=gone")
+        try await Self.exec(host, key, sandbox, "echo x > /workspace/gone/inner/f && rm -rf /workspace/gone")
+        try await gone.waitFor("create", "/workspace/gone/inner/f")
+        try await gone.wait("the stream's end") { $0.contains { $0.type == "delete" && $0.path == "/workspace/gone" } }
+        try await waitUntil("the stream to end") { gone.isEnded }
         try await Self.finish(host, dataDir)
     }
 

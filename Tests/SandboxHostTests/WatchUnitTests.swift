@@ -1,10 +1,11 @@
 import Testing
 @testable import SandboxHost
 
-/// The contract's coalescing, on a clock the test drives: one `modify` per file per 50 ms, and
-/// the last write of a burst always followed by one.
+/// File watching's parts without a host: the contract's coalescing on a clock the test drives
+/// (one `modify` per file per 50 ms, the last write of a burst always followed by one), and a
+/// client's bounded queue.
 @Suite(.timeLimit(.minutes(1)))
-struct WatchCoalescerTests {
+struct WatchUnitTests {
     static let ms: UInt64 = 1_000_000
 
     @Test func aBurstGivesOneEventPerWindowAndTheLastWriteIsReported() {
@@ -52,5 +53,20 @@ struct WatchCoalescerTests {
         #expect(WatchEngine.isUploadTemporary(Array(".sbx-1f2e.tmp".utf8)))
         #expect(!WatchEngine.isUploadTemporary(Array("x.tmp".utf8)))
         #expect(!WatchEngine.isUploadTemporary(Array(".sbx-.tmp".utf8)))
+    }
+
+    @Test func aClientThatFallsBehindGetsOneOverflowAndTheNewerEvents() {
+        let subscription = WatchSubscription(base: try! .init(""), recursive: true, all: false)
+        for index in 0..<(WatchSubscription.maxEvents + 10) {
+            subscription.push(WatchEvent(kind: .create, path: "/workspace/f\(index)", isDirectory: false))
+        }
+        let taken = subscription.take()
+        #expect(taken.first == .overflow(.clientQueue))
+        #expect(taken.count <= 11, "the queued events were dropped, the newer kept: \(taken.count)")
+        #expect(taken.last?.path == "/workspace/f\(WatchSubscription.maxEvents + 9)")
+        #expect(subscription.take().isEmpty)
+        subscription.end()
+        subscription.push(WatchEvent(kind: .create, path: "/workspace/late", isDirectory: false))
+        #expect(subscription.take().isEmpty && subscription.isEnded)
     }
 }

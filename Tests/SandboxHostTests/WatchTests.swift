@@ -76,6 +76,11 @@ struct WatchTests {
     func heavyDirectoriesOnlyWithAll() async throws {
         let (host, key, sandbox, dataDir) = try await Self.started()
         try await Self.exec(host, key, sandbox, "mkdir -p /workspace/node_modules/pkg /workspace/src")
+        // A link to a directory of the host's (a canary under a temp dir): never followed, never watched.
+        let canary = try TemporaryDirectory.make()
+        defer { try? FileManager.default.removeItem(atPath: canary) }
+        let project = try #require(try FileManager.default.contentsOfDirectory(atPath: dataDir + "/workspaces").first { !$0.hasPrefix(".") })
+        try FileManager.default.createSymbolicLink(atPath: dataDir + "/workspaces/\(project)/workspace/escape", withDestinationPath: canary)
         let plain = try await WatchStream.open(host, sandbox: sandbox, key: key)
         let all = try await WatchStream.open(host, sandbox: sandbox, key: key, query: "all=true")
         let flat = try await WatchStream.open(host, sandbox: sandbox, key: key, query: "recursive=false")
@@ -83,6 +88,7 @@ struct WatchTests {
             echo x > /workspace/node_modules/pkg/index.js && mkdir -p /workspace/.git/objects && echo y > /workspace/.git/objects/o \
             && echo z > /workspace/src/main.ts && echo done > /workspace/sentinel
             """)
+        try "outside".write(toFile: canary + "/secret", atomically: false, encoding: .utf8)
         try await all.waitFor("create", "/workspace/node_modules/pkg/index.js")
         try await all.waitFor("create", "/workspace/.git/objects/o")
         try await all.waitFor("create", "/workspace/sentinel")
@@ -91,6 +97,9 @@ struct WatchTests {
         // The heavy directory itself is listed (it was created), nothing inside it is.
         #expect(plain.changes.contains { $0.type == "create" && $0.path == "/workspace/.git" })
         #expect(!plain.changes.contains { $0.path.hasPrefix("/workspace/node_modules/") || $0.path.hasPrefix("/workspace/.git/") }, "\(plain.changes)")
+        try await Self.exec(host, key, sandbox, "echo last > /workspace/last")
+        try await all.waitFor("create", "/workspace/last")
+        #expect(!(plain.changes + all.changes).contains { $0.data.contains("secret") || $0.data.contains(canary) }, "the link was followed")
         // Not recursive: the directory's own entries only.
         try await flat.waitFor("create", "/workspace/sentinel")
         #expect(!flat.changes.contains { $0.path.hasPrefix("/workspace/src/") || $0.path.hasPrefix("/workspace/node_modules/") }, "\(flat.changes)")
@@ -160,6 +169,13 @@ struct WatchTests {
         #expect(Self.inotifyInstances(pid) == before + 1)
         third.close()
         try await waitUntil("the inotify instance to be closed again", timeout: .seconds(20)) { Self.inotifyInstances(pid) == before }
+        // Deleting the project (its volume unmounted) ends its watches.
+        let last = try await WatchStream.open(host, sandbox: sandbox, key: key)
+        let projects = try await host.request(.GET, "/api/projects", key: key)
+        let project = try #require(projects.body.split(separator: "\"").drop { $0 != "project_id" }.dropFirst(2).first.map(String.init))
+        #expect(try await host.request(.DELETE, "/api/projects/\(project)", key: key).status == 200)
+        try await waitUntil("the stream to end with its project", timeout: .seconds(20)) { last.isEnded }
+        try await waitUntil("the inotify instance to be closed with its project", timeout: .seconds(20)) { Self.inotifyInstances(pid) == before }
         try await Self.finish(host, dataDir)
     }
 

@@ -83,6 +83,11 @@ extension WatchEngine {
             }
             let name = frames[top].subdirectories[frames[top].next]
             frames[top].next += 1
+            // The budget spent: only directories already watched are walked again (no open).
+            if tree.count >= limits.maxWatches && tree.child(of: frames[top].wd, named: name) == nil {
+                reachLimit()
+                continue
+            }
             guard let child = WatchDirectory.open(current.raw, name), let found = WatchDirectory.inode(child.raw),
                   let childWD = watch(child.raw, parent: frames[top].wd, name: name) else { continue }
             let below = scan(child.raw, wd: childWD, report: report)

@@ -46,6 +46,8 @@ import Testing
             Case(method: .put, template: "/api/sandboxes/{sandbox_id}/files/content", uri: "/api/sandboxes/\(sandbox)/files/content?path=a.txt", body: "hello", strangerStatus: .notFound, ownerStatus: .ok),
             Case(method: .get, template: "/api/sandboxes/{sandbox_id}/files/content", uri: "/api/sandboxes/\(sandbox)/files/content?path=a.txt", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
             Case(method: .get, template: "/api/sandboxes/{sandbox_id}/files", uri: "/api/sandboxes/\(sandbox)/files?path=/workspace", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
+            // A watch of a file: the owner passes auth and ownership and is told to watch a directory (a stream would not end).
+            Case(method: .get, template: "/api/sandboxes/{sandbox_id}/files/watch", uri: "/api/sandboxes/\(sandbox)/files/watch?path=a.txt", body: nil, strangerStatus: .notFound, ownerStatus: .badRequest),
             Case(method: .get, template: "/api/sandboxes/{sandbox_id}/files/tree", uri: "/api/sandboxes/\(sandbox)/files/tree", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
             Case(method: .get, template: "/api/sandboxes/{sandbox_id}/files/search", uri: "/api/sandboxes/\(sandbox)/files/search?query=hello", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
             Case(method: .post, template: "/api/sandboxes/{sandbox_id}/files/move", uri: "/api/sandboxes/\(sandbox)/files/move", body: #"{"from":"a.txt","to":"b.txt"}"#, strangerStatus: .notFound, ownerStatus: .ok),

@@ -52,6 +52,9 @@ public struct HostConfiguration: Sendable {
     public var deployAllowedRemotes: [String] = []
     /// Levels below its base a recursive walk (tree, search, download) goes at most (1…1000).
     public var maxWalkDepth = WorkspaceRoot.defaultMaxDepth
+    /// Directories one project's file watch watches at most (inotify watches; each costs the
+    /// kernel about 1 KiB and counts against the host's `max_user_watches`).
+    public var maxWatches = 8_192
     /// A download the client stops reading for this long is closed (and its walk released).
     public var downloadWriteTimeout: Duration = .seconds(60)
     /// How long one file search may run, and how many bytes it may read, before it answers what
@@ -125,6 +128,7 @@ public struct HostConfiguration: Sendable {
             configuration.deployAllowedRemotes = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
         if let value = environment["SANDBOX_HOST_MAX_WALK_DEPTH"].flatMap(Int.init) { configuration.maxWalkDepth = min(max(value, 1), 1000) }
+        if let value = environment["SANDBOX_HOST_MAX_WATCHES"].flatMap(Int.init), value > 0 { configuration.maxWatches = value }
         if let value = environment["SANDBOX_HOST_DOWNLOAD_WRITE_TIMEOUT"].flatMap(Double.init), value > 0 {
             configuration.downloadWriteTimeout = .milliseconds(Int(value * 1000))
         }

@@ -48,6 +48,12 @@ extension HostRouter {
             runtime: services.runtime, configuration: services.configuration))
     }
 
+    static func fileWatch(_ services: HostServices) -> WatchController {
+        WatchController(services: .init(
+            sandboxes: services.sandboxes, workspaces: services.workspaces, watches: services.fileWatches,
+            heartbeat: services.configuration.heartbeat))
+    }
+
     static func devServers(_ services: HostServices) -> DevServerController {
         let launcher = DevServerLauncher(runtime: services.runtime, workspaces: services.workspaces, registry: services.devServers)
         return DevServerController(services: .init(

@@ -32,6 +32,7 @@ public enum HostRouter {
         router.addRoutes(network(services).endpoints, atPath: "/api/sandboxes")
         router.addRoutes(sessions(services).endpoints, atPath: "/api/sandboxes")
         router.addRoutes(files(services).endpoints, atPath: "/api/sandboxes")
+        router.addRoutes(fileWatch(services).endpoints, atPath: "/api/sandboxes")
         router.addRoutes(devServers(services).endpoints, atPath: "/api/sandboxes")
         let runRoutes = agentRuns(services)
         router.addRoutes(runRoutes.threadEndpoints, atPath: "/api/thread")

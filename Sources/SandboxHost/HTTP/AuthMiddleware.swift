@@ -5,7 +5,8 @@ import Hummingbird
 /// Requires a valid API key on every `/api` route but the health checks.
 ///
 /// The key comes from `Authorization: Bearer …`; on `GET` routes that stream Server-Sent Events
-/// (paths ending in `/stream`) also from `?token=`, since EventSource cannot set headers.
+/// (paths ending in `/stream`, and the file watch) also from `?token=`, since EventSource
+/// cannot set headers.
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let authenticator: Authenticator
@@ -30,9 +31,10 @@ struct AuthMiddleware: RouterMiddleware {
         return !(path == "/api/health" || path.hasPrefix("/api/health/"))
     }
 
-    /// Only `GET …/stream` routes (Server-Sent Events) take the key from the query string.
+    /// Only `GET …/stream` routes and `GET …/files/watch` (Server-Sent Events) take the key from
+    /// the query string.
     static func acceptsQueryToken(_ request: Request) -> Bool {
-        request.method == .get && request.uri.path.hasSuffix("/stream")
+        request.method == .get && (request.uri.path.hasSuffix("/stream") || request.uri.path.hasSuffix("/files/watch"))
     }
 
     static func presentedKey(_ request: Request) -> String? {

@@ -213,6 +213,11 @@ public actor SandboxRuntime {
         running[sandboxID]
     }
 
+    /// The sandboxes this runtime started whose PID 1 is alive.
+    var runningIDs: [String] {
+        running.compactMap { $0.value.isAlive ? $0.key : nil }
+    }
+
     /// A descriptor standing for the running sandbox's PID 1 (a pidfd; the caller closes it):
     /// `setns(fd, CLONE_NEWNET)` enters its network namespace, as `/proc/<pid>/ns/net` would,
     /// but can never reach another process that reused the pid. Nil when it is not running.

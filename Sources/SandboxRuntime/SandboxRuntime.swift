@@ -129,6 +129,7 @@ public actor SandboxRuntime {
     }
 
     private func start(_ record: SandboxRecord) async throws -> SandboxProcess {
+        let began = MonotonicClock.seconds()
         // A request holding the record of a sandbox deleted since: never started again.
         guard try await store.sandboxExists(id: record.id) else { throw RuntimeError.notFound("sandbox") }
         let paths = SandboxPaths(directory: workspaces.layersPath(projectID: record.projectID))
@@ -195,6 +196,7 @@ public actor SandboxRuntime {
         }
         // No database write here: whether a sandbox runs is known from its process, and a start
         // should not wait for an fsync. The row is updated when it stops.
+        configuration.timings?.sandboxStarted(seconds: MonotonicClock.seconds() - began)
         return process
     }
 

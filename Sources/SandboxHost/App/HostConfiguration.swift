@@ -79,6 +79,8 @@ public struct HostConfiguration: Sendable {
     public var networkRange = HostConfiguration.defaultNetworkRange
     /// Where the sandboxes' resolver forwards (`SANDBOX_HOST_DNS_UPSTREAM`); empty: the host's own.
     public var dnsUpstream: [NetworkEndpoint] = []
+    /// `GET /metrics` without a key (`SANDBOX_HOST_METRICS_PUBLIC=1`); off: the admin key only.
+    public var metricsPublic = false
 
     public init() {}
 
@@ -137,6 +139,7 @@ public struct HostConfiguration: Sendable {
         if let value = environment["SANDBOX_HOST_MAX_RESPONSE_BYTES"].flatMap(Int.init), value >= 1 {
             configuration.responseLimits.maxBytes = value
         }
+        if let value = environment["SANDBOX_HOST_METRICS_PUBLIC"] { configuration.metricsPublic = ["1", "true", "on", "yes"].contains(value.lowercased()) }
         return configuration
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Synchronization
 import HummingbirdTesting
 import Testing
 @testable import SandboxHost
@@ -182,6 +183,34 @@ struct MetricsTests {
         #expect(MetricsRequestMiddleware.route(nil) == "unmatched")
         #expect(HostMetrics.methodLabel(.init("BREW")!) == "other")
         #expect(HostMetrics.statusClass(404) == "4xx")
+    }
+
+    /// Scrapes at once share one render; one after them renders afresh.
+    final class ScrapeCounts: Sendable {
+        let renders = Mutex(0), entered = Mutex(0), released = Mutex(false)
+    }
+
+    @Test func concurrentScrapesShareOne() async throws {
+        let sharing = SharedScrape()
+        let counts = ScrapeCounts()
+        let scrape: @Sendable () async throws -> [UInt8] = {
+            counts.entered.withLock { $0 += 1 }
+            return try await sharing.value {
+                counts.renders.withLock { $0 += 1 }
+                try await waitUntil("released", timeout: .seconds(20)) { counts.released.withLock { $0 } }
+                return [1]
+            }
+        }
+        async let first = scrape()
+        async let second = scrape()
+        try await waitUntil("both scrapes asked", timeout: .seconds(20)) { counts.entered.withLock { $0 } == 2 }
+        try await Task.sleep(for: .milliseconds(50))
+        counts.released.withLock { $0 = true }
+        #expect(try await first == [1])
+        #expect(try await second == [1])
+        #expect(counts.renders.withLock { $0 } == 1)
+        _ = try await scrape()
+        #expect(counts.renders.withLock { $0 } == 2)
     }
 
     @Test func cgroupFilesParse() {

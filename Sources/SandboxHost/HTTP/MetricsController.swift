@@ -16,6 +16,8 @@ struct MetricsController {
         let sampler: CPUSampler
         /// `/metrics` without a key.
         let isPublic: Bool
+        /// Concurrent scrapes share one.
+        var sharing = SharedScrape()
     }
 
     let services: Services
@@ -88,7 +90,8 @@ struct MetricsController {
             }
             guard identity.userName == "admin" else { throw HostError(.forbidden, "metrics need the admin key") }
         }
-        let body = try await MetricsScrape(metrics: services.metrics, store: services.counting, runtime: services.usage).render()
+        let scrape = MetricsScrape(metrics: services.metrics, store: services.counting, runtime: services.usage)
+        let body = try await services.sharing.value { try await scrape.render() }
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))

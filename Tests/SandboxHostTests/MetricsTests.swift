@@ -222,6 +222,61 @@ struct MetricsTests {
         #expect(CgroupManager.parseStatField("cache 5\n", "inactive_file") == nil)
     }
 
+    /// Both layouts, from files laid out as the kernel does (this machine runs v1 only).
+    @Test func usageIsReadFromEitherLayout() throws {
+        let root = try TemporaryDirectory.make()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        func write(_ path: String, _ text: String) throws {
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try text.write(toFile: path, atomically: false, encoding: .utf8)
+        }
+        let v2 = CgroupManager(layout: .v2(root: root + "/unified", controllers: []), instance: "i")
+        let group = root + "/unified/sandbox-host/i/s"
+        try write(group + "/cpu.stat", "usage_usec 1500000\nuser_usec 1000000\n")
+        try write(group + "/memory.current", "300000000\n")
+        try write(group + "/memory.stat", "anon 250000000\ninactive_file 100000000\n")
+        try write(group + "/memory.max", "2147483648\n")
+        try write(group + "/pids.current", "7\n")
+        try write(group + "/pids.max", "max\n")
+        var usage = SandboxUsage(running: true, pidsLimit: 512)
+        v2.readUsage("s", into: &usage)
+        #expect(usage.cpuNanoseconds == 1_500_000_000)
+        #expect(usage.memoryBytes == 200_000_000)
+        #expect(usage.memoryLimitBytes == 2_147_483_648)
+        #expect(usage.pids == 7 && usage.pidsLimit == 512, "pids.max `max` keeps the record's limit")
+
+        let mounts = ["memory", "pids", "cpu", "cpuacct"].reduce(into: [String: String]()) { $0[$1] = root + "/" + $1 }
+        let v1 = CgroupManager(layout: .v1(mounts: mounts), instance: "i")
+        try write(root + "/cpuacct/sandbox-host/i/s/cpuacct.usage", "42000\n")
+        try write(root + "/memory/sandbox-host/i/s/memory.usage_in_bytes", "5000\n")
+        try write(root + "/memory/sandbox-host/i/s/memory.stat", "cache 1000\ntotal_inactive_file 1000\n")
+        try write(root + "/memory/sandbox-host/i/s/memory.limit_in_bytes", "9223372036854771712\n")
+        try write(root + "/pids/sandbox-host/i/s/pids.current", "3\n")
+        try write(root + "/pids/sandbox-host/i/s/pids.max", "64\n")
+        var legacy = SandboxUsage(running: true, memoryLimitBytes: 1 << 30)
+        v1.readUsage("s", into: &legacy)
+        #expect(legacy.cpuNanoseconds == 42_000 && legacy.memoryBytes == 4000 && legacy.pids == 3 && legacy.pidsLimit == 64)
+        #expect(legacy.memoryLimitBytes == 1 << 30, "no limit in the group keeps the record's")
+        // Gone groups (a stop) leave the figures as they were.
+        var gone = SandboxUsage(running: true)
+        v1.readUsage("other", into: &gone)
+        #expect(gone.cpuNanoseconds == 0 && gone.memoryBytes == 0 && gone.pids == 0)
+    }
+
+    @Test func cpuPercentIsOverTheIntervalSinceTheLastReading() {
+        let sampler = CPUSampler()
+        func reading(_ cpu: Double, at seconds: Double) -> SandboxUsage {
+            SandboxUsage(running: true, cpuNanoseconds: UInt64(cpu * 1e9), monotonicSeconds: seconds)
+        }
+        #expect(sampler.percent("s", reading(1, at: 100)) == nil, "nothing to compare the first reading with")
+        #expect(sampler.percent("s", reading(1.5, at: 101)) == 50)
+        #expect(sampler.percent("s", reading(1.6, at: 101.05)) == 50, "within 100 ms: the last percent, no noise")
+        #expect(sampler.percent("s", reading(3.5, at: 102)) == 200, "two CPUs busy")
+        #expect(sampler.percent("s", reading(0.1, at: 103)) == nil, "restarted: its counter went back")
+        sampler.forget("s")
+        #expect(sampler.percent("s", reading(0.2, at: 104)) == nil)
+    }
+
     @Test func parserRejectsWhatIsNotPrometheusText() {
         #expect(throws: (any Error).self) { try PrometheusText("# TYPE x counter\nx{a=\"1\" 2\n") }
         #expect(throws: (any Error).self) { try PrometheusText("x 1 2 3\n") }

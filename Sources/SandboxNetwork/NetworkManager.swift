@@ -265,6 +265,10 @@ public final class NetworkManager: SandboxNetworking, ResolverClients, Sendable 
         }
     }
 
+    public func hostInterface(sandboxID: String) -> String? {
+        state.withLock { $0.attached[sandboxID]?.link.hostInterface }
+    }
+
     /// Links of stopped sandboxes still being removed (tests).
     var removing: Int { state.withLock { $0.removing } }
 

@@ -7,7 +7,8 @@ import Glibc
 ///
 /// Layout: `<hierarchy>/sandbox-host/<instance>/<sandbox_id>[/c<command_id>]`, where `instance`
 /// names this host's data directory, so hosts sharing a machine (tests run several) never touch
-/// each other's groups. cgroup v1 (as on our machines): the sandbox gets memory, pids, cpu and
+/// each other's groups. cgroup v1 (as on our machines): the sandbox gets memory, pids, cpu,
+/// cpuacct (its CPU time, for metrics; the same group when cpu and cpuacct share a mount) and
 /// freezer groups; a command gets a freezer group, which lists and stops everything it started,
 /// detached or not. cgroup v2: one directory each; `cgroup.kill` stops a command.
 ///
@@ -28,16 +29,26 @@ public final class CgroupManager: Sendable {
         self.instance = instance
     }
 
-    private var base: String { "sandbox-host/\(instance)" }
+    var base: String { "sandbox-host/\(instance)" }
 
     /// The file in a group that a process writes `0` into to join it (see the type's comment).
     var joinFile: String { isV2 ? "cgroup.procs" : "tasks" }
+
+    /// The v1 controllers a sandbox joins. cpuacct only counts (`cpuacct.usage`: the sandbox's CPU
+    /// time for its metrics); a machine that mounts it with cpu (`cpu,cpuacct`) gets one group.
+    static let v1Controllers = ["memory", "pids", "cpu", "cpuacct", "freezer"]
+
+    /// The mount points of the v1 hierarchies a sandbox joins, each once.
+    static func v1Hierarchies(_ mounts: [String: String]) -> [String] {
+        var seen = Set<String>()
+        return v1Controllers.compactMap { mounts[$0] }.filter { seen.insert($0).inserted }
+    }
 
     /// The directories a sandbox's processes belong to, one per hierarchy.
     func sandboxDirectories(_ sandboxID: String) -> [String] {
         switch layout {
         case .v1(let mounts):
-            return ["memory", "pids", "cpu", "freezer"].compactMap { mounts[$0] }.map { "\($0)/\(base)/\(sandboxID)" }
+            return Self.v1Hierarchies(mounts).map { "\($0)/\(base)/\(sandboxID)" }
         case .v2(let root, _):
             return ["\(root)/\(base)/\(sandboxID)"]
         case nil:
@@ -178,7 +189,7 @@ public final class CgroupManager: Sendable {
     func removeLeftovers() {
         let roots: [String]
         switch layout {
-        case .v1(let mounts): roots = ["memory", "pids", "cpu", "freezer"].compactMap { mounts[$0] }.map { "\($0)/\(base)" }
+        case .v1(let mounts): roots = Self.v1Hierarchies(mounts).map { "\($0)/\(base)" }
         case .v2(let root, _): roots = ["\(root)/\(base)"]
         case nil: roots = []
         }

@@ -11,6 +11,8 @@ public struct RuntimeConfiguration: Sendable {
     public var sessionLogBytes = 64 << 20
     /// The policy of a sandbox whose project set none (`SANDBOX_HOST_NETWORK_DEFAULT`).
     public var defaultNetworkPolicy = NetworkPolicy.open
+    /// Told the duration of each start and blocking command (the host's metrics); nil: nobody.
+    public var timings: (any RuntimeTimings)?
 
     public init(dataDir: String, helperPath: String) {
         self.dataDir = dataDir

@@ -13,6 +13,13 @@ public protocol SandboxNetworking: Sendable {
     func detach(sandboxID: String) async
     /// The resolver's address, which a sandbox's `/etc/resolv.conf` names unless its mode is `none`.
     var resolverAddress: String { get }
+    /// The host end of the attached sandbox's link (its counters mirror the sandbox's traffic:
+    /// metrics); nil when it has none.
+    func hostInterface(sandboxID: String) -> String?
+}
+
+extension SandboxNetworking {
+    public func hostInterface(sandboxID: String) -> String? { nil }
 }
 
 /// A sandbox's place on the network, as `SandboxNetworking.attach` prepared it.

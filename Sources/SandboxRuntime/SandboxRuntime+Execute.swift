@@ -123,12 +123,14 @@ extension SandboxRuntime {
 
         let snapshot = collector.snapshot
         let exitCode = timedOut ? 124 : Self.exitCode(status)
+        let duration = MonotonicClock.seconds() - started
+        configuration.timings?.commandFinished(seconds: duration, timedOut: timedOut)
         return ExecResult(
             output: String(decoding: snapshot.output, as: UTF8.self),
             stdout: String(decoding: snapshot.stdout, as: UTF8.self),
             stderr: String(decoding: snapshot.stderr, as: UTF8.self),
             exit_code: exitCode, success: exitCode == 0, timed_out: timedOut,
-            duration_ms: Int((MonotonicClock.seconds() - started) * 1000), blocking: true,
+            duration_ms: Int(duration * 1000), blocking: true,
             truncated: snapshot.truncated)
     }
 

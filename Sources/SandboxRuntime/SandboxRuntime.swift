@@ -129,6 +129,7 @@ public actor SandboxRuntime {
     }
 
     private func start(_ record: SandboxRecord) async throws -> SandboxProcess {
+        let began = MonotonicClock.seconds()
         // A request holding the record of a sandbox deleted since: never started again.
         guard try await store.sandboxExists(id: record.id) else { throw RuntimeError.notFound("sandbox") }
         let paths = SandboxPaths(directory: workspaces.layersPath(projectID: record.projectID))
@@ -190,6 +191,7 @@ public actor SandboxRuntime {
         }
         // No database write here: whether a sandbox runs is known from its process, and a start
         // should not wait for an fsync. The row is updated when it stops.
+        configuration.timings?.sandboxStarted(seconds: MonotonicClock.seconds() - began)
         return process
     }
 
@@ -206,6 +208,11 @@ public actor SandboxRuntime {
     /// The process of a sandbox this runtime started and has not stopped (alive or not).
     func runningProcess(_ sandboxID: String) -> SandboxProcess? {
         running[sandboxID]
+    }
+
+    /// The sandboxes this runtime started whose PID 1 is alive.
+    var runningIDs: [String] {
+        running.compactMap { $0.value.isAlive ? $0.key : nil }
     }
 
     /// A descriptor standing for the running sandbox's PID 1 (a pidfd; the caller closes it):

@@ -63,6 +63,7 @@ import Testing
             Case(method: .get, template: "/api/sandboxes/{sandbox_id}/dev-server/stream", uri: "/api/sandboxes/\(sandbox)/dev-server/stream?session_name=none", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
             Case(method: .get, template: "/api/sandboxes/{sandbox_id}/preview-url", uri: "/api/sandboxes/\(sandbox)/preview-url?port=3000", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
             Case(method: .get, template: "/api/sandboxes/{sandbox_id}/expo-url", uri: "/api/sandboxes/\(sandbox)/expo-url", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .get, template: "/api/sandboxes/{sandbox_id}/metrics", uri: "/api/sandboxes/\(sandbox)/metrics", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
             Case(method: .get, template: "/api/models/available", uri: "/api/models/available", body: nil, strangerStatus: .ok, ownerStatus: .ok),
             // No provider is configured here: the owner passes auth and learns how to configure one.
             Case(method: .post, template: "/api/thread/{thread_id}/agent/start", uri: "/api/thread/\(thread)/agent/start", body: #"{"message":"hi"}"#, strangerStatus: .badRequest, ownerStatus: .badRequest),

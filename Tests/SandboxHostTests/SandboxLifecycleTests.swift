@@ -181,10 +181,10 @@ struct SandboxLifecycleTests {
             async let output = sandboxes.run(sandbox, "echo alive")
             try await stopped
             #expect(try await output == "alive\n")
-            // Whatever order they ran in, state and cgroups agree: running with its four
-            // groups (memory, pids, cpu, freezer), or stopped with none left behind.
+            // Whatever order they ran in, state and cgroups agree: running with its five
+            // groups (memory, pids, cpu, cpuacct, freezer), or stopped with none left behind.
             let running = await host.services.runtime.isRunning(sandbox)
-            #expect(HostSnapshot.cgroupDirectories(instanceOf: host) == (running ? 4 : 0))
+            #expect(HostSnapshot.cgroupDirectories(instanceOf: host) == (running ? 5 : 0))
         }
         _ = try await sandboxes.delete(sandbox)
     }

@@ -228,7 +228,7 @@ struct HostCrashTests {
 
         let restarted = try await HostProcess(dataDir: dataDir)
         let key6 = SandboxRuntime.instanceKey(dataDir)
-        let left = ["memory", "pids", "cpu", "freezer"].filter { FileManager.default.fileExists(atPath: "/sys/fs/cgroup/\($0)/sandbox-host/\(key6)/\(sandbox)") }
+        let left = ["memory", "pids", "cpu", "cpuacct", "freezer"].filter { FileManager.default.fileExists(atPath: "/sys/fs/cgroup/\($0)/sandbox-host/\(key6)/\(sandbox)") }
         #expect(left.isEmpty, "cgroups left after restart: \(left)")
         let state = try await restarted.request(.GET, "/api/sandboxes/\(sandbox)", key: key)
         #expect(state.body.contains("\"state\":\"stopped\""))

@@ -86,6 +86,8 @@ public struct HostConfiguration: Sendable {
     /// Browser origins that may call `/api/*` (`SANDBOX_HOST_CORS_ORIGINS`: comma-separated, or
     /// `*`); off by default.
     public var cors = CORSPolicy()
+    /// `GET /metrics` without a key (`SANDBOX_HOST_METRICS_PUBLIC=1`); off: the admin key only.
+    public var metricsPublic = false
 
     public init() {}
 
@@ -146,6 +148,7 @@ public struct HostConfiguration: Sendable {
             configuration.responseLimits.maxBytes = value
         }
         if let value = environment["SANDBOX_HOST_CORS_ORIGINS"] { configuration.cors = CORSPolicy(parsing: value) }
+        if let value = environment["SANDBOX_HOST_METRICS_PUBLIC"] { configuration.metricsPublic = ["1", "true", "on", "yes"].contains(value.lowercased()) }
         return configuration
     }
 

@@ -72,6 +72,13 @@ extension HostRouter {
         ModelsController(provider: services.agents.provider)
     }
 
+    static func metrics(_ services: HostServices) -> MetricsController {
+        MetricsController(services: .init(
+            sandboxes: services.sandboxes, usage: services.runtime, counting: MetricsStore(database: services.database),
+            authenticator: services.authenticator, metrics: services.metrics, sampler: services.cpuSampler,
+            isPublic: services.configuration.metricsPublic))
+    }
+
     static func deployments(_ services: HostServices) -> DeploymentsController {
         DeploymentsController(services: .init(
             projects: services.projects, deployer: services.deployer, deployments: services.deployments,

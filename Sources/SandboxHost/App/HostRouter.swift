@@ -5,8 +5,10 @@ import Hummingbird
 public enum HostRouter {
     public static func build(services: HostServices) -> Router<AppRequestContext> {
         let router = Router(context: AppRequestContext.self)
-        // Order matters: the log sees the final status, errors become contract bodies before the
-        // log, and the rate limit needs the identity that auth sets.
+        // Order matters: the metrics and the log see the final status, errors become contract
+        // bodies before either, and the rate limit needs the identity that auth sets. Metrics
+        // first of all: every request counts, by the route pattern the router matched.
+        router.add(middleware: MetricsRequestMiddleware(metrics: services.metrics))
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: ErrorMiddleware())
         // Previews before the body limit and the key check: their bodies stream to the app, and
@@ -34,6 +36,9 @@ public enum HostRouter {
         router.addRoutes(files(services).endpoints, atPath: "/api/sandboxes")
         router.addRoutes(fileWatch(services).endpoints, atPath: "/api/sandboxes")
         router.addRoutes(devServers(services).endpoints, atPath: "/api/sandboxes")
+        let metricsRoutes = metrics(services)
+        router.addRoutes(metricsRoutes.sandboxEndpoints, atPath: "/api/sandboxes")
+        router.addRoutes(metricsRoutes.endpoints, atPath: "/metrics")
         let runRoutes = agentRuns(services)
         router.addRoutes(runRoutes.threadEndpoints, atPath: "/api/thread")
         router.addRoutes(runRoutes.agentEndpoints, atPath: "/api/agent")

@@ -29,6 +29,10 @@ public struct HostServices: Sendable {
     let devServers = DevServerRegistry()
     /// The projects' file watches (one inotify instance per watched project).
     let fileWatches: FileWatchRegistry
+    /// Requests, starts and commands for `/metrics` (the runtime reports to it as `RuntimeTimings`).
+    let metrics = HostMetrics()
+    /// The last CPU reading of each sandbox whose metrics were asked for (`cpu_percent`).
+    let cpuSampler = CPUSampler()
     /// The deep health check's runtime probe, shared for 30 s (the admin's calls probe afresh).
     let runtimeProbe = RuntimeProbeCache()
     /// Random per process start; `/api/health` reports it so clients can tell a restart.
@@ -55,6 +59,7 @@ public struct HostServices: Sendable {
         runtimeConfiguration.idleTimeout = configuration.idleTimeout
         runtimeConfiguration.sessionLogBytes = configuration.sessionLogBytes
         runtimeConfiguration.defaultNetworkPolicy = configuration.defaultNetworkPolicy
+        runtimeConfiguration.timings = metrics
         (self.network, self.networkStatus) = Self.startNetwork(
             configuration, defaultPolicy: runtimeConfiguration.defaultNetworkPolicy, environment: environment, logger: logger)
         self.runtime = try SandboxRuntime(

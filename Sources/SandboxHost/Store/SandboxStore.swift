@@ -6,7 +6,7 @@ public struct SandboxStore: Sendable {
 
     public init(database: Database) { self.database = database }
 
-    private static let columns = "s.id, s.project_id, s.slot, s.image, s.memory_mb, s.cpus, s.pids, s.disk_mb, s.created_at, s.last_active_at, p.network"
+    static let columns = "s.id, s.project_id, s.slot, s.image, s.memory_mb, s.cpus, s.pids, s.disk_mb, s.created_at, s.last_active_at, p.network"
 
     /// The project's sandbox, creating its row (with a free slot) when it has none. A project
     /// deleted meanwhile is a 404 (not a foreign-key failure).

@@ -130,7 +130,7 @@ enum HostSnapshot {
                 return count + 1 + directories(under: child)
             }
         }
-        return ["memory", "pids", "cpu", "freezer"].reduce(0) { count, controller in
+        return ["memory", "pids", "cpu", "cpuacct", "freezer"].reduce(0) { count, controller in
             count + directories(under: "/sys/fs/cgroup/\(controller)/sandbox-host/\(key)")
         }
     }

@@ -31,8 +31,8 @@ struct WatchController {
 
     @Sendable func watch(_ request: Request, context: AppRequestContext) async throws -> Response {
         let record = try await services.sandboxes.owned(context)
-        let query = request.uri.queryParameters
-        let base = try WorkspacePath(query["path"].map(String.init) ?? "")
+        let query = request.queryParameters
+        let base = try WorkspacePath(query["path"] ?? "")
         let recursive = query["recursive"].map { FilesController.flag($0) } ?? true
         let subscription = WatchSubscription(base: base, recursive: recursive, all: FilesController.flag(query["all"]))
         let (workspaces, projectID) = (services.workspaces, record.projectID)

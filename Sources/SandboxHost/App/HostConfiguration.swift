@@ -79,6 +79,11 @@ public struct HostConfiguration: Sendable {
     public var networkRange = HostConfiguration.defaultNetworkRange
     /// Where the sandboxes' resolver forwards (`SANDBOX_HOST_DNS_UPSTREAM`); empty: the host's own.
     public var dnsUpstream: [NetworkEndpoint] = []
+    /// MCP sessions (`/mcp`) open at once, every key together (`SANDBOX_HOST_MCP_MAX_SESSIONS`): a new
+    /// one beyond it replaces the caller's own least recently used idle session, else gets 429.
+    public var mcpMaxSessions = 64
+    /// An MCP session with no request for this long is closed (`SANDBOX_HOST_MCP_SESSION_IDLE_SECONDS`).
+    public var mcpSessionIdle: Duration = .seconds(600)
 
     public init() {}
 
@@ -137,6 +142,8 @@ public struct HostConfiguration: Sendable {
         if let value = environment["SANDBOX_HOST_MAX_RESPONSE_BYTES"].flatMap(Int.init), value >= 1 {
             configuration.responseLimits.maxBytes = value
         }
+        if let value = environment["SANDBOX_HOST_MCP_MAX_SESSIONS"].flatMap(Int.init), value >= 1 { configuration.mcpMaxSessions = min(value, 10_000) }
+        if let value = environment["SANDBOX_HOST_MCP_SESSION_IDLE_SECONDS"].flatMap(Int.init), value >= 1 { configuration.mcpSessionIdle = .seconds(value) }
         return configuration
     }
 

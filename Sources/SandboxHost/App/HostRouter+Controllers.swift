@@ -66,6 +66,10 @@ extension HostRouter {
         ModelsController(provider: services.agents.provider)
     }
 
+    static func mcp(_ services: HostServices) -> MCPController {
+        MCPController(sessions: services.mcpSessions, maxBodyBytes: services.configuration.maxBodyBytes)
+    }
+
     static func deployments(_ services: HostServices) -> DeploymentsController {
         DeploymentsController(services: .init(
             projects: services.projects, deployer: services.deployer, deployments: services.deployments,

@@ -45,6 +45,7 @@ test-deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 	@python3 -c "import openapi_spec_validator" 2>/dev/null || python3 -m pip install -q openapi-spec-validator
+	@python3 -c "import mcp.client.streamable_http" 2>/dev/null || python3 -m pip install -q mcp
 
 openapi:
 	python3 -m openapi_spec_validator openapi.yaml

@@ -27,8 +27,11 @@ struct MCPController {
     @Sendable func handle(_ request: Request, context: AppRequestContext) async throws -> Response {
         let identity = try context.requireIdentity()
         let body = try await readBody(request)
-        let message = MCP.HTTPRequest(
-            method: request.method.rawValue, headers: Self.headers(request.headers), body: body, path: request.uri.path)
+        var headers = Self.headers(request.headers)
+        // HTTP/1's `Host` lives in the request's authority, not its fields; tools build preview
+        // links from it, as `PreviewLinks(request:)` does.
+        if let authority = request.head.authority { headers["Host"] = authority }
+        let message = MCP.HTTPRequest(method: request.method.rawValue, headers: headers, body: body, path: request.uri.path)
         let session: MCPSession
         if let id = request.headers[Self.sessionHeader] {
             guard let found = await sessions.find(id: id, userID: identity.userID, bytes: body?.count ?? 0) else {

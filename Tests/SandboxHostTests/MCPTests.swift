@@ -59,7 +59,7 @@ struct MCPTests {
         let dataDir = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: dataDir) }
         let host = try await HostProcess(dataDir: dataDir, environment: [
-            "SANDBOX_HOST_MCP_MAX_SESSIONS": "2", "SANDBOX_HOST_MCP_SESSION_IDLE_SECONDS": "5",
+            "SANDBOX_HOST_MCP_MAX_SESSIONS": "2", "SANDBOX_HOST_MCP_SESSION_IDLE_SECONDS": "5", "SANDBOX_HOST_MCP_SESSION_MAX_MB": "1",
         ])
         defer { Task { try? await host.stop() } }
         let (key, other) = (try host.adminKey, try Self.newUser(dataDir, "mallory"))
@@ -97,5 +97,15 @@ struct MCPTests {
         #expect(later.status == 200 && later.session != nil, "\(later)")
         #expect(try await Self.post(host, key: key, session: second, body: Self.initialized).status == 404)
         #expect(try await Self.post(host, key: key, session: third, body: Self.initialized).status == 404)
+
+        // A session that has carried its budget (1 MiB here) is closed once its request is done:
+        // what the SDK keeps of it for resumption stays bounded.
+        let heavy = try #require(try await Self.post(host, key: key, body: Self.initialize).session)
+        let bulky = #"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"write_file","arguments":{"sandbox_id":"none","path":"a","content":""#
+            + String(repeating: "x", count: 600_000) + #""}}}"#
+        let firstCall = try await Self.post(host, key: key, session: heavy, body: bulky)
+        #expect(firstCall.status == 200 && firstCall.body.contains("NOT_FOUND"), "\(firstCall.status) \(firstCall.body.prefix(300))")
+        #expect(try await Self.post(host, key: key, session: heavy, body: bulky).status == 200)
+        #expect(try await Self.post(host, key: key, session: heavy, body: Self.initialized).status == 404)
     }
 }

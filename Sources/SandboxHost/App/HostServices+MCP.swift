@@ -12,6 +12,7 @@ extension HostServices {
             projects: projects, images: runtime.images, workspaces: workspaces, sandboxes: sandboxes, runtime: runtime,
             launcher: launcher, configuration: configuration), logger: logger)
         return MCPSessions(
-            toolbox: toolbox, maxSessions: configuration.mcpMaxSessions, idleTimeout: configuration.mcpSessionIdle, logger: logger)
+            toolbox: toolbox, maxSessions: configuration.mcpMaxSessions, idleTimeout: configuration.mcpSessionIdle,
+            byteBudget: configuration.mcpSessionBytes, logger: logger)
     }
 }

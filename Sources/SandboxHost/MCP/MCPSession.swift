@@ -22,6 +22,8 @@ final class MCPSession: Sendable {
         var lastUsed: ContinuousClock.Instant
         var inFlight = 0
         var bytes = 0
+        /// Its budget is spent: no request may begin, it is being closed.
+        var spent = false
     }
 
     private let state: Mutex<State>
@@ -50,7 +52,8 @@ final class MCPSession: Sendable {
         state.withLock {
             $0.inFlight -= 1
             $0.lastUsed = .now
-            return $0.inFlight == 0 && $0.bytes >= byteBudget
+            if $0.inFlight == 0 && $0.bytes >= byteBudget { $0.spent = true }
+            return $0.spent
         }
     }
 
@@ -65,6 +68,8 @@ final class MCPSession: Sendable {
     }
 
     var isBusy: Bool { state.withLock { $0.inFlight > 0 } }
+    /// Its budget is spent and it is being closed: it takes no more requests.
+    var isSpent: Bool { state.withLock { $0.spent } }
     var lastUsed: ContinuousClock.Instant { state.withLock { $0.lastUsed } }
 
     /// Ends the session: its streams close, later requests with its id get 404.

@@ -26,8 +26,8 @@ final class MCPSessions: Sendable {
 
     private let state = Mutex(State())
 
-    /// 16 MiB a session: with the default 64 sessions, at most 1 GiB kept for resumption.
-    init(toolbox: MCPToolbox, maxSessions: Int, idleTimeout: Duration, byteBudget: Int = 16 << 20, logger: Logger) {
+    /// `byteBudget`: 16 MiB by default; with the default 64 sessions, at most 1 GiB kept for resumption.
+    init(toolbox: MCPToolbox, maxSessions: Int, idleTimeout: Duration, byteBudget: Int, logger: Logger) {
         self.toolbox = toolbox
         self.maxSessions = max(1, maxSessions)
         self.idleTimeout = idleTimeout
@@ -77,7 +77,7 @@ final class MCPSessions: Sendable {
     func find(id: String, userID: String, bytes: Int) async -> MCPSession? {
         let (found, victims) = state.withLock { state -> (MCPSession?, [MCPSession]) in
             let victims = Self.sweep(&state, idleSince: ContinuousClock.now - idleTimeout)
-            guard let session = state.sessions[id], session.userID == userID else { return (nil, victims) }
+            guard let session = state.sessions[id], session.userID == userID, !session.isSpent else { return (nil, victims) }
             // Begun under the registry's lock: the sweep never takes a session being used.
             session.begin(bytes: bytes)
             return (session, victims)

@@ -20,10 +20,12 @@ struct MCPTests {
     static let initialized = #"{"jsonrpc":"2.0","method":"notifications/initialized"}"#
 
     /// One POST to `/mcp`; answers status, the `Mcp-Session-Id` answered and the body.
-    static func post(_ host: HostProcess, key: String?, session: String? = nil, body: String) async throws -> (status: Int, session: String?, body: String) {
+    static func post(
+        _ host: HostProcess, key: String?, session: String? = nil, body: String, accept: String = "application/json, text/event-stream"
+    ) async throws -> (status: Int, session: String?, body: String) {
         var request = HTTPClientRequest(url: host.baseURL + "/mcp")
         request.method = .POST
-        request.headers.add(name: "Accept", value: "application/json, text/event-stream")
+        request.headers.add(name: "Accept", value: accept)
         request.headers.add(name: "Content-Type", value: "application/json")
         if let key { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
         if let session { request.headers.add(name: "Mcp-Session-Id", value: session) }
@@ -74,6 +76,11 @@ struct MCPTests {
         let huge = try await Self.post(host, key: key, body: #"{"jsonrpc":"2.0","id":3,"method":"initialize","params":{"x":""# + String(repeating: "a", count: 2 << 20) + #""}}"#)
         #expect(huge.status == 413, "\(huge.status)")
 
+        // An initialize the transport refuses (no text/event-stream in Accept) takes no place:
+        // after the other key's refused ones, both places are still free for this key.
+        for _ in 0..<3 {
+            #expect(try await Self.post(host, key: other, body: Self.initialize, accept: "application/json").status == 406)
+        }
         let first = try await Self.post(host, key: key, body: Self.initialize)
         #expect(first.status == 200 && first.body.contains("sandbox-host"), "\(first)")
         let firstID = try #require(first.session)

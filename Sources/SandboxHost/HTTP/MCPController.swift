@@ -33,6 +33,7 @@ struct MCPController {
         if let authority = request.head.authority { headers["Host"] = authority }
         let message = MCP.HTTPRequest(method: request.method.rawValue, headers: headers, body: body, path: request.uri.path)
         let session: MCPSession
+        var opened = false
         if let id = request.headers[Self.sessionHeader] {
             guard let found = await sessions.find(id: id, userID: identity.userID, bytes: body?.count ?? 0) else {
                 return Self.response(.error(statusCode: 404, .invalidRequest("Not Found: no such session; send initialize to start one")))
@@ -44,6 +45,7 @@ struct MCPController {
                     statusCode: 400, .invalidRequest("Bad Request: missing Mcp-Session-Id header; send initialize to start a session")))
             }
             session = try await sessions.open(userID: identity.userID, bytes: body.count)
+            opened = true
         }
         let answer = await session.transport.handleRequest(message)
         if request.method == .delete, answer.statusCode == 200 {
@@ -52,7 +54,8 @@ struct MCPController {
             return Self.response(answer)
         }
         guard case .stream(let stream, let headers) = answer else {
-            if session.end() { await sessions.close(session) }
+            // An initialize the transport refused (a wrong Accept, a bad body) leaves no session.
+            if session.end() || opened { await sessions.close(session) }
             return Self.response(answer)
         }
         // A GET stream lasts as long as the session: it does not keep the session busy (idle

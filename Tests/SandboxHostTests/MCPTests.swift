@@ -10,8 +10,9 @@ import Testing
 /// size, a request without a session).
 @Suite(.enabled(if: runningAsRoot, "sandboxes need root, as in CI"), .timeLimit(.minutes(2)))
 struct MCPTests {
-    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("Support/mcp_client.py").path
+    /// Outside the test target's directory: SwiftPM warns about files it does not build.
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("tests/mcp_client.py").path
 
     /// Whether Python can import the official `mcp` package (`make test-deps` installs it).
     static let clientAvailable: Bool = (try? Subprocess.run("/usr/bin/env", ["python3", "-c", "import mcp.client.streamable_http"]).status) == 0

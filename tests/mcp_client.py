@@ -226,6 +226,17 @@ async def main():
         check(all(s["sandbox_id"] != sandbox for s in listing["sandboxes"]), "and not listed", listing)
         error, kept, _ = await theirs.call("read_file", sandbox_id=other_sandbox, path="secret.txt")
         check(kept.get("content") == "mine", "the other user's sandbox is still there", kept)
+    # The high-level client of mcp >= 2 probes the 2026 protocol's `server/discover` first, then
+    # falls back to the initialize handshake this server speaks.
+    try:
+        from mcp import Client
+    except ImportError:
+        Client = None
+    if Client is not None and _NEW_API:
+        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {KEY}"}, timeout=60) as http:
+            async with Client(_client(URL, http_client=http)) as client:
+                listed = await client.list_tools()
+                check({tool.name for tool in listed.tools} == TOOLS, "the default (auto-negotiating) client falls back to initialize")
     print("all checks passed", flush=True)
 
 

@@ -53,6 +53,7 @@ test-deps:
 	fi
 	@python3 -c "import openapi_spec_validator" 2>/dev/null || python3 -m pip install -q openapi-spec-validator
 	@python3 -c "import httpx, pytest" 2>/dev/null || python3 -m pip install -q httpx pytest
+	@python3 -c "import mcp.client.streamable_http" 2>/dev/null || python3 -m pip install -q mcp
 
 openapi:
 	python3 -m openapi_spec_validator openapi.yaml

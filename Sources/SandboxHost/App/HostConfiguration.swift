@@ -88,6 +88,14 @@ public struct HostConfiguration: Sendable {
     public var cors = CORSPolicy()
     /// `GET /metrics` without a key (`SANDBOX_HOST_METRICS_PUBLIC=1`); off: the admin key only.
     public var metricsPublic = false
+    /// MCP sessions (`/mcp`) open at once, every key together (`SANDBOX_HOST_MCP_MAX_SESSIONS`): a new
+    /// one beyond it replaces the caller's own least recently used idle session, else gets 429.
+    public var mcpMaxSessions = 64
+    /// An MCP session with no request for this long is closed (`SANDBOX_HOST_MCP_SESSION_IDLE_SECONDS`).
+    public var mcpSessionIdle: Duration = .seconds(600)
+    /// Bytes one MCP session may carry (requests and answers; the SDK keeps its answers for
+    /// resumption until the session ends) before it is closed (`SANDBOX_HOST_MCP_SESSION_MAX_MB`).
+    public var mcpSessionBytes = 16 << 20
 
     public init() {}
 
@@ -149,6 +157,9 @@ public struct HostConfiguration: Sendable {
         }
         if let value = environment["SANDBOX_HOST_CORS_ORIGINS"] { configuration.cors = CORSPolicy(parsing: value) }
         if let value = environment["SANDBOX_HOST_METRICS_PUBLIC"] { configuration.metricsPublic = ["1", "true", "on", "yes"].contains(value.lowercased()) }
+        if let value = environment["SANDBOX_HOST_MCP_MAX_SESSIONS"].flatMap(Int.init), value >= 1 { configuration.mcpMaxSessions = min(value, 10_000) }
+        if let value = environment["SANDBOX_HOST_MCP_SESSION_IDLE_SECONDS"].flatMap(Int.init), value >= 1 { configuration.mcpSessionIdle = .seconds(value) }
+        if let value = environment["SANDBOX_HOST_MCP_SESSION_MAX_MB"].flatMap(Int.init), value >= 1 { configuration.mcpSessionBytes = min(value, 1 << 20) << 20 }
         return configuration
     }
 

@@ -79,6 +79,10 @@ extension HostRouter {
             isPublic: services.configuration.metricsPublic))
     }
 
+    static func mcp(_ services: HostServices) -> MCPController {
+        MCPController(sessions: services.mcpSessions, maxBodyBytes: services.configuration.maxBodyBytes)
+    }
+
     static func deployments(_ services: HostServices) -> DeploymentsController {
         DeploymentsController(services: .init(
             projects: services.projects, deployer: services.deployer, deployments: services.deployments,

@@ -44,6 +44,7 @@ public enum HostRouter {
         router.addRoutes(runRoutes.agentEndpoints, atPath: "/api/agent")
         router.addRoutes(runRoutes.runEndpoints, atPath: "/api/agent-run")
         router.addRoutes(models(services).endpoints, atPath: "/api/models")
+        router.addRoutes(mcp(services).endpoints, atPath: "/mcp")
         let deploymentRoutes = deployments(services)
         router.addRoutes(deploymentRoutes.endpoints, atPath: "/api/project")
         router.addRoutes(deploymentRoutes.siteEndpoints, atPath: "/deployments")

@@ -33,6 +33,8 @@ public struct HostServices: Sendable {
     let metrics = HostMetrics()
     /// The last CPU reading of each sandbox whose metrics were asked for (`cpu_percent`).
     let cpuSampler = CPUSampler()
+    /// The MCP sessions of `/mcp`, each a face of the services above.
+    let mcpSessions: MCPSessions
     /// The deep health check's runtime probe, shared for 30 s (the admin's calls probe afresh).
     let runtimeProbe = RuntimeProbeCache()
     /// Random per process start; `/api/health` reports it so clients can tell a restart.
@@ -81,6 +83,9 @@ public struct HostServices: Sendable {
             runs: agentRuns, threads: threads, projects: projects, runtime: runtime, workspaces: workspaces,
             configuration: configuration, sandboxes: sandboxes, devServers: devServers, retry: Self.retryPolicy(environment), logger: logger)
         self.fileWatches = FileWatchRegistry(limits: WatchLimits(maxWatches: configuration.maxWatches, maxDepth: configuration.maxWalkDepth))
+        self.mcpSessions = Self.mcpSessions(
+            configuration, projects: projects, workspaces: workspaces, sandboxes: sandboxes, runtime: runtime, devServers: devServers,
+            logger: logger)
         self.instanceID = Identifier.randomHex(bytes: 12)
         self.environment = environment
     }

@@ -2,7 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 
-/// Requires a valid API key on every `/api` route but the health checks.
+/// Requires a valid API key on every `/api` route but the health checks, and on `/mcp`.
 ///
 /// The key comes from `Authorization: Bearer …`; on `GET` routes that stream Server-Sent Events
 /// (paths ending in `/stream`, and the file watch) also from `?token=`, since EventSource
@@ -27,6 +27,7 @@ struct AuthMiddleware: RouterMiddleware {
     }
 
     static func requiresKey(path: String) -> Bool {
+        if path == "/mcp" || path.hasPrefix("/mcp/") { return true }
         guard path == "/api" || path.hasPrefix("/api/") else { return false }
         return !(path == "/api/health" || path.hasPrefix("/api/health/"))
     }

@@ -27,6 +27,8 @@ public struct HostServices: Sendable {
     public let agentRuns: AgentRunStore
     let agents: AgentService
     let devServers = DevServerRegistry()
+    /// Every sandbox's terminals (`POST …/pty`).
+    let terminals: TerminalRegistries
     /// The deep health check's runtime probe, shared for 30 s (the admin's calls probe afresh).
     let runtimeProbe = RuntimeProbeCache()
     /// Random per process start; `/api/health` reports it so clients can tell a restart.
@@ -73,6 +75,7 @@ public struct HostServices: Sendable {
             provider: AgentService.loadProvider(environment: environment, dataDir: configuration.dataDir),
             runs: agentRuns, threads: threads, projects: projects, runtime: runtime, workspaces: workspaces,
             configuration: configuration, sandboxes: sandboxes, devServers: devServers, retry: Self.retryPolicy(environment), logger: logger)
+        self.terminals = TerminalRegistries(maxTerminals: configuration.maxTerminals)
         self.instanceID = Identifier.randomHex(bytes: 12)
         self.environment = environment
     }

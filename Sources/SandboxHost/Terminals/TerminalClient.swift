@@ -16,7 +16,8 @@ final class TerminalClient: Sendable {
     }
 
     let id: Int
-    static let batchBytes = 64 << 10
+    /// The largest frame sent: 16 KiB, the default limit of common clients (hummingbird's).
+    static let batchBytes = 16 << 10
     private let state = Mutex(State())
 
     private struct State {
@@ -38,17 +39,15 @@ final class TerminalClient: Sendable {
     @discardableResult
     func enqueue(_ bytes: [UInt8]) -> Int {
         guard !bytes.isEmpty else { return state.withLock { $0.pending } }
-        let (waiter, pending): (CheckedContinuation<Next?, Never>?, Int) = state.withLock { state in
-            guard !state.ended else { return (nil, state.pending) }
-            if let waiter = state.waiter {
-                state.waiter = nil
-                return (waiter, state.pending)
-            }
+        let (waiter, batch, pending): (CheckedContinuation<Next?, Never>?, [UInt8], Int) = state.withLock { state in
+            guard !state.ended else { return (nil, [], state.pending) }
             state.chunks.append(bytes)
             state.pending += bytes.count
-            return (nil, state.pending)
+            guard let waiter = state.waiter else { return (nil, [], state.pending) }
+            state.waiter = nil
+            return (waiter, Self.takeBatch(&state), state.pending)
         }
-        waiter?.resume(returning: .output(bytes))
+        waiter?.resume(returning: .output(batch))
         return pending
     }
 
@@ -75,27 +74,35 @@ final class TerminalClient: Sendable {
         waiter?.resume(returning: nil)
     }
 
-    /// The next batch of output (queued chunks joined, up to `batchBytes` and at least one
-    /// chunk), the exit, or nil once ended. One writer at a time.
+    /// The next batch of output (queued chunks joined, up to `batchBytes`: a chunk longer than
+    /// that is split), the exit, or nil once ended. One writer at a time.
     func next() async -> Next? {
         await withCheckedContinuation { continuation in
             let ready: Next?? = state.withLock { state in
                 if state.ended { return .some(nil) }
-                if !state.chunks.isEmpty {
-                    var batch = state.chunks.removeFirst()
-                    while let following = state.chunks.first, batch.count + following.count <= Self.batchBytes {
-                        batch.append(contentsOf: following)
-                        state.chunks.removeFirst()
-                    }
-                    state.pending -= batch.count
-                    return .some(.output(batch))
-                }
+                if !state.chunks.isEmpty { return .some(.output(Self.takeBatch(&state))) }
                 if let code = state.exitCode { return .some(.exit(code)) }
                 state.waiter = continuation
                 return .none
             }
             if case .some(let next) = ready { continuation.resume(returning: next) }
         }
+    }
+
+    private static func takeBatch(_ state: inout State) -> [UInt8] {
+        var batch: [UInt8] = []
+        while let first = state.chunks.first, batch.count < batchBytes {
+            let room = batchBytes - batch.count
+            if first.count <= room {
+                batch.append(contentsOf: first)
+                state.chunks.removeFirst()
+            } else {
+                batch.append(contentsOf: first[..<room])
+                state.chunks[0] = Array(first[room...])
+            }
+        }
+        state.pending -= batch.count
+        return batch
     }
 
     /// Brackets one write to the connection, for `stalled(after:)`.

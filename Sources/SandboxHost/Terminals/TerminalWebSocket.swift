@@ -70,7 +70,7 @@ enum TerminalWebSocket {
             }
             services.runtime.touch(record.id)
             return .upgrade([:]) { inbound, outbound, _ in
-                await session(entry, inbound: inbound, outbound: outbound)
+                await session(entry, inbound: inbound, outbound: outbound, disconnect: { channel.close(promise: nil) })
             }
         } catch {
             logger.error("terminal websocket: lookup failed", metadata: ["error": "\(error)"])
@@ -100,7 +100,11 @@ enum TerminalWebSocket {
     enum Ended: Sendable { case exited, clientClosed, stalled, failed }
 
     /// One attached client, until the process exits, the client closes, or it stops reading.
-    static func session(_ entry: TerminalEntry, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
+    /// `disconnect` closes the connection outright: a client that stopped reading would never
+    /// take the close frame either, and the library's closing handshake would wait on it.
+    static func session(
+        _ entry: TerminalEntry, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, disconnect: @escaping @Sendable () -> Void
+    ) async {
         guard let client = entry.hub.attach() else {
             try? await outbound.close(.init(codeNumber: 1013), reason: "too many clients on this terminal")
             return
@@ -147,9 +151,10 @@ enum TerminalWebSocket {
                 }
                 return .failed
             }
-            _ = await group.next()
+            let ended = await group.next()
             // Ends the writer's wait for output; a write in progress ends with the cancel.
             hub.detach(client)
+            if ended == .stalled { disconnect() }
             group.cancelAll()
         }
     }

@@ -103,4 +103,17 @@ final class TerminalTestHost: Sendable {
         _ = await connection.waitClosed(timeout: .seconds(10))
         return connection.received
     }
+
+    /// A WebSocket by hand (hummingbird's client can miss frames the server sends in the very
+    /// packet after its 101): the handshake, then everything read for `duration` (or until the
+    /// server closes), as text. Server frames are not masked, so their payloads read as sent.
+    func rawWebSocket(_ terminal: String, for duration: Duration = .seconds(2)) async throws -> String {
+        let connection = try RawConnection(port: port)
+        var request = "GET /api/sandboxes/\(sandbox)/pty/\(terminal)/ws HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n"
+        request += "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        request += "Authorization: Bearer \(key)\r\n\r\n"
+        try connection.send(request)
+        _ = await connection.waitClosed(timeout: duration)
+        return connection.received
+    }
 }

@@ -120,6 +120,23 @@ import Testing
         }
     }
 
+    @Test("stopping the sandbox ends its terminals: clients get the exit, the terminal is listed not running")
+    func sandboxStopEndsTerminals() async throws {
+        try await TerminalTestHost.run { host in
+            let terminal = try await host.openTerminal()
+            let socket = try await host.connect(terminal)
+            try await socket.send("echo UP$((1+1))\r")
+            try await socket.waitFor("UP2")
+            try await host.host.services.runtime.stop(host.sandbox)
+            #expect(try await socket.waitExit() == 137)
+            #expect(try await host.list().ptys.first?["running"] as? Bool == false)
+            // A new terminal starts the sandbox again.
+            let again = try await host.connect(try await host.openTerminal())
+            try await again.send("echo AGAIN$((1+1))\r")
+            try await again.waitFor("AGAIN2")
+        }
+    }
+
     @Test("another user's key gets 404 on every terminal route, the WebSocket included (before any upgrade); no key gets 401")
     func anotherUsersTerminal() async throws {
         try await TerminalTestHost.run { host in

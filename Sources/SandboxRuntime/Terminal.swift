@@ -6,7 +6,7 @@ import Glibc
 
 /// A process on a pseudo-terminal inside a sandbox, as the host holds it: the terminal's master.
 ///
-/// Output is read on the `EventPoller` (non-blocking, at most `readChunk` bytes a read) and handed
+/// Output is read on the `EventPoller` (non-blocking, at most `readChunk` bytes a wake-up) and handed
 /// to `output` on the poller's thread, which must not block. `pauseOutput` takes the master off
 /// the poller until `resumeOutput` (the process then blocks on its full terminal, no host thread
 /// does): back-pressure from whoever reads the output. Input waits in a queue of `inputCap`
@@ -225,33 +225,35 @@ public final class Terminal: Sendable {
     // MARK: - On the poller thread
 
     private func readOutput() {
+        // A terminal's reads return at most a line discipline's buffer (4 KiB): up to four per
+        // wake-up, handed on as one chunk (one hand-off, one frame for a client that keeps up);
+        // level-triggered, so the rest comes next round.
         var buffer = [UInt8](repeating: 0, count: Self.readChunk)
-        // A few reads, then back to the poller (level-triggered: the rest comes next round).
-        for _ in 0..<4 {
-            enum Read { case data(Int), empty, ended }
-            let result: Read = state.withLock { state in
-                guard state.readOpen, !state.held else { return .empty }
-                let n = buffer.withUnsafeMutableBytes { Glibc.read(readFD, $0.baseAddress, $0.count) }
-                if n > 0 { return .data(n) }
-                if n < 0, errno == EAGAIN || errno == EINTR { return .empty }
-                // 0, or EIO: no slave descriptor is open any more.
-                return .ended
+        var filled = 0
+        var ended = false
+        for _ in 0..<4 where filled < buffer.count {
+            let n: Int? = state.withLock { state in
+                guard state.readOpen, !state.held else { return nil }
+                let n = buffer.withUnsafeMutableBytes { Glibc.read(readFD, $0.baseAddress! + filled, $0.count - filled) }
+                if n > 0 { return n }
+                if n < 0, errno == EAGAIN || errno == EINTR { return nil }
+                return 0  // 0, or EIO: no slave descriptor is open any more
             }
-            switch result {
-            case .data(let count):
-                output(Array(buffer[0..<count]))
-            case .empty:
-                return
-            case .ended:
-                let waiters = state.withLock { state in
-                    closeRead(&state)
-                    defer { state.outputClosedWaiters.removeAll() }
-                    return state.outputClosedWaiters
-                }
-                waiters.forEach { $0.resume() }
-                return
+            guard let n else { break }
+            if n == 0 {
+                ended = true
+                break
             }
+            filled += n
         }
+        if filled > 0 { output(Array(buffer[0..<filled])) }
+        guard ended else { return }
+        let waiters = state.withLock { state in
+            closeRead(&state)
+            defer { state.outputClosedWaiters.removeAll() }
+            return state.outputClosedWaiters
+        }
+        waiters.forEach { $0.resume() }
     }
 
     private func closeRead(_ state: inout State) {

@@ -9,3 +9,11 @@ int csb_set_window_size(int fd, unsigned short columns, unsigned short rows) {
     struct winsize size = {.ws_row = rows, .ws_col = columns};
     return ioctl(fd, TIOCSWINSZ, &size) < 0 ? errno : 0;
 }
+
+int csb_get_window_size(int fd, unsigned short *columns, unsigned short *rows) {
+    struct winsize size;
+    if (ioctl(fd, TIOCGWINSZ, &size) < 0) return errno;
+    *columns = size.ws_col;
+    *rows = size.ws_row;
+    return 0;
+}

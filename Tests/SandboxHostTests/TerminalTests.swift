@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 @testable import SandboxHost
+@testable import SandboxRuntime
 
 /// Interactive terminals (`POST …/pty`, the WebSocket `…/pty/{id}/ws`) end to end: the real
 /// server in process, a real sandbox, a real WebSocket client.
@@ -207,6 +208,25 @@ import Testing
             #expect(hub.clientCount == 1)
             try await reader.send("echo STILL$((2+2))\r")
             try await reader.waitFor("STILL4")
+        }
+    }
+
+    @Test("sandbox-host shell relays a terminal (under script(1), which gives it a TTY) and exits with the shell's code")
+    func shellCommand() async throws {
+        try await TerminalTestHost.run { host in
+            let binary = HostProcess.binary
+            guard FileManager.default.isExecutableFile(atPath: binary), FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else {
+                print("TerminalTests.shellCommand skipped: needs the sandbox-host binary and util-linux's script")
+                return
+            }
+            let shell = "\(binary) shell sandbox --url http://127.0.0.1:\(host.port) --key \(host.key)"
+            // Typed ahead: the keys wait in the terminal until bash reads them.
+            let pipeline = #"printf 'echo CLI$((1+1))\rstty size\rexit 7\r' | script -qec "\#(shell)" /dev/null"#
+            let (status, output) = try await DedicatedThread.run("shell command") { try Subprocess.run("/bin/sh", ["-c", pipeline]) }
+            let text = String(decoding: output, as: UTF8.self)
+            #expect(status == 7, "\(text.suffix(500))")
+            #expect(text.contains("CLI2"), "\(text.suffix(500))")
+            #expect(try await host.list().ptys.first?["running"] as? Bool == false)
         }
     }
 }

@@ -11,10 +11,16 @@ struct TerminalScrollback: Sendable {
 
     mutating func append(_ chunk: [UInt8]) {
         let capacity = Self.capacity
-        let kept = chunk.suffix(capacity)
-        for byte in kept {
-            ring[(start + count) % capacity] = byte
-            if count < capacity { count += 1 } else { start = (start + 1) % capacity }
+        var kept = chunk.suffix(capacity)[...]
+        // At most two copies: up to the ring's end, then from its start.
+        while !kept.isEmpty {
+            let end = (start + count) % capacity
+            let run = min(kept.count, capacity - end)
+            ring.replaceSubrange(end..<(end + run), with: kept.prefix(run))
+            kept = kept.dropFirst(run)
+            let overflow = max(0, count + run - capacity)
+            count = min(capacity, count + run)
+            start = (start + overflow) % capacity
         }
     }
 

@@ -79,9 +79,9 @@ enum TerminalWebSocket {
         }
     }
 
-    /// Answers the upgrade request with `error`'s status and body, then closes the connection:
-    /// hummingbird-websocket would answer any refusal with an empty 400 (its handler's later
-    /// write finds the connection closed).
+    /// Answers the upgrade request with `error`'s status and body, then closes the connection's
+    /// output: hummingbird-websocket would answer any refusal with an empty 400 (its later write
+    /// finds the output closed).
     static func refuse(_ channel: any Channel, _ error: HostError) async {
         let body = (try? JSONEncoder().encode(ErrorBody(detail: error.message, code: error.code.apiCode))) ?? Data("{}".utf8)
         var headers = HTTPHeaders()
@@ -94,7 +94,10 @@ enum TerminalWebSocket {
         channel.write(HTTPServerResponsePart.head(head), promise: nil)
         channel.write(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil)
         try? await channel.writeAndFlush(HTTPServerResponsePart.end(nil)).get()
-        try? await channel.close().get()
+        // Only our side: the library's own refusal (an empty 400) then finds the output closed,
+        // and it closes the connection as it ends. Closing all of it here would make the
+        // library log the unfinished upgrade as an error.
+        try? await channel.close(mode: .output).get()
     }
 
     enum Ended: Sendable { case exited, clientClosed, stalled, failed }

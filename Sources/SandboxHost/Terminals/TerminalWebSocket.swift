@@ -140,8 +140,9 @@ enum TerminalWebSocket {
                     for try await frame in inbound {
                         if frame.opcode == .text, frame.fin, let control = resize(frame.data) {
                             if let size = control { try? await terminal.resize(size) }
-                        } else if !(await terminal.write(frame.data.getBytes(at: frame.data.readerIndex, length: frame.data.readableBytes) ?? [])) {
-                            break
+                        } else {
+                            // False once the process has exited: its exit frame is on its way.
+                            _ = await terminal.write(frame.data.getBytes(at: frame.data.readerIndex, length: frame.data.readableBytes) ?? [])
                         }
                     }
                 } catch {}

@@ -26,6 +26,8 @@ final class SandboxProcess: Sendable {
         var ready: Result<Void, RuntimeFailure>?
         var readyWaiters: [CheckedContinuation<Void, any Error>] = []
         var spawns: [UInt32: CheckedContinuation<Int32, any Error>] = [:]
+        /// Terminals being spawned: answered with the pid inside and the master's descriptor.
+        var terminalSpawns: [UInt32: CheckedContinuation<(pid: Int32, master: Int32), any Error>] = [:]
         var exitWaiters: [UInt32: CheckedContinuation<Int32, Never>] = [:]
         var exitStatuses: [UInt32: Int32] = [:]
         var nextCommand: UInt32 = 1
@@ -152,6 +154,43 @@ final class SandboxProcess: Sendable {
         }
     }
 
+    /// Starts `command` under `/bin/sh -c` on a new pseudo-terminal of the sandbox's own devpts,
+    /// `size` (columns, rows) wide. Answers its pid inside and the terminal's master descriptor
+    /// (the caller's to close). Its exit is reported as a command's (`waitExit(id:)`).
+    func spawnTerminal(
+        id: UInt32, command: String, cwd: String, environment: [String], uid: UInt32, gid: UInt32,
+        size: (columns: Int, rows: Int), cgroupFD: Int32?
+    ) async throws -> (pid: Int32, master: Int32) {
+        var header = csb_header(
+            type: UInt32(CSB_MSG_SPAWN_PTY.rawValue), id: id, value: Int32(bitPattern: uid), value2: Int32(bitPattern: gid))
+        var message = withUnsafeBytes(of: &header) { Array($0) }
+        for string in ["\(size.columns) \(size.rows)", cwd, command] + environment {
+            message.append(contentsOf: string.utf8)
+            message.append(0)
+        }
+        guard message.count <= Int(CSB_MAX_MESSAGE) else {
+            throw RuntimeError(.payloadTooLarge, "command and environment are larger than \(CSB_MAX_MESSAGE) bytes")
+        }
+        let fds = cgroupFD.map { [$0] } ?? []
+        return try await withCheckedThrowingContinuation { continuation in
+            let dead = state.withLock { state in
+                if state.dead { return true }
+                state.terminalSpawns[id] = continuation
+                return false
+            }
+            if dead {
+                continuation.resume(throwing: RuntimeError(.sandboxUnavailable, "the sandbox stopped"))
+                return
+            }
+            let rc = message.withUnsafeBytes { bytes in
+                fds.withUnsafeBufferPointer { csb_send_message(controlFD, bytes.baseAddress, bytes.count, $0.baseAddress, Int32($0.count)) }
+            }
+            if rc != 0, let waiting = state.withLock({ $0.terminalSpawns.removeValue(forKey: id) }) {
+                waiting.resume(throwing: RuntimeError(.sandboxUnavailable, "the sandbox stopped", cause: RuntimeFailure.system("sendmsg", rc)))
+            }
+        }
+    }
+
     /// Waits for a spawned command's wait status.
     func waitExit(id: UInt32) async -> Int32 {
         await withCheckedContinuation { continuation in
@@ -242,9 +281,12 @@ final class SandboxProcess: Sendable {
             let header = buffer.withUnsafeBytes { $0.loadUnaligned(as: csb_header.self) }
             let payload = n > MemoryLayout<csb_header>.size
                 ? String(decoding: buffer[MemoryLayout<csb_header>.size..<n].prefix { $0 != 0 }, as: UTF8.self) : ""
-            // Only INIT_PID carries a descriptor (PID 1's pidfd); any other is closed.
+            // Only INIT_PID (PID 1's pidfd) and PTY_SPAWNED (a terminal's master) carry a
+            // descriptor; any other is closed.
             var kept = -1
-            if Int(header.type) == Int(CSB_MSG_INIT_PID.rawValue), fdCount > 0 { kept = 0 }
+            if Int(header.type) == Int(CSB_MSG_INIT_PID.rawValue) || Int(header.type) == Int(CSB_MSG_PTY_SPAWNED.rawValue), fdCount > 0 {
+                kept = 0
+            }
             for index in 0..<Int(fdCount) where index != kept { close(fds[index]) }
             handle(header, payload: payload, fd: kept >= 0 ? fds[kept] : -1)
         }
@@ -266,11 +308,19 @@ final class SandboxProcess: Sendable {
             resolveReady(.failure(.setup(stage: payload, errno: header.value)))
         case Int(CSB_MSG_SPAWNED.rawValue):
             state.withLock { $0.spawns.removeValue(forKey: header.id) }?.resume(returning: header.value)
+        case Int(CSB_MSG_PTY_SPAWNED.rawValue):
+            guard fd >= 0, let waiter = state.withLock({ $0.terminalSpawns.removeValue(forKey: header.id) }) else {
+                if fd >= 0 { close(fd) }
+                return
+            }
+            waiter.resume(returning: (header.value, fd))
         case Int(CSB_MSG_SPAWN_FAILED.rawValue):
             let failure = RuntimeFailure.setup(stage: payload, errno: header.value)
             let message = payload == "chdir" ? "cwd does not exist in the sandbox" : "the command could not be started (\(payload))"
             let error = RuntimeError(payload == "chdir" ? .unprocessable : .internalError, message, cause: failure)
-            state.withLock { $0.spawns.removeValue(forKey: header.id) }?.resume(throwing: error)
+            let (spawn, terminal) = state.withLock { ($0.spawns.removeValue(forKey: header.id), $0.terminalSpawns.removeValue(forKey: header.id)) }
+            spawn?.resume(throwing: error)
+            terminal?.resume(throwing: error)
         case Int(CSB_MSG_EXITED.rawValue):
             let waiter: CheckedContinuation<Int32, Never>? = state.withLock { state in
                 if let waiter = state.exitWaiters.removeValue(forKey: header.id) { return waiter }
@@ -295,18 +345,20 @@ final class SandboxProcess: Sendable {
     private func markDead() {
         poller.unregister(controlFD)
         close(controlFD)
-        let (spawns, exits, deaths) = state.withLock { state in
+        let (spawns, terminalSpawns, exits, deaths) = state.withLock { state in
             state.dead = true
             if state.ready == nil { state.ready = .failure(.setup(stage: "exited", errno: ECHILD)) }
             defer {
                 state.spawns.removeAll()
+                state.terminalSpawns.removeAll()
                 state.exitWaiters.removeAll()
                 state.deathWaiters.removeAll()
             }
-            return (state.spawns, state.exitWaiters, state.deathWaiters)
+            return (state.spawns, state.terminalSpawns, state.exitWaiters, state.deathWaiters)
         }
         resolveReady(.failure(.setup(stage: "exited", errno: ECHILD)))
         for (_, spawn) in spawns { spawn.resume(throwing: RuntimeError(.sandboxUnavailable, "the sandbox stopped")) }
+        for (_, spawn) in terminalSpawns { spawn.resume(throwing: RuntimeError(.sandboxUnavailable, "the sandbox stopped")) }
         for (_, exit) in exits { exit.resume(returning: Self.killedStatus) }
         for death in deaths { death.resume() }
     }

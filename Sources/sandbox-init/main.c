@@ -88,8 +88,8 @@ static void sbi_send(uint32_t type, uint32_t id, int32_t value, const char *payl
 }
 
 // A header-only message carrying one descriptor.
-static void sbi_send_fd(uint32_t type, int32_t value, int fd) {
-    struct csb_header header = {type, 0, value, 0};
+static void sbi_send_fd_id(uint32_t type, uint32_t id, int32_t value, int fd) {
+    struct csb_header header = {type, id, value, 0};
     struct iovec iov = {&header, sizeof header};
     char control[CMSG_SPACE(sizeof(int))];
     memset(control, 0, sizeof control);
@@ -104,6 +104,10 @@ static void sbi_send_fd(uint32_t type, int32_t value, int fd) {
     c->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(c), &fd, sizeof fd);
     while (sendmsg(CSB_CONTROL_FD, &message, MSG_NOSIGNAL) < 0 && errno == EINTR) {}
+}
+
+static void sbi_send_fd(uint32_t type, int32_t value, int fd) {
+    sbi_send_fd_id(type, 0, value, fd);
 }
 
 // Reports the failing setup stage with errno, then exits: nothing half-built is left running.
@@ -531,7 +535,9 @@ static int sbi_keep_capability(int cap) {
 
 // What a command's child needs, on PID 1's stack (PID 1 is suspended until the child execs).
 struct sbi_exec_request {
-    int error_fd, out_fd, err_fd;
+    // tty_fd >= 0: a terminal's slave, made stdin, stdout, stderr and the controlling terminal
+    // of the command's new session (out_fd and err_fd unused); else /dev/null, out_fd, err_fd.
+    int error_fd, out_fd, err_fd, tty_fd;
     const int *cgroup_fds;
     int cgroup_count;
     uid_t uid;
@@ -564,9 +570,16 @@ static int sbi_exec_child(void *argument) {
         syscall(SYS_close, r->cgroup_fds[i]);
     }
     stage = 2;
-    long null_fd = syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC);
-    if (null_fd < 0) goto fail;
-    if (sbi_dup_to(null_fd, 0) < 0 || sbi_dup_to(r->out_fd, 1) < 0 || sbi_dup_to(r->err_fd, 2) < 0) goto fail;
+    if (r->tty_fd >= 0) {
+        // The session made by setsid above takes the terminal as its controlling one, so the
+        // line discipline's signals (^C, ^Z) reach its foreground group, and its exit hangs up.
+        if (sbi_dup_to(r->tty_fd, 0) < 0 || sbi_dup_to(r->tty_fd, 1) < 0 || sbi_dup_to(r->tty_fd, 2) < 0) goto fail;
+        if (SBI_SYS(SYS_ioctl, 0, TIOCSCTTY, 0)) goto fail;
+    } else {
+        long null_fd = syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null_fd < 0) goto fail;
+        if (sbi_dup_to(null_fd, 0) < 0 || sbi_dup_to(r->out_fd, 1) < 0 || sbi_dup_to(r->err_fd, 2) < 0) goto fail;
+    }
     stage = 3;
     if (SBI_SYS(SYS_setgroups, 0, NULL) || SBI_SYS(SYS_setresgid, r->gid, r->gid, r->gid) ||
         SBI_SYS(SYS_setresuid, r->uid, r->uid, r->uid)) goto fail;
@@ -592,12 +605,12 @@ fail:;
 // The stack a command's child runs on until it execs (one at a time: PID 1 waits for each).
 static char sbi_exec_stack[64 * 1024] __attribute__((aligned(16)));
 
-static void sbi_spawn(const struct csb_header *header, char *payload, size_t payload_length, int *fds, int fd_count) {
-    static const char *const stages[] = {"setsid", "cgroup", "stdio", "ids", "chdir", "capabilities", "no-new-privs", "exec"};
-    char *strings[1024];
+// The payload's NUL-terminated strings into `strings` (at most `max` - 1, NULL after the last);
+// answers how many. A tail without a NUL is dropped.
+static int sbi_split_payload(char *payload, size_t payload_length, char **strings, int max) {
     int count = 0;
     size_t offset = 0;
-    while (offset < payload_length && count < 1023) {
+    while (offset < payload_length && count < max - 1) {
         char *start = payload + offset;
         size_t length = strnlen(start, payload_length - offset);
         if (offset + length >= payload_length) break;  // not NUL-terminated: drop the tail
@@ -605,27 +618,26 @@ static void sbi_spawn(const struct csb_header *header, char *payload, size_t pay
         offset += length + 1;
     }
     strings[count] = NULL;
-    if (count < 2 || fd_count < 2 || sbi_tracked_count >= SBI_MAX_TRACKED) {
-        sbi_send(CSB_MSG_SPAWN_FAILED, header->id, EINVAL, "request");
-        goto done;
-    }
+    return count;
+}
+
+// Starts `request` in a child and tracks it under the header's id: its pid, or -1 once
+// SPAWN_FAILED (with the stage) has been sent.
+static pid_t sbi_start(const struct csb_header *header, struct sbi_exec_request *request) {
+    static const char *const stages[] = {"setsid", "cgroup", "stdio", "ids", "chdir", "capabilities", "no-new-privs", "exec"};
     int error_pipe[2];
     if (pipe2(error_pipe, O_CLOEXEC) < 0) {
         sbi_send(CSB_MSG_SPAWN_FAILED, header->id, errno, "pipe");
-        goto done;
+        return -1;
     }
-    struct sbi_exec_request request = {
-        .error_fd = error_pipe[1], .out_fd = fds[0], .err_fd = fds[1], .cgroup_fds = fds + 2,
-        .cgroup_count = fd_count - 2, .uid = (uid_t)header->value, .gid = (gid_t)header->value2,
-        .cwd = strings[0], .command = strings[1], .envp = strings + 2,
-    };
+    request->error_fd = error_pipe[1];
     // Returns once the child has exec'd or exited; its error pipe end closes on exec.
-    pid_t pid = clone(sbi_exec_child, sbi_exec_stack + sizeof sbi_exec_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &request);
+    pid_t pid = clone(sbi_exec_child, sbi_exec_stack + sizeof sbi_exec_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, request);
     if (pid < 0) {
         sbi_send(CSB_MSG_SPAWN_FAILED, header->id, errno, "fork");
         close(error_pipe[0]);
         close(error_pipe[1]);
-        goto done;
+        return -1;
     }
     close(error_pipe[1]);
     int report[2];
@@ -637,11 +649,86 @@ static void sbi_spawn(const struct csb_header *header, char *payload, size_t pay
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
         int stage = report[1] >= 0 && report[1] < 8 ? report[1] : 7;
         sbi_send(CSB_MSG_SPAWN_FAILED, header->id, report[0], stages[stage]);
-    } else {
-        sbi_table[sbi_tracked_count++] = (struct sbi_tracked){pid, header->id};
-        sbi_send(CSB_MSG_SPAWNED, header->id, pid, NULL);
+        return -1;
     }
+    sbi_table[sbi_tracked_count++] = (struct sbi_tracked){pid, header->id};
+    return pid;
+}
+
+static void sbi_spawn(const struct csb_header *header, char *payload, size_t payload_length, int *fds, int fd_count) {
+    char *strings[1024];
+    int count = sbi_split_payload(payload, payload_length, strings, 1024);
+    if (count < 2 || fd_count < 2 || sbi_tracked_count >= SBI_MAX_TRACKED) {
+        sbi_send(CSB_MSG_SPAWN_FAILED, header->id, EINVAL, "request");
+    } else {
+        struct sbi_exec_request request = {
+            .error_fd = -1, .out_fd = fds[0], .err_fd = fds[1], .tty_fd = -1, .cgroup_fds = fds + 2,
+            .cgroup_count = fd_count - 2, .uid = (uid_t)header->value, .gid = (gid_t)header->value2,
+            .cwd = strings[0], .command = strings[1], .envp = strings + 2,
+        };
+        pid_t pid = sbi_start(header, &request);
+        if (pid > 0) sbi_send(CSB_MSG_SPAWNED, header->id, pid, NULL);
+    }
+    for (int i = 0; i < fd_count; i++) close(fds[i]);
+}
+
+// The root of the sandbox's own devpts instance (/dev/pts, mounted `newinstance` by the plan),
+// opened once before any tenant code runs: terminals are made there, never through a path the
+// sandbox could change.
+static int sbi_pts_fd = -1;
+
+// A command on a new pseudo-terminal: PID 1 makes the pair (master unlocked, the window's size
+// set), the child takes the slave as its controlling terminal, and the master goes to the host
+// with PTY_SPAWNED. `tty` inside names /dev/pts/N of the sandbox's devpts.
+static void sbi_spawn_pty(const struct csb_header *header, char *payload, size_t payload_length, int *fds, int fd_count) {
+    char *strings[1024];
+    int count = sbi_split_payload(payload, payload_length, strings, 1024);
+    unsigned cols = 0, rows = 0;
+    int master = -1, slave = -1;
+    if (count < 3 || sbi_tracked_count >= SBI_MAX_TRACKED || sscanf(strings[0], "%u %u", &cols, &rows) != 2 ||
+        cols == 0 || rows == 0 || cols > 0xffff || rows > 0xffff) {
+        sbi_send(CSB_MSG_SPAWN_FAILED, header->id, EINVAL, "request");
+        goto done;
+    }
+    master = openat(sbi_pts_fd, "ptmx", O_RDWR | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+    if (master < 0) {
+        sbi_send(CSB_MSG_SPAWN_FAILED, header->id, errno, "ptmx");
+        goto done;
+    }
+    int unlock = 0;
+    struct winsize size = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCSWINSZ, &size) < 0) {
+        sbi_send(CSB_MSG_SPAWN_FAILED, header->id, errno, "pty-setup");
+        goto done;
+    }
+    // TIOCGPTPEER (Linux 4.13) opens the slave without a lookup; else its number beneath the fd.
+    slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0) {
+        unsigned index = 0;
+        char name[16];
+        if (ioctl(master, TIOCGPTN, &index) == 0) {
+            snprintf(name, sizeof name, "%u", index);
+            slave = openat(sbi_pts_fd, name, O_RDWR | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+        }
+    }
+    if (slave < 0) {
+        sbi_send(CSB_MSG_SPAWN_FAILED, header->id, errno, "pty-open");
+        goto done;
+    }
+    // The terminal belongs to the user it runs as, group tty (5), as login(1) leaves it.
+    if (fchown(slave, (uid_t)header->value, 5) < 0) {
+        // Best effort: the command holds the terminal open already.
+    }
+    struct sbi_exec_request request = {
+        .error_fd = -1, .out_fd = -1, .err_fd = -1, .tty_fd = slave, .cgroup_fds = fds, .cgroup_count = fd_count,
+        .uid = (uid_t)header->value, .gid = (gid_t)header->value2, .cwd = strings[1], .command = strings[2],
+        .envp = strings + 3,
+    };
+    pid_t pid = sbi_start(header, &request);
+    if (pid > 0) sbi_send_fd_id(CSB_MSG_PTY_SPAWNED, header->id, pid, master);
 done:
+    if (slave >= 0) close(slave);
+    if (master >= 0) close(master);
     for (int i = 0; i < fd_count; i++) close(fds[i]);
 }
 
@@ -708,6 +795,8 @@ static void sbi_serve(void) {
             memcpy(&header, buffer, sizeof header);
             if (header.type == CSB_MSG_SPAWN) {
                 sbi_spawn(&header, buffer + sizeof header, (size_t)n - sizeof header, fds, fd_count);
+            } else if (header.type == CSB_MSG_SPAWN_PTY) {
+                sbi_spawn_pty(&header, buffer + sizeof header, (size_t)n - sizeof header, fds, fd_count);
             } else {
                 for (int i = 0; i < fd_count; i++) close(fds[i]);
             }
@@ -725,6 +814,9 @@ static int sbi_child(void *argument) {
     sbi_trace("pivot");
     sbi_loopback_up();
     sbi_trace("loopback");
+    // Still host root, before any tenant code: the devpts terminals are made in (see sbi_spawn_pty).
+    // A sandbox without it runs, and only its terminals fail.
+    sbi_pts_fd = open("/dev/pts", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     sbi_hide_arguments();
 
     // Last: give up host root for the user namespace made above, whose root is host uid

@@ -42,6 +42,11 @@ import Testing
             Case(method: .get, template: "/api/sandboxes/{sandbox_id}/sessions/{session_name}/status", uri: "/api/sandboxes/\(sandbox)/sessions/s/status", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
             Case(method: .get, template: "/api/sandboxes/{sandbox_id}/sessions/{session_name}/stream", uri: "/api/sandboxes/\(sandbox)/sessions/s/stream", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
             Case(method: .delete, template: "/api/sandboxes/{sandbox_id}/sessions/{session_name}", uri: "/api/sandboxes/\(sandbox)/sessions/s", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
+            Case(method: .post, template: "/api/sandboxes/{sandbox_id}/pty", uri: "/api/sandboxes/\(sandbox)/pty", body: #"{"command":"true"}"#, strangerStatus: .notFound, ownerStatus: .created),
+            Case(method: .get, template: "/api/sandboxes/{sandbox_id}/pty", uri: "/api/sandboxes/\(sandbox)/pty", body: nil, strangerStatus: .notFound, ownerStatus: .ok),
+            // No such terminal: the owner's 404 names the terminal, the stranger's the sandbox.
+            Case(method: .delete, template: "/api/sandboxes/{sandbox_id}/pty/{pty_id}", uri: "/api/sandboxes/\(sandbox)/pty/none", body: nil, strangerStatus: .notFound, ownerStatus: .notFound),
+            Case(method: .get, template: "/api/sandboxes/{sandbox_id}/pty/{pty_id}/ws", uri: "/api/sandboxes/\(sandbox)/pty/none/ws", body: nil, strangerStatus: .notFound, ownerStatus: .notFound),
             // Files, in an order where each owner call finds what the one before it made.
             Case(method: .put, template: "/api/sandboxes/{sandbox_id}/files/content", uri: "/api/sandboxes/\(sandbox)/files/content?path=a.txt", body: "hello", strangerStatus: .notFound, ownerStatus: .ok),
             Case(method: .get, template: "/api/sandboxes/{sandbox_id}/files/content", uri: "/api/sandboxes/\(sandbox)/files/content?path=a.txt", body: nil, strangerStatus: .notFound, ownerStatus: .ok),

@@ -89,6 +89,10 @@ int csb_dummy_create(const char *name, const unsigned char address[4]);
 /// (the resolver's address on `lo` where this kernel has no dummy interfaces).
 int csb_address_add(const char *name, const unsigned char address[4], int prefix);
 int csb_address_delete(const char *name, const unsigned char address[4], int prefix);
+/// TIOCSWINSZ on a terminal's master (its foreground group gets SIGWINCH). 0, or an errno.
+int csb_set_window_size(int fd, unsigned short columns, unsigned short rows);
+/// TIOCGWINSZ: the window size of the terminal `fd` is. 0, or an errno (ENOTTY: not a terminal).
+int csb_get_window_size(int fd, unsigned short *columns, unsigned short *rows);
 #define CSB_RESOLVE_NO_XDEV 0x01
 #define CSB_RESOLVE_NO_MAGICLINKS 0x02
 #define CSB_RESOLVE_NO_SYMLINKS 0x04

@@ -20,6 +20,11 @@ enum csb_message_type {
     CSB_MSG_SPAWNED = 5,       // init -> host: id, value = pid inside the sandbox
     CSB_MSG_SPAWN_FAILED = 6,  // init -> host: id, value = errno, payload = stage name
     CSB_MSG_EXITED = 7,        // init -> host: id, value = wait status
+    CSB_MSG_SPAWN_PTY = 8,     // host -> init: as SPAWN, but on a new pseudo-terminal of the sandbox's
+                               //   own devpts: payload = "COLS ROWS", cwd, command, then KEY=VALUE env
+                               //   strings; fds = cgroup join files only. Answered SPAWN_FAILED, or
+    CSB_MSG_PTY_SPAWNED = 9,   // init -> host: id, value = pid inside; fd = the terminal's master
+                               //   (then EXITED as for SPAWN)
 };
 
 struct csb_header {

@@ -97,6 +97,10 @@ public struct HostConfiguration: Sendable {
     /// resumption until the session ends) before it is closed (`SANDBOX_HOST_MCP_SESSION_MAX_MB`).
     public var mcpSessionBytes = 16 << 20
 
+    /// Terminals (`POST …/pty`) running at once in one sandbox (`SANDBOX_HOST_MAX_TERMINALS`);
+    /// one more answers 409.
+    public var maxTerminals = 8
+
     public init() {}
 
     /// Defaults overridden by `SANDBOX_HOST_*` environment variables.
@@ -148,6 +152,7 @@ public struct HostConfiguration: Sendable {
         if let value = environment["SANDBOX_HOST_SEARCH_MAX_BYTES"].flatMap(Int64.init), value >= 0 { configuration.searchMaxBytes = value }
         if let value = environment["SANDBOX_HOST_SEARCH_THREADS"].flatMap(Int.init), value >= 1 { configuration.searchThreads = min(value, 64) }
         if let value = environment["SANDBOX_HOST_SEARCH_QUEUE"].flatMap(Int.init), value >= 0 { configuration.searchQueue = value }
+        if let value = environment["SANDBOX_HOST_MAX_TERMINALS"].flatMap(Int.init), value >= 1 { configuration.maxTerminals = min(value, 1024) }
         if let value = environment["SANDBOX_HOST_SESSION_LOG_MB"].flatMap(Int.init), value > 0 { configuration.sessionLogBytes = value << 20 }
         if let value = environment["SANDBOX_HOST_MAX_RESPONSE_ENTRIES"].flatMap(Int.init), value >= 1 {
             configuration.responseLimits.maxEntries = value

@@ -42,6 +42,10 @@ extension HostRouter {
             services: .init(sandboxes: services.sandboxes, runtime: services.runtime), heartbeat: services.configuration.heartbeat)
     }
 
+    static func terminals(_ services: HostServices) -> TerminalsController {
+        TerminalsController(services: .init(sandboxes: services.sandboxes, runtime: services.runtime, terminals: services.terminals))
+    }
+
     static func files(_ services: HostServices) -> FilesController {
         FilesController(services: .init(
             sandboxes: services.sandboxes, projects: services.projects, workspaces: services.workspaces,

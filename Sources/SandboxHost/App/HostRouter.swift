@@ -33,6 +33,7 @@ public enum HostRouter {
         router.addRoutes(sandboxRoutes.endpoints, atPath: "/api/sandboxes")
         router.addRoutes(network(services).endpoints, atPath: "/api/sandboxes")
         router.addRoutes(sessions(services).endpoints, atPath: "/api/sandboxes")
+        router.addRoutes(terminals(services).endpoints, atPath: "/api/sandboxes")
         router.addRoutes(files(services).endpoints, atPath: "/api/sandboxes")
         router.addRoutes(fileWatch(services).endpoints, atPath: "/api/sandboxes")
         router.addRoutes(devServers(services).endpoints, atPath: "/api/sandboxes")

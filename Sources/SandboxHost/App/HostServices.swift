@@ -35,6 +35,8 @@ public struct HostServices: Sendable {
     let cpuSampler = CPUSampler()
     /// The MCP sessions of `/mcp`, each a face of the services above.
     let mcpSessions: MCPSessions
+    /// Every sandbox's terminals (`POST …/pty`).
+    let terminals: TerminalRegistries
     /// The deep health check's runtime probe, shared for 30 s (the admin's calls probe afresh).
     let runtimeProbe = RuntimeProbeCache()
     /// Random per process start; `/api/health` reports it so clients can tell a restart.
@@ -86,6 +88,7 @@ public struct HostServices: Sendable {
         self.mcpSessions = Self.mcpSessions(
             configuration, projects: projects, workspaces: workspaces, sandboxes: sandboxes, runtime: runtime, devServers: devServers,
             logger: logger)
+        self.terminals = TerminalRegistries(maxTerminals: configuration.maxTerminals)
         self.instanceID = Identifier.randomHex(bytes: 12)
         self.environment = environment
     }

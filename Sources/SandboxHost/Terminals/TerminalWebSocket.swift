@@ -42,7 +42,7 @@ enum TerminalWebSocket {
         guard parts.count == 7, parts[0].isEmpty, parts[1] == "api", parts[2] == "sandboxes", parts[4] == "pty", parts[6] == "ws",
               !parts[3].isEmpty, !parts[5].isEmpty
         else { return nil }
-        return Route(sandboxID: String(parts[3]), terminalID: String(parts[5]), token: uri.queryParameters.get("token"))
+        return Route(sandboxID: String(parts[3]), terminalID: String(parts[5]), token: QueryParameters(uri.query)["token"])
     }
 
     /// Nil when the request is not a terminal's (the caller goes on to previews).

@@ -71,3 +71,8 @@ bench: deps
 	python3 benchmarks/files.py $(FILES_BENCH_FLAGS)
 	python3 benchmarks/agent.py $(AGENT_BENCH_FLAGS)
 	python3 benchmarks/network.py $(NET_BENCH_FLAGS)
+	@python3 -c "import httpx, mcp.client.streamable_http" 2>/dev/null || python3 -m pip install -q httpx mcp
+	python3 benchmarks/terminal.py $(TERMINAL_BENCH_FLAGS)
+	python3 benchmarks/watch.py $(WATCH_BENCH_FLAGS)
+	python3 benchmarks/mcp.py $(MCP_BENCH_FLAGS)
+	python3 benchmarks/sdk.py $(SDK_BENCH_FLAGS)

@@ -47,19 +47,11 @@ struct SandboxToolbox: SandboxTools {
 
     func readFile(path: String, maxBytes: Int) async throws -> [UInt8] {
         try await files { root in
-            let (file, size, _) = try root.openForReading(try WorkspacePath(path))
-            guard size <= Int64(maxBytes) else {
+            switch try root.readWhole(try WorkspacePath(path), maxBytes: Int64(maxBytes)) {
+            case .bytes(let bytes): return bytes
+            case .tooLarge(let size):
                 throw AgentLoopError(.toolFailed, "\(path) is \(size) bytes, too large to read whole; use shell (head, tail, sed -n, grep)")
             }
-            var bytes = [UInt8](repeating: 0, count: Int(size))
-            var done = 0
-            while done < bytes.count {
-                let count = bytes.withUnsafeMutableBytes { pread(file.raw, $0.baseAddress! + done, $0.count - done, off_t(done)) }
-                if count < 0 && errno == EINTR { continue }
-                guard count > 0 else { break }
-                done += count
-            }
-            return Array(bytes[..<done])
         }
     }
 

@@ -43,19 +43,11 @@ extension MCPToolbox {
         let (_, root, path) = try await target(arguments, caller, requirePath: true)
         let limit = Self.readBytes
         let bytes = try await threadPool.runIfActive { () -> [UInt8] in
-            let (file, size, _) = try root.openForReading(path)
-            guard size <= limit else {
+            switch try root.readWhole(path, maxBytes: Int64(limit)) {
+            case .bytes(let bytes): return bytes
+            case .tooLarge(let size):
                 throw HostError(.payloadTooLarge, "\(path) is \(size) bytes; read_file reads up to \(limit): use run_command (head, tail, sed -n, grep)")
             }
-            var bytes = [UInt8](repeating: 0, count: Int(size))
-            var done = 0
-            while done < bytes.count {
-                let count = bytes.withUnsafeMutableBytes { pread(file.raw, $0.baseAddress! + done, $0.count - done, off_t(done)) }
-                if count < 0 && errno == EINTR { continue }
-                guard count > 0 else { break }
-                done += count
-            }
-            return Array(bytes[..<done])
         }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw HostError(.unprocessable, "\(path) is not UTF-8 text; use run_command (e.g. base64 or xxd)")

@@ -64,8 +64,14 @@ final class FakeInternet: Sendable {
         process.standardOutput = stdout
         process.standardError = stdout
         let output = Locked("")
+        // Removed at the end of the output, as HostProcess's (a source left on a closed pipe
+        // spins, and outliving its descriptor crashes libdispatch).
         stdout.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
+            guard !data.isEmpty else {
+                handle.readabilityHandler = nil
+                return
+            }
             output.mutate { $0 += String(decoding: data, as: UTF8.self) }
         }
         try process.run()

@@ -41,8 +41,16 @@ final class HostProcess: Sendable {
         process.standardOutput = pipe
         process.standardError = pipe
         let output = self.output
+        // At the end of the output (the host exited) the handler is removed: left in place, its
+        // dispatch source fires without end on the closed pipe, and once the handle is released
+        // the source outlives its descriptor (a SIGSEGV in libdispatch's event loop, seen in a
+        // heavy run here).
         pipe.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
+            guard !data.isEmpty else {
+                handle.readabilityHandler = nil
+                return
+            }
             output.mutate { $0 += String(decoding: data, as: UTF8.self) }
         }
         let stopping = self.stopping

@@ -47,9 +47,9 @@ enum Subprocess {
                 if ContinuousClock.now - since > .seconds(2) { break }
             }
         }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-        }
+        // The output ended (or the deadline passed): the program may still be exiting.
+        while process.isRunning, ContinuousClock.now < deadline { usleep(5_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         try? pipe.fileHandleForReading.close()
         return (process.terminationStatus, output)

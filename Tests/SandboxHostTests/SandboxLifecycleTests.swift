@@ -163,7 +163,7 @@ struct SandboxLifecycleTests {
         let sandbox = fixture.sandbox
         _ = try await sandboxes.run(sandbox, "echo hi > /workspace/kept")
         var state = "running"
-        for _ in 0..<150 where state == "running" {
+        for _ in 0..<600 where state == "running" {  // a deadline (60 s) for a loaded light suite, not a measure
             try await Task.sleep(for: .milliseconds(100))
             state = try await sandboxes.get(sandbox).body["state"] as? String ?? ""
         }

@@ -125,33 +125,8 @@ final class SandboxProcess: Sendable {
         id: UInt32, command: String, cwd: String, environment: [String], uid: UInt32, gid: UInt32,
         stdout: Int32, stderr: Int32, cgroupFD: Int32?
     ) async throws -> Int32 {
-        var header = csb_header(type: UInt32(CSB_MSG_SPAWN.rawValue), id: id, value: Int32(bitPattern: uid), value2: Int32(bitPattern: gid))
-        var message = withUnsafeBytes(of: &header) { Array($0) }
-        for string in [cwd, command] + environment {
-            message.append(contentsOf: string.utf8)
-            message.append(0)
-        }
-        guard message.count <= Int(CSB_MAX_MESSAGE) else {
-            throw RuntimeError(.payloadTooLarge, "command and environment are larger than \(CSB_MAX_MESSAGE) bytes")
-        }
-        let fds = [stdout, stderr] + (cgroupFD.map { [$0] } ?? [])
-        return try await withCheckedThrowingContinuation { continuation in
-            let dead = state.withLock { state in
-                if state.dead { return true }
-                state.spawns[id] = continuation
-                return false
-            }
-            if dead {
-                continuation.resume(throwing: RuntimeError(.sandboxUnavailable, "the sandbox stopped"))
-                return
-            }
-            let rc = message.withUnsafeBytes { bytes in
-                fds.withUnsafeBufferPointer { csb_send_message(controlFD, bytes.baseAddress, bytes.count, $0.baseAddress, Int32($0.count)) }
-            }
-            if rc != 0, let waiting = state.withLock({ $0.spawns.removeValue(forKey: id) }) {
-                waiting.resume(throwing: RuntimeError(.sandboxUnavailable, "the sandbox stopped", cause: RuntimeFailure.system("sendmsg", rc)))
-            }
-        }
+        let message = try Self.spawnMessage(CSB_MSG_SPAWN, id: id, uid: uid, gid: gid, strings: [cwd, command] + environment)
+        return try await send(message, fds: [stdout, stderr] + (cgroupFD.map { [$0] } ?? []), id: id, parkedIn: \.spawns)
     }
 
     /// Starts `command` under `/bin/sh -c` on a new pseudo-terminal of the sandbox's own devpts,
@@ -161,21 +136,34 @@ final class SandboxProcess: Sendable {
         id: UInt32, command: String, cwd: String, environment: [String], uid: UInt32, gid: UInt32,
         size: (columns: Int, rows: Int), cgroupFD: Int32?
     ) async throws -> (pid: Int32, master: Int32) {
-        var header = csb_header(
-            type: UInt32(CSB_MSG_SPAWN_PTY.rawValue), id: id, value: Int32(bitPattern: uid), value2: Int32(bitPattern: gid))
+        let message = try Self.spawnMessage(
+            CSB_MSG_SPAWN_PTY, id: id, uid: uid, gid: gid, strings: ["\(size.columns) \(size.rows)", cwd, command] + environment)
+        return try await send(message, fds: cgroupFD.map { [$0] } ?? [], id: id, parkedIn: \.terminalSpawns)
+    }
+
+    /// A spawn request: the header, then each string NUL-terminated.
+    private static func spawnMessage(_ type: csb_message_type, id: UInt32, uid: UInt32, gid: UInt32, strings: [String]) throws -> [UInt8] {
+        var header = csb_header(type: UInt32(type.rawValue), id: id, value: Int32(bitPattern: uid), value2: Int32(bitPattern: gid))
         var message = withUnsafeBytes(of: &header) { Array($0) }
-        for string in ["\(size.columns) \(size.rows)", cwd, command] + environment {
+        for string in strings {
             message.append(contentsOf: string.utf8)
             message.append(0)
         }
         guard message.count <= Int(CSB_MAX_MESSAGE) else {
             throw RuntimeError(.payloadTooLarge, "command and environment are larger than \(CSB_MAX_MESSAGE) bytes")
         }
-        let fds = cgroupFD.map { [$0] } ?? []
-        return try await withCheckedThrowingContinuation { continuation in
+        return message
+    }
+
+    /// Sends `message` (and `fds`) to PID 1 and waits, parked under `id` in `parkedIn`, for its
+    /// reply; a sandbox that stopped (before, or while sending) fails the wait at once.
+    private func send<Reply: Sendable>(
+        _ message: [UInt8], fds: [Int32], id: UInt32, parkedIn waiting: WritableKeyPath<State, [UInt32: CheckedContinuation<Reply, any Error>]>
+    ) async throws -> Reply {
+        try await withCheckedThrowingContinuation { continuation in
             let dead = state.withLock { state in
                 if state.dead { return true }
-                state.terminalSpawns[id] = continuation
+                state[keyPath: waiting][id] = continuation
                 return false
             }
             if dead {
@@ -185,8 +173,8 @@ final class SandboxProcess: Sendable {
             let rc = message.withUnsafeBytes { bytes in
                 fds.withUnsafeBufferPointer { csb_send_message(controlFD, bytes.baseAddress, bytes.count, $0.baseAddress, Int32($0.count)) }
             }
-            if rc != 0, let waiting = state.withLock({ $0.terminalSpawns.removeValue(forKey: id) }) {
-                waiting.resume(throwing: RuntimeError(.sandboxUnavailable, "the sandbox stopped", cause: RuntimeFailure.system("sendmsg", rc)))
+            if rc != 0, let parked = state.withLock({ $0[keyPath: waiting].removeValue(forKey: id) }) {
+                parked.resume(throwing: RuntimeError(.sandboxUnavailable, "the sandbox stopped", cause: RuntimeFailure.system("sendmsg", rc)))
             }
         }
     }

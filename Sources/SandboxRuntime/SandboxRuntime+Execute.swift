@@ -37,19 +37,23 @@ extension SandboxRuntime {
         }
     }
 
+    /// Command `id`'s own cgroup, opened for it to join. The sandbox's cgroups go when it stops:
+    /// then `sandboxUnavailable`, which callers answer by starting it once more.
+    nonisolated func commandGroup(_ record: SandboxRecord, id: UInt32, process: SandboxProcess, for what: String) throws -> Int32? {
+        do {
+            return try cgroups.openCommandGroup(record.id, command: id)
+        } catch {
+            if !process.isAlive { throw RuntimeError(.sandboxUnavailable, "the sandbox stopped", cause: error) }
+            throw RuntimeError.internalError("cannot create the \(what)'s cgroup", cause: error)
+        }
+    }
+
     /// Starts a command: its cgroup, its pipes (read by `collector`), the spawn. Answers its number.
     nonisolated func launch(
         _ record: SandboxRecord, _ request: ExecRequest, process: SandboxProcess, collector: OutputCollector
     ) async throws -> UInt32 {
         let id = process.nextCommandID()
-        let cgroupFD: Int32?
-        do {
-            cgroupFD = try cgroups.openCommandGroup(record.id, command: id)
-        } catch {
-            // The sandbox's cgroups go when it stops; a stopped sandbox is retried by the caller.
-            if !process.isAlive { throw RuntimeError(.sandboxUnavailable, "the sandbox stopped", cause: error) }
-            throw RuntimeError.internalError("cannot create the command's cgroup", cause: error)
-        }
+        let cgroupFD = try commandGroup(record, id: id, process: process, for: "command")
         var stdoutPipe: [Int32] = [-1, -1], stderrPipe: [Int32] = [-1, -1]
         do {
             try syscallChecked("pipe2") { csb_pipe(&stdoutPipe) }

@@ -34,13 +34,7 @@ extension SandboxRuntime {
         _ record: SandboxRecord, _ request: TerminalRequest, process: SandboxProcess, output: @escaping Terminal.Output
     ) async throws -> Terminal {
         let id = process.nextCommandID()
-        let cgroupFD: Int32?
-        do {
-            cgroupFD = try cgroups.openCommandGroup(record.id, command: id)
-        } catch {
-            if !process.isAlive { throw RuntimeError(.sandboxUnavailable, "the sandbox stopped", cause: error) }
-            throw RuntimeError.internalError("cannot create the terminal's cgroup", cause: error)
-        }
+        let cgroupFD = try commandGroup(record, id: id, process: process, for: "terminal")
         let environment = Self.baseEnvironment(uid: request.uid).merging(request.environment) { $1 }
             .map { "\($0.key)=\($0.value)" }.sorted()
         let spawned: (pid: Int32, master: Int32)

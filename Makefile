@@ -13,7 +13,7 @@ APT_PACKAGES := pkg-config libsqlite3-dev libarchive-dev git e2fsprogs libnftabl
 APT_TEST_PACKAGES := $(APT_PACKAGES) procps python3 busybox-static curl nodejs chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-python build deps test-deps openapi clean bench
+.PHONY: run test test-python test-schemathesis build deps test-deps openapi clean bench
 
 run: deps build
 	@echo "Starting sandbox-host on http://$(HOST):$(PORT) (data in $(DATA_DIR); Ctrl-C stops it)"
@@ -28,11 +28,17 @@ test: test-deps
 	SUITE_TIME_LIMIT=900 scripts/run-suite --skip HeavySuites $(SWIFT_BUILD_FLAGS)
 	SUITE_TIME_LIMIT=1800 scripts/run-suite --filter HeavySuites $(SWIFT_BUILD_FLAGS)
 	$(MAKE) --no-print-directory test-python
+	$(MAKE) --no-print-directory test-schemathesis
 
 # The Python SDK's tests (clients/python) against a live host: the debug binary built above, on a
 # free port with a temp data directory, stopped and removed however the run ends. About 40 s.
 test-python:
 	clients/python/tests/run.sh
+
+# openapi.yaml against the live debug host: schemathesis with every check, a fixed seed and a
+# bounded time (scripts/schemathesis.toml says where a check is narrowed, and why). About 100 s.
+test-schemathesis:
+	scripts/schemathesis-check
 
 build:
 	swift build -c $(CONFIG) --product sandbox-host $(SWIFT_BUILD_FLAGS)
@@ -54,6 +60,7 @@ test-deps:
 	@python3 -c "import openapi_spec_validator" 2>/dev/null || python3 -m pip install -q openapi-spec-validator
 	@python3 -c "import httpx, pytest" 2>/dev/null || python3 -m pip install -q httpx pytest
 	@python3 -c "import mcp.client.streamable_http" 2>/dev/null || python3 -m pip install -q mcp
+	@python3 -c "import schemathesis" 2>/dev/null || python3 -m pip install -q "schemathesis>=4.32,<5"
 
 openapi:
 	python3 -m openapi_spec_validator openapi.yaml

@@ -172,7 +172,7 @@ struct AgentRunsController {
     /// run's rows in SQLite, in batches; the hub wakes it after each event stored.
     @Sendable func stream(_ request: Request, context: AppRequestContext) async throws -> Response {
         let run = try await ownedRun(context)
-        let after = ServerSentEvents.resumePoint(request)
+        let after = try ServerSentEvents.resumePoint(request)
         let (hub, store, heartbeat) = (agents.hub, services.agentRuns, self.heartbeat)
         return Response(status: .ok, headers: ServerSentEvents.headers, body: ResponseBody { writer in
             let signal = WakeSignal()

@@ -75,7 +75,7 @@ struct DevServerController {
         let record = try await services.ownedSandbox(context)
         let name = request.queryParameters["session_name"] ?? DevServerLauncher.defaultSession
         guard SandboxRuntime.validSessionName(name) else { throw HostError(.unprocessable, "query parameter 'session_name' is not a session name") }
-        let after = ServerSentEvents.resumePoint(request)
+        let after = try ServerSentEvents.resumePoint(request)
         let links = PreviewLinks(request: request, configuration: services.configuration)
         let (services, heartbeat, portPoll) = (self.services, self.heartbeat, self.portPoll)
         let runtime = services.runtime

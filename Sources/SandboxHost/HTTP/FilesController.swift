@@ -272,17 +272,12 @@ struct FilesController {
             }
             depth = value
         }
-        let all = Self.flag(query["all"])
+        let all = try query.flag("all")
         let levels = depth
         let (maxDepth, limits) = (services.configuration.maxWalkDepth, services.configuration.responseLimits)
         let tree = try await run { try root.tree(path, depth: levels, all: all, maxDepth: maxDepth, limits: limits) }
         let body = try await run { TreeJSON.encode(tree) }
         return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: body))
-    }
-
-    static func flag(_ value: String?) -> Bool {
-        guard let value else { return false }
-        return ["true", "1", "yes"].contains(value.lowercased())
     }
 
     @Sendable func content(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -329,8 +324,8 @@ struct FilesController {
         }
         guard !text.utf8.contains(0), text.utf8.count <= 1000 else { throw HostError(.validation, "the query is not acceptable") }
         var options = SearchOptions(query: text, glob: query["glob"].flatMap { $0.isEmpty ? nil : $0 })
-        options.ignoreCase = Self.flag(query["ignore_case"])
-        options.all = Self.flag(query["all"])
+        options.ignoreCase = try query.flag("ignore_case")
+        options.all = try query.flag("all")
         if let raw = query["limit"] {
             guard let limit = Int(raw), (1...10_000).contains(limit) else {
                 throw HostError(.unprocessable, "query parameter 'limit' must be from 1 to 10000")
@@ -356,7 +351,7 @@ struct FilesController {
             throw HostError(.unprocessable, "query parameter 'format' must be zip, tar.gz or tar")
         }
         let writer = ArchiveWriter(
-            root: root, path: path, format: format, all: Self.flag(query["all"]), maxDepth: services.configuration.maxWalkDepth)
+            root: root, path: path, format: format, all: try query.flag("all"), maxDepth: services.configuration.maxWalkDepth)
         try await run { try writer.validate() }
         let identity = try context.requireIdentity()
         let project = try await services.projects.get(id: record.projectID, userID: identity.userID)

@@ -35,11 +35,13 @@ enum ServerSentEvents {
 
     static let ping = ByteBuffer(string: "event: ping\ndata: {\"type\":\"ping\"}\n\n")
 
-    /// Where a reconnecting client resumes: `Last-Event-ID`, else `?after=`, else the start.
-    static func resumePoint(_ request: Request) -> Int {
+    /// Where a reconnecting client resumes: `Last-Event-ID`, else `?after=`, else the start. An
+    /// `after` that is not a whole number from 0 is a 422; a `Last-Event-ID` that is not a number is
+    /// ignored (EventSource sends back whatever id it saw last).
+    static func resumePoint(_ request: Request) throws -> Int {
         if let header = request.headers[HTTPField.Name("Last-Event-ID")!], let value = Int(header.trimmingCharacters(in: .whitespaces)) {
             return max(0, value)
         }
-        return max(0, request.queryParameters["after"].flatMap { Int($0) } ?? 0)
+        return try request.queryParameters.count("after") ?? 0
     }
 }

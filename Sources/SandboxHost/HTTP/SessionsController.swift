@@ -82,7 +82,7 @@ struct SessionsController {
     /// not at all) holds one batch, and catches up from the files however far behind it falls.
     @Sendable func stream(_ request: Request, context: AppRequestContext) async throws -> Response {
         let (_, session) = try await namedSession(context)
-        let after = ServerSentEvents.resumePoint(request)
+        let after = try ServerSentEvents.resumePoint(request)
         let heartbeat = self.heartbeat
         return Response(status: .ok, headers: ServerSentEvents.headers, body: ResponseBody { writer in
             let follower = SessionFollower(session: session, after: after)

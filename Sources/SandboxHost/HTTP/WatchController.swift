@@ -33,8 +33,9 @@ struct WatchController {
         let record = try await services.sandboxes.owned(context)
         let query = request.queryParameters
         let base = try WorkspacePath(query["path"] ?? "")
-        let recursive = query["recursive"].map { FilesController.flag($0) } ?? true
-        let subscription = WatchSubscription(base: base, recursive: recursive, all: FilesController.flag(query["all"]))
+        let recursive = try query.flag("recursive", default: true)
+        let subscription = WatchSubscription(base: base, recursive: recursive, all: try query.flag("all"))
+        let resumed = try ServerSentEvents.resumePoint(request)
         let (workspaces, projectID) = (services.workspaces, record.projectID)
         let workspace = workspaces.path(projectID: projectID)
         // A restart may have left the volume unmounted, as for the other file routes.
@@ -42,7 +43,6 @@ struct WatchController {
         let registry = services.watches
         let watcher = try await registry.watch(projectID: projectID, workspace: workspace, subscription)
         let lease = WatchLease(registry: registry, projectID: projectID, watcher: watcher, subscription: subscription)
-        let resumed = ServerSentEvents.resumePoint(request)
         if resumed > 0 { subscription.overflow(.resumed) }
         let heartbeat = services.heartbeat
         return Response(status: .ok, headers: ServerSentEvents.headers, body: ResponseBody { writer in

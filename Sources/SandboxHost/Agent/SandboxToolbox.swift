@@ -56,17 +56,10 @@ struct SandboxToolbox: SandboxTools {
     }
 
     func writeFile(path: String, content: [UInt8]) async throws {
-        let (staging, maxBytes, quota) = (
-            workspaces.stagingPath(projectID: record.projectID), configuration.maxUploadBytes, configuration.workspaceQuotaBytes)
-        let (configuration, budgeted) = (configuration, workspaces.usesDiskImages)
+        let budget = WriteBudget(
+            configuration: configuration, staging: workspaces.stagingPath(projectID: record.projectID), usesDiskImages: workspaces.usesDiskImages)
         try await files(writing: true) { root in
-            try DataDisk.checkReserve(configuration)
-            let target = try WorkspacePath(path)
-            // On a volume its free space bounds the write (ENOSPC); without one, the quota walk.
-            let left = budgeted ? Int64.max : max(0, quota - root.diskUsage())
-            let writer = try AtomicFileWriter(stagingDirectory: staging, maxBytes: maxBytes, spaceLeft: left)
-            try writer.write(content)
-            try writer.commit(to: target, in: root)
+            _ = try budget.writeWhole(content, to: try WorkspacePath(path), in: root)
         }
     }
 

@@ -89,15 +89,8 @@ struct FilesController {
     /// refusal; past it the volume's ENOSPC refuses the write just the same (413).
     /// Refuses first, with 507, when the host's own disk is under its reserve.
     private func spaceLeft(_ record: SandboxRecord, _ root: WorkspaceRoot) async throws -> Int64 {
-        let configuration = services.configuration
-        try await run { try DataDisk.checkReserve(configuration) }
-        if services.workspaces.usesDiskImages {
-            let staging = staging(record)
-            return try await run { DataDisk.freeBytes(staging) ?? .max }
-        }
-        let quota = configuration.workspaceQuotaBytes
-        let used = try await run { root.diskUsage() }
-        return max(0, quota - used)
+        let budget = WriteBudget(configuration: services.configuration, staging: staging(record), usesDiskImages: services.workspaces.usesDiskImages)
+        return try await run { try budget.spaceLeft(root) }
     }
 
     /// Uploads to a project are staged on its own volume: they link into place there, and

@@ -64,17 +64,10 @@ extension MCPToolbox {
     func writeFile(_ arguments: MCPArguments, _ caller: Caller) async throws -> CallTool.Result {
         let content = try arguments.string("content") ?? { throw HostError(.unprocessable, "argument 'content' is required") }()
         let (record, root, path) = try await target(arguments, caller, requirePath: true)
-        let configuration = services.configuration
-        let (staging, budgeted) = (services.workspaces.stagingPath(projectID: record.projectID), services.workspaces.usesDiskImages)
-        let size = try await DedicatedThread.run("mcp file write") { () -> Int64 in
-            try DataDisk.checkReserve(configuration)
-            // On a volume its free space bounds the write (ENOSPC, 413); without one, the quota walk.
-            let left = budgeted ? (DataDisk.freeBytes(staging) ?? .max) : max(0, configuration.workspaceQuotaBytes - root.diskUsage())
-            let writer = try AtomicFileWriter(stagingDirectory: staging, maxBytes: configuration.maxUploadBytes, spaceLeft: left)
-            try writer.write(Array(content.utf8))
-            try writer.commit(to: path, in: root)
-            return writer.size
-        }
+        let budget = WriteBudget(
+            configuration: services.configuration, staging: services.workspaces.stagingPath(projectID: record.projectID),
+            usesDiskImages: services.workspaces.usesDiskImages)
+        let size = try await DedicatedThread.run("mcp file write") { try budget.writeWhole(Array(content.utf8), to: path, in: root) }
         return try MCPToolResult.success(Written(path: path.description, size: size))
     }
 

@@ -56,7 +56,9 @@ actor TerminalRegistry {
     /// is no such terminal.
     func remove(_ id: String) async -> Bool {
         guard let entry = entries.removeValue(forKey: id) else { return false }
-        await entry.terminal.kill()
+        // A terminal that ended (its sandbox stopped, perhaps started again since) is only
+        // forgotten: its command id may name another command of the new sandbox's.
+        if entry.terminal.isRunning { await entry.terminal.kill() }
         return true
     }
 

@@ -98,7 +98,8 @@ struct MCPController {
 
     static func headers(_ fields: HTTPFields) -> [String: String] {
         var headers: [String: String] = [:]
-        for field in fields {
+        // The key (and any cookie) stays here: the SDK keeps requests, and may log them.
+        for field in fields where field.name != .authorization && field.name != .cookie {
             let name = field.name.canonicalName
             headers[name] = headers[name].map { $0 + ", " + field.value } ?? field.value
         }

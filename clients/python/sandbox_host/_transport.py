@@ -107,7 +107,7 @@ class SyncTransport:
             response.close()
 
     def follow(self, path: str, *, params: Mapping[str, Any] | None = None, last_event_id: int | None = None,
-               done: Done = lambda event: False, retries: int = STREAM_RETRIES,
+               done: Done | None = None, retries: int = STREAM_RETRIES,
                deadline: float | None = None) -> Iterator[ServerSentEvent]:
         """The events of an SSE route, heartbeats left out, until ``done(event)`` or the host
         ends the stream. A connection that drops (or ends before ``done``) is opened again with
@@ -123,21 +123,23 @@ class SyncTransport:
                 with self.stream("GET", path, params=params, headers=headers,
                                  timeout=_read_timeout(self.config, deadline)) as response:
                     for event in iter_events(response.iter_lines()):
-                        attempt = 0
                         _check_deadline(deadline, path)
                         if event.event == "ping" or event.type == "ping":
                             continue
+                        attempt = 0  # an event, not a heartbeat: the connection is doing its work
                         if event.id is not None:
                             if last is not None and event.id <= last:
                                 continue  # a replay the host should not send: never twice
                             last = event.id
                         yield event
-                        if done(event):
+                        if done is not None and done(event):
                             return
             except (httpx.TransportError, ConnectionLostError) as error:
                 _check_deadline(deadline, path, error)
                 cause: Exception = error
             else:
+                if done is None:
+                    return  # no last event to wait for: the host ended the stream, and so do we
                 cause = ConnectionLostError(f"the stream {path} ended before its last event")
             attempt += 1
             if attempt > retries:
@@ -190,7 +192,7 @@ class AsyncTransport:
             await response.aclose()
 
     async def follow(self, path: str, *, params: Mapping[str, Any] | None = None, last_event_id: int | None = None,
-                     done: Done = lambda event: False, retries: int = STREAM_RETRIES,
+                     done: Done | None = None, retries: int = STREAM_RETRIES,
                      deadline: float | None = None) -> AsyncIterator[ServerSentEvent]:
         """As :meth:`SyncTransport.follow`, for ``async for``."""
         last, attempt = last_event_id, 0
@@ -203,21 +205,23 @@ class AsyncTransport:
                 async with self.stream("GET", path, params=params, headers=headers,
                                        timeout=_read_timeout(self.config, deadline)) as response:
                     async for event in aiter_events(response.aiter_lines()):
-                        attempt = 0
                         _check_deadline(deadline, path)
                         if event.event == "ping" or event.type == "ping":
                             continue
+                        attempt = 0  # an event, not a heartbeat: the connection is doing its work
                         if event.id is not None:
                             if last is not None and event.id <= last:
                                 continue
                             last = event.id
                         yield event
-                        if done(event):
+                        if done is not None and done(event):
                             return
             except (httpx.TransportError, ConnectionLostError) as error:
                 _check_deadline(deadline, path, error)
                 cause: Exception = error
             else:
+                if done is None:
+                    return  # no last event to wait for: the host ended the stream, and so do we
                 cause = ConnectionLostError(f"the stream {path} ended before its last event")
             attempt += 1
             if attempt > retries:

@@ -125,19 +125,15 @@ public final class Terminal: Sendable {
         return true
     }
 
-    /// Sets the window's size (the foreground process group gets SIGWINCH). The ioctl runs on a
-    /// thread of its own, never on the cooperative pool.
+    /// Sets the window's size (the foreground process group gets SIGWINCH). TIOCSWINSZ on a
+    /// master never waits for I/O (it takes the tty's own short lock), so it runs here, under
+    /// the state's lock, not on a borrowed `DedicatedThread`: a flood of resize frames must not
+    /// hold the threads every tenant's starts and writes need.
     public func resize(_ size: TerminalSize) async throws {
-        let duplicate: Int32? = state.withLock { state in
-            guard state.writeOpen else { return nil }
+        let code: Int32 = state.withLock { state in
+            guard state.writeOpen else { return 0 }
             state.size = size
-            let fd = fcntl(writeFD, F_DUPFD_CLOEXEC, 0)
-            return fd >= 0 ? fd : nil
-        }
-        guard let duplicate else { return }
-        let code = try await DedicatedThread.run("terminal resize") { () -> Int32 in
-            defer { Glibc.close(duplicate) }
-            return csb_set_window_size(duplicate, UInt16(clamping: size.columns), UInt16(clamping: size.rows))
+            return csb_set_window_size(writeFD, UInt16(clamping: size.columns), UInt16(clamping: size.rows))
         }
         if code != 0 { throw RuntimeError.internalError("cannot resize the terminal", cause: RuntimeFailure.system("TIOCSWINSZ", code)) }
     }
